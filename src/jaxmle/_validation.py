@@ -1,0 +1,158 @@
+"""Checks run at the public boundary, on concrete inputs, before anything is traced.
+
+Every check names the offending argument and says how to fix it. When an input is a tracer
+(the caller is already inside ``jit``/``vmap``) the value checks are skipped: shapes are still
+checked, values cannot be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._errors import InputError
+
+__all__ = [
+    "as_array",
+    "check_binary",
+    "check_count",
+    "check_positive",
+    "check_same_length",
+    "is_concrete",
+]
+
+
+def is_concrete(x: Any) -> bool:
+    """True when ``x`` holds values (not a tracer inside ``jit``/``vmap``)."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def _float_dtype() -> jnp.dtype:
+    return jnp.result_type(float)  # float64 under jax_enable_x64, else float32
+
+
+def as_array(
+    x: Any,
+    name: str,
+    *,
+    ndim: int | tuple[int, ...] | None = None,
+    min_size: int = 1,
+    finite: bool = True,
+    dtype: Any = None,
+) -> jax.Array:
+    """Converts ``x`` to a floating JAX array and checks rank, size and finiteness.
+
+    Args:
+        x: array-like input.
+        name: the argument's name, used in error messages.
+        ndim: required rank, or a tuple of allowed ranks.
+        min_size: smallest allowed length of the leading axis (1 rejects empty data).
+        finite: reject NaN and infinite values.
+        dtype: target dtype; defaults to JAX's default float (float64 under x64).
+
+    Returns:
+        The input as a JAX array of the target dtype.
+
+    Raises:
+        InputError: on a wrong rank, empty input, non-numeric or non-finite values.
+    """
+    if x is None:
+        raise InputError(f"`{name}` is None; pass an array of numbers.")
+    if not isinstance(x, jax.Array | np.ndarray):
+        try:
+            x = np.asarray(x)
+        except Exception as err:  # ragged lists and the like
+            raise InputError(f"`{name}` could not be read as an array: {err}") from err
+    if not (jnp.issubdtype(x.dtype, jnp.number) or x.dtype == bool):
+        raise InputError(f"`{name}` has dtype {x.dtype}; pass numbers.")
+    target = _float_dtype() if dtype is None else dtype
+    arr = jnp.asarray(x, dtype=target)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(str(a) for a in allowed)
+            raise InputError(
+                f"`{name}` must have rank {want}, got shape {arr.shape}; "
+                "reshape it (e.g. a column vector x[:, None] or a flat vector x.ravel())."
+            )
+    if arr.ndim >= 1 and arr.shape[0] < min_size:
+        raise InputError(
+            f"`{name}` has {arr.shape[0]} rows; at least {min_size} are needed."
+        )
+    if arr.ndim == 0 and min_size > 1:
+        raise InputError(f"`{name}` is a scalar; pass at least {min_size} observations.")
+    if finite and is_concrete(arr):
+        bad = ~np.isfinite(np.asarray(arr))
+        if bad.any():
+            idx = np.argwhere(bad)[0]
+            raise InputError(
+                f"`{name}` contains {int(bad.sum())} non-finite value(s) (NaN or inf), first at "
+                f"index {tuple(int(i) for i in idx)}; remove or impute them before estimating."
+            )
+    return arr
+
+
+def check_same_length(arrays: Mapping[str, jax.Array]) -> int:
+    """Checks that all arrays share the leading axis length and returns it.
+
+    Args:
+        arrays: mapping from argument name to array (rank >= 1).
+
+    Returns:
+        The common leading length ``n``.
+
+    Raises:
+        InputError: when the leading sizes differ.
+    """
+    sizes = {k: v.shape[0] for k, v in arrays.items()}
+    if len(set(sizes.values())) > 1:
+        desc = ", ".join(f"`{k}` has {n}" for k, n in sizes.items())
+        raise InputError(
+            f"mismatched numbers of observations: {desc} rows; "
+            "every data array must have one row per observation."
+        )
+    return next(iter(sizes.values()))
+
+
+def check_binary(x: jax.Array, name: str) -> None:
+    """Raises unless every value of ``x`` is 0 or 1 (skipped for tracers)."""
+    if is_concrete(x):
+        v = np.asarray(x)
+        bad = (v != 0) & (v != 1)
+        if bad.any():
+            raise InputError(
+                f"`{name}` must contain only 0 and 1 (Bernoulli outcomes); found "
+                f"{v[bad].ravel()[0]!r} among {int(bad.sum())} invalid value(s). "
+                "Encode successes as 1 and failures as 0."
+            )
+
+
+def check_count(x: jax.Array, name: str) -> None:
+    """Raises unless every value of ``x`` is a non-negative integer (skipped for tracers)."""
+    if is_concrete(x):
+        v = np.asarray(x)
+        bad = (v < 0) | (v != np.round(v))
+        if bad.any():
+            raise InputError(
+                f"`{name}` must contain non-negative integer counts; found {v[bad].ravel()[0]!r}."
+            )
+
+
+def check_positive(x: Any, name: str, *, what: str = "value") -> None:
+    """Raises unless every value of ``x`` is strictly positive and finite (skipped for tracers).
+
+    Args:
+        x: scalar or array.
+        name: argument name for the message.
+        what: what the number is (e.g. "variance"), for the message.
+    """
+    if is_concrete(x):
+        v = np.asarray(x, dtype=float)
+        if not np.all(np.isfinite(v)) or np.any(v <= 0):
+            raise InputError(
+                f"`{name}` must be a positive, finite {what}; got {v if v.ndim == 0 else v.ravel()[:5]}."
+            )
