@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ["dd_dot_t", "dd_residual", "dd_sum", "two_prod", "two_sum"]
+__all__ = ["dd_dot_t", "dd_powers", "dd_residual", "dd_sum", "pow2_scale", "two_prod", "two_sum"]
 
 
 def two_sum(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -84,35 +84,80 @@ def dd_sum(hi: jax.Array, lo: jax.Array | None = None, axis: int = 0) -> tuple[j
     return hi[0], lo[0]
 
 
-def dd_residual(A: jax.Array, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """The residual ``y - A @ x`` in double-double: every product and sum is carried exactly.
+def dd_residual(
+    A: jax.Array, x: jax.Array, y: jax.Array, A_lo: jax.Array | None = None
+) -> tuple[jax.Array, jax.Array]:
+    """The residual ``y - (A + A_lo) @ x`` in double-double: products and sums carried exactly.
 
     Args:
-        A: ``(n, d)`` matrix.
+        A: ``(n, d)`` matrix (leading parts).
         x: ``(d,)`` vector.
         y: ``(n,)`` vector.
+        A_lo: optional ``(n, d)`` trailing parts of a double-double matrix.
 
     Returns:
         ``(r_hi, r_lo)``, each ``(n,)``.
     """
     ph, pl = two_prod(A, x[None, :])
+    if A_lo is not None:
+        pl = pl + A_lo * x[None, :]
     hi = jnp.concatenate([y[:, None], -ph], axis=1)
     lo = jnp.concatenate([jnp.zeros_like(y)[:, None], -pl], axis=1)
     return dd_sum(hi, lo, axis=1)
 
 
-def dd_dot_t(A: jax.Array, r_hi: jax.Array, r_lo: jax.Array) -> jax.Array:
-    """``A.T @ (r_hi + r_lo)`` accumulated in double-double and rounded once at the end.
+def dd_dot_t(
+    A: jax.Array, r_hi: jax.Array, r_lo: jax.Array, A_lo: jax.Array | None = None
+) -> jax.Array:
+    """``(A + A_lo).T @ (r_hi + r_lo)`` accumulated in double-double, rounded once at the end.
 
     Args:
-        A: ``(n, d)`` matrix.
-        r_hi: ``(n,)`` leading parts of the vector.
-        r_lo: ``(n,)`` trailing parts.
+        A: ``(n, d)`` matrix (leading parts).
+        r_hi: ``(n,)`` or ``(n, k)`` leading parts of the vector(s).
+        r_lo: trailing parts, same shape as ``r_hi``.
+        A_lo: optional ``(n, d)`` trailing parts of a double-double matrix.
 
     Returns:
-        ``(d,)`` vector, correctly rounded up to a few units of ``eps**2`` relative to
+        ``(d,)`` (or ``(d, k)``), correct up to a few units of ``eps**2`` relative to
         ``|A|.T @ |r|``.
     """
+    if r_hi.ndim == 2:
+        return jax.vmap(lambda h, lo: dd_dot_t(A, h, lo, A_lo), in_axes=1, out_axes=1)(
+            r_hi, r_lo
+        )
     ph, pl = two_prod(A, r_hi[:, None])
-    s_hi, s_lo = dd_sum(ph, pl + A * r_lo[:, None], axis=0)
+    pl = pl + A * r_lo[:, None]
+    if A_lo is not None:
+        pl = pl + A_lo * r_hi[:, None]
+    s_hi, s_lo = dd_sum(ph, pl, axis=0)
     return s_hi + s_lo
+
+
+def dd_powers(x: jax.Array, degree: int) -> tuple[jax.Array, jax.Array]:
+    """Columns ``x**1 .. x**degree`` as double-double pairs (about 2x float64's digits).
+
+    Repeated multiplication carried in double-double keeps each power correct to a few units
+    of ``eps**2``; a float64 power is off by up to an ulp, which an ill-conditioned polynomial
+    fit amplifies by its condition number.
+
+    Args:
+        x: ``(n,)`` values.
+        degree: highest power (>= 1).
+
+    Returns:
+        ``(hi, lo)``, each ``(n, degree)``.
+    """
+    his, los = [x], [jnp.zeros_like(x)]
+    for _ in range(degree - 1):
+        p, e = two_prod(his[-1], x)
+        e = e + los[-1] * x
+        hi = p + e
+        his.append(hi)
+        los.append(e - (hi - p))
+    return jnp.stack(his, axis=1), jnp.stack(los, axis=1)
+
+
+def pow2_scale(norms: jax.Array) -> jax.Array:
+    """Nearest powers of two to ``norms`` (1 where a norm is 0): scaling by them is exact."""
+    safe = jnp.where(norms > 0, norms, 1.0)
+    return jnp.exp2(jnp.round(jnp.log2(safe)))
