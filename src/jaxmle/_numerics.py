@@ -57,7 +57,10 @@ def _dd_add(ah, al, bh, bl):
 
 
 def dd_sum(hi: jax.Array, lo: jax.Array | None = None, axis: int = 0) -> tuple[jax.Array, jax.Array]:
-    """Sums a double-double array along ``axis`` by a pairwise tree of double-double adds.
+    """Sums a double-double array along ``axis`` with a double-double accumulator.
+
+    One XLA reduction whose combiner is a double-double addition, so it compiles to a single
+    op whatever the length (a pairwise tree written out in Python compiled ~50x slower).
 
     Args:
         hi: leading parts.
@@ -68,20 +71,14 @@ def dd_sum(hi: jax.Array, lo: jax.Array | None = None, axis: int = 0) -> tuple[j
         ``(s_hi, s_lo)`` whose unevaluated sum carries about 2x the working precision's digits;
         the relative error is of order ``n * eps**2 * sum(|x|) / |sum(x)|``.
     """
-    hi = jnp.moveaxis(hi, axis, 0)
-    lo = jnp.zeros_like(hi) if lo is None else jnp.moveaxis(lo, axis, 0)
-    n = hi.shape[0]
-    if n == 0:
-        z = jnp.zeros(hi.shape[1:], hi.dtype)
-        return z, z
-    size = 1 << max(0, (n - 1).bit_length())
-    if size != n:  # pad with exact zeros to a power of two
-        pad = [(0, size - n)] + [(0, 0)] * (hi.ndim - 1)
-        hi, lo = jnp.pad(hi, pad), jnp.pad(lo, pad)
-    while hi.shape[0] > 1:
-        h = hi.shape[0] // 2
-        hi, lo = _dd_add(hi[:h], lo[:h], hi[h:], lo[h:])
-    return hi[0], lo[0]
+    if lo is None:
+        lo = jnp.zeros_like(hi)
+    zero = jnp.zeros((), hi.dtype)
+
+    def combine(a, b):
+        return _dd_add(a[0], a[1], b[0], b[1])
+
+    return lax.reduce((hi, lo), (zero, zero), combine, (axis % hi.ndim,))
 
 
 def dd_residual(
