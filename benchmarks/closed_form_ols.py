@@ -86,9 +86,9 @@ def main() -> None:
         return sl.solve_triangular(L.T, sl.solve_triangular(L, A_.T @ y, lower=True))
 
     jqr = jax.jit(
-        lambda X, y: (
-            lambda Q, R: jax.scipy.linalg.solve_triangular(R, Q.T @ y)
-        )(*jnp.linalg.qr(jnp.concatenate([jnp.ones((X.shape[0], 1)), X], 1)))
+        lambda X, y: (lambda Q, R: jax.scipy.linalg.solve_triangular(R, Q.T @ y))(
+            *jnp.linalg.qr(jnp.concatenate([jnp.ones((X.shape[0], 1)), X], 1))
+        )
     )
     jls = jax.jit(
         lambda X, y: jnp.linalg.lstsq(jnp.concatenate([jnp.ones((X.shape[0], 1)), X], 1), y)[0]
@@ -153,17 +153,21 @@ def main() -> None:
           f"{args.slow_repeats} (slow) after warm-up; {os.cpu_count()} cores, "
           f"{platform.processor() or platform.machine()}, jax {jax.__version__}, "
           f"device {jax.devices()[0].device_kind}")  # fmt: skip
-    print(f"jaxmle default took the {['gram', 'qr', 'cholesky', 'svd'][path]!r} path; "
-          "compile (s): " + ", ".join(f"{k} {v:.2f}" for k, v in compile_s.items()))
+    print(
+        f"jaxmle default took the {['gram', 'qr', 'cholesky', 'svd'][path]!r} path; "
+        "compile (s): " + ", ".join(f"{k} {v:.2f}" for k, v in compile_s.items())
+    )
     print("\n| solver | best (ms) | median (ms) | × numpy Cholesky | max rel diff vs gelsy |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['solver']} | {r['best_ms']:.1f} | {r['median_ms']:.1f} | "
-              f"{r['ratio_to_numpy_cholesky']:.2f} | {r['max_rel_diff_vs_gelsy']:.1e} |")  # fmt: skip
+        ratio, diff = r["ratio_to_numpy_cholesky"], r["max_rel_diff_vs_gelsy"]
+        cells = f"{r['best_ms']:.1f} | {r['median_ms']:.1f} | {ratio:.2f} | {diff:.1e}"
+        print(f"| {r['solver']} | {cells} |")
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"n": n, "d": d, "jax": jax.__version__, "cores": os.cpu_count(),
-            "device": str(jax.devices()[0]), "compile_s": compile_s, "default_path": path}  # fmt: skip
+            "device": str(jax.devices()[0]), "compile_s": compile_s,
+            "default_path": path}  # fmt: skip
     (out / "closed_form_ols.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(f"\nwrote {out / 'closed_form_ols.json'}")
 

@@ -19,11 +19,13 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 NIST_DIR = pathlib.Path(
     os.environ.get("JAXMLE_NIST_DIR", REPO_ROOT.parent / "shared" / "data" / "nist-strd")
 )
-LINEAR = (
-    "Norris Pontius NoInt1 NoInt2 Filip Longley "
-    "Wampler1 Wampler2 Wampler3 Wampler4 Wampler5"
-).split()
-UNIVARIATE = "PiDigits Lottery Lew Mavro Michelso NumAcc1 NumAcc2 NumAcc3 NumAcc4".split()
+LINEAR = [
+    "Norris", "Pontius", "NoInt1", "NoInt2", "Filip", "Longley",
+    "Wampler1", "Wampler2", "Wampler3", "Wampler4", "Wampler5",
+]  # fmt: skip
+UNIVARIATE = [
+    "PiDigits", "Lottery", "Lew", "Mavro", "Michelso", "NumAcc1", "NumAcc2", "NumAcc3", "NumAcc4",
+]  # fmt: skip
 
 
 def _lines(path: pathlib.Path) -> list[str]:
@@ -59,7 +61,7 @@ class UnivariateProblem(NamedTuple):
 
 
 def load_linear(name: str) -> LinearProblem:
-    """Reads ``linear/<name>.dat``: data, design (polynomial terms expanded) and certified values."""
+    """Reads ``linear/<name>.dat``: data, design (polynomial terms expanded), certified values."""
     lines = _lines(NIST_DIR / "linear" / f"{name}.dat")
     header = "\n".join(lines[:30])
     c0, c1 = _block(header, "Certified Values")

@@ -30,13 +30,16 @@ def two_sum(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 def _split(a: jax.Array) -> tuple[jax.Array, jax.Array]:
-    # Veltkamp split into two halves of at most 26 significant bits each. The constant
-    # multiply is kept out of any fused multiply-add by passing it through an identity
-    # that XLA does not see through.
-    bits = jnp.finfo(a.dtype).nmant + 1
-    factor = jnp.asarray(2.0 ** ((bits + 1) // 2) + 1.0, a.dtype)
-    c = lax.optimization_barrier(factor * a)
-    hi = c - (c - a)
+    # Round to the upper half of the mantissa in the integer domain (add half of the cut-off
+    # part to the bit pattern, then mask): no floating-point op is involved that a compiler
+    # could contract into an FMA or reorder, which breaks Veltkamp's split. ``hi`` keeps 26 of
+    # float64's 53 bits and the remainder fits in 26 bits plus a sign, so every partial product
+    # in :func:`two_prod` is exact.
+    itype = jnp.int64 if a.dtype.itemsize == 8 else jnp.int32
+    cut = (jnp.finfo(a.dtype).nmant + 2) // 2  # 27 for float64, 12 for float32
+    bits = lax.bitcast_convert_type(a, itype) + jnp.asarray(1 << (cut - 1), itype)
+    hi = lax.bitcast_convert_type(bits & jnp.asarray(~((1 << cut) - 1), itype), a.dtype)
+    hi = jnp.where(jnp.isfinite(hi), hi, a)  # rounding up at the top of the range overflows
     return hi, a - hi
 
 
@@ -56,7 +59,9 @@ def _dd_add(ah, al, bh, bl):
     return hi, e - (hi - s)
 
 
-def dd_sum(hi: jax.Array, lo: jax.Array | None = None, axis: int = 0) -> tuple[jax.Array, jax.Array]:
+def dd_sum(
+    hi: jax.Array, lo: jax.Array | None = None, axis: int = 0
+) -> tuple[jax.Array, jax.Array]:
     """Sums a double-double array along ``axis`` with a double-double accumulator.
 
     One XLA reduction whose combiner is a double-double addition, so it compiles to a single
@@ -119,9 +124,7 @@ def dd_dot_t(
         ``|A|.T @ |r|``.
     """
     if r_hi.ndim == 2:
-        return jax.vmap(lambda h, lo: dd_dot_t(A, h, lo, A_lo), in_axes=1, out_axes=1)(
-            r_hi, r_lo
-        )
+        return jax.vmap(lambda h, lo: dd_dot_t(A, h, lo, A_lo), in_axes=1, out_axes=1)(r_hi, r_lo)
     ph, pl = two_prod(A, r_hi[:, None])
     pl = pl + A * r_lo[:, None]
     if A_lo is not None:

@@ -169,10 +169,11 @@ def _gram_path(X, y, sw, intercept, ridge, refine: bool):
     xn = jnp.linalg.norm(xs)
     # Forward-error estimate of the refined solution (Higham 2002, §20.1 and §20.5): the QR-level
     # bound plus what one more contraction of factor eps·κ(AᵀA) would still remove.
-    err = eps * (
-        cond * (1.0 + jnp.linalg.norm(yv) / (smax * xn))
-        + cond**2 * jnp.sqrt(rss) / (smax * xn)
-    ) + (p * eps * cond**2) * jnp.linalg.norm(dxs) / xn
+    err = (
+        eps
+        * (cond * (1.0 + jnp.linalg.norm(yv) / (smax * xn)) + cond**2 * jnp.sqrt(rss) / (smax * xn))
+        + (p * eps * cond**2) * jnp.linalg.norm(dxs) / xn
+    )
     ok = jnp.all(jnp.isfinite(xs)) & jnp.all(jnp.isfinite(R)) & (err <= _TOL_FAST)
     coef, b = _split(xs / S, intercept, dt)
     sol = LstsqSolution(
@@ -398,6 +399,19 @@ def _rank_tol(n, p, dtype):
     return max(n, p) * float(jnp.finfo(dtype).eps)
 
 
+def _solve(X, y, weight, intercept, noise_variance, rank_deficient, x_name, **kw):
+    """Runs the kernel (unless n < p: underdetermined) and assembles the result."""
+    n, p = X.shape[0], X.shape[1] + int(intercept)
+    if n < p:
+        sol = LstsqSolution(
+            *(jnp.zeros(()),) * 3, jnp.zeros((p, p)), jnp.ones(p), jnp.asarray(jnp.inf),
+            jnp.asarray(3), jnp.asarray(0), None,
+        )  # fmt: skip
+    else:
+        sol = lstsq(X, y, weight, intercept=intercept, cov=True, **kw)
+    return _finish(sol, X, y, weight, intercept, noise_variance, rank_deficient, x_name)
+
+
 def _finish(sol, X, y, weight, intercept, noise_variance, rank_deficient, x_name):
     """Host-side checks on a kernel solution and assembly of an :class:`OLSResult`."""
     import warnings
@@ -456,9 +470,7 @@ def _finish(sol, X, y, weight, intercept, noise_variance, rank_deficient, x_name
         stderr["intercept"] = se[0]
     if noise_variance is None:
         params["variance"] = rss / n
-    return OLSResult(
-        params, stderr, cov, rss, rss / n, var_unb, r2, n, df, cond, method
-    )
+    return OLSResult(params, stderr, cov, rss, rss / n, var_unb, r2, n, df, cond, method)
 
 
 def _check_common(method, rank_deficient, noise_variance):
@@ -511,8 +523,7 @@ def ols(
     """
     _check_common(method, rank_deficient, noise_variance)
     X, y, _ = _check_xy(X, y, None)
-    sol = lstsq(X, y, intercept=intercept, method=method, cov=True)
-    return _finish(sol, X, y, None, intercept, noise_variance, rank_deficient, "X")
+    return _solve(X, y, None, intercept, noise_variance, rank_deficient, "X", method=method)
 
 
 def wls(
@@ -541,8 +552,7 @@ def wls(
     """
     _check_common(method, rank_deficient, noise_variance)
     X, y, weight = _check_xy(X, y, weight)
-    sol = lstsq(X, y, weight, intercept=intercept, method=method, cov=True)
-    return _finish(sol, X, y, weight, intercept, noise_variance, rank_deficient, "X")
+    return _solve(X, y, weight, intercept, noise_variance, rank_deficient, "X", method=method)
 
 
 def polyfit(
@@ -581,8 +591,7 @@ def polyfit(
     x = as_array(x, "x", ndim=1)
     _, y, weight = _check_xy(x[:, None], y, weight, x_name="x")
     hi, lo = dd_powers(x, degree)
-    sol = lstsq(hi, y, weight, intercept=intercept, method="qr", X_lo=lo, cov=True)
-    return _finish(sol, hi, y, weight, intercept, None, rank_deficient, "x")
+    return _solve(hi, y, weight, intercept, None, rank_deficient, "x", method="qr", X_lo=lo)
 
 
 def ridge(

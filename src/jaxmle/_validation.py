@@ -80,9 +80,7 @@ def as_array(
                 "reshape it (e.g. a column vector x[:, None] or a flat vector x.ravel())."
             )
     if arr.ndim >= 1 and arr.shape[0] < min_size:
-        raise InputError(
-            f"`{name}` has {arr.shape[0]} rows; at least {min_size} are needed."
-        )
+        raise InputError(f"`{name}` has {arr.shape[0]} rows; at least {min_size} are needed.")
     if arr.ndim == 0 and min_size > 1:
         raise InputError(f"`{name}` is a scalar; pass at least {min_size} observations.")
     if finite and is_concrete(arr):
@@ -153,6 +151,5 @@ def check_positive(x: Any, name: str, *, what: str = "value") -> None:
     if is_concrete(x):
         v = np.asarray(x, dtype=float)
         if not np.all(np.isfinite(v)) or np.any(v <= 0):
-            raise InputError(
-                f"`{name}` must be a positive, finite {what}; got {v if v.ndim == 0 else v.ravel()[:5]}."
-            )
+            shown = v if v.ndim == 0 else v.ravel()[:5]
+            raise InputError(f"`{name}` must be a positive, finite {what}; got {shown}.")
