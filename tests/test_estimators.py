@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,6 +14,7 @@ from scipy import optimize
 import jaxmle._estimators as est
 from jaxmle._errors import InputError
 from jaxmle._priors import Beta, Normal, Uniform
+from jaxmle.data import from_decimal
 
 D = np.array([0, 0, 1, 1, 0, 0, 1])  # the seed notebook's Task 3 coin tosses
 
@@ -250,6 +254,137 @@ def test_vmap_over_hyperparameters():
 
 
 # --------------------------------------------------------------------------------------------
+# Double-double data: x + x_lo
+# --------------------------------------------------------------------------------------------
+
+
+def _decimals(rng, base: str, n: int, digits: int) -> list[str]:
+    """``n`` decimal strings ``base + k * 10**-digits`` with random ``k`` (some repeated)."""
+    ks = rng.integers(0, 10**digits, n)
+    return [str(Decimal(base) + Decimal(int(k)).scaleb(-digits)) for k in ks]
+
+
+def _exact_moments(strs: list[str]) -> tuple[Fraction, Fraction]:
+    """Mean and sum of squared deviations of the decimal values, in exact arithmetic."""
+    xs = [Fraction(Decimal(s)) for s in strs]
+    m = sum(xs) / len(xs)
+    return m, sum((v - m) ** 2 for v in xs)
+
+
+def _rel(got, exact: Fraction) -> float:
+    return float(abs(Fraction(float(got)) - exact) / abs(exact))
+
+
+@pytest.mark.parametrize(
+    "base,digits",
+    [
+        ("10000000", 1),  # NumAcc4-like: every value off in binary by up to 1e-9
+        ("123456789.5", 4),
+        ("-0.001", 9),  # mean near zero, spread of the same order
+        ("10000000000000000", 3),  # every hi equal (1e16): the spread lives in x_lo alone
+    ],
+)
+def test_x_lo_moments_exact_for_decimal_data(base, digits):
+    strs = _decimals(np.random.default_rng(digits), base, 64, digits)
+    hi, lo = from_decimal(strs)
+    m, ss = _exact_moments(strs)
+    n = len(strs)
+    r = est.gaussian_mle(hi, x_lo=lo)
+    assert _rel(r["mean"], m) <= 2 * 2**-53
+    assert _rel(r["variance"], ss / n) <= 4 * 2**-53
+    for ddof in (0, 1):
+        sd = est.sample_sd(hi, ddof, x_lo=lo)
+        assert _rel(float(sd) ** 2, ss / (n - ddof)) <= 8 * 2**-53
+    # float64 input alone is off for such data: the tails matter
+    if base == "10000000":
+        assert _rel(float(est.sample_sd(hi, 0)) ** 2, ss / n) > 1e-10
+
+
+def test_x_lo_zero_or_none_matches_plain():
+    x = np.random.default_rng(7).normal(1e6, 0.1, 64)
+    z = np.zeros_like(x)
+    plain, dd = est.gaussian_mle(x), est.gaussian_mle(x, x_lo=z)
+    np.testing.assert_allclose(dd["mean"], plain["mean"], rtol=2**-52)
+    np.testing.assert_allclose(dd["variance"], plain["variance"], rtol=2**-51)
+    np.testing.assert_allclose(est.sample_sd(x, x_lo=z), est.sample_sd(x), rtol=2**-51)
+    xm = np.c_[x, -x[::-1]]
+    np.testing.assert_allclose(
+        est.mvn_mle(xm, x_lo=np.zeros_like(xm))["cov"], est.mvn_mle(xm)["cov"], rtol=1e-14
+    )
+
+
+def test_x_lo_tail_not_normalised_is_accepted():
+    # x + x_lo is what counts, even when x_lo is not a small trailing part
+    hi, lo = from_decimal(_decimals(np.random.default_rng(8), "10000000", 64, 1))
+    shifted = est.gaussian_mle(hi - 0.5, x_lo=lo + 0.5)
+    r = est.gaussian_mle(hi, x_lo=lo)
+    assert float(shifted["mean"]) == float(r["mean"])
+    np.testing.assert_allclose(shifted["variance"], r["variance"], rtol=2**-51)
+
+
+def test_mvn_x_lo():
+    rng = np.random.default_rng(9)
+    cols = [_decimals(rng, "1000000", 64, 1), _decimals(rng, "-2500000.05", 64, 2)]
+    hi, lo = from_decimal(np.array(cols).T)
+    r = est.mvn_mle(hi, x_lo=lo)
+    cov = np.asarray(r["cov"])
+    assert np.array_equal(cov, cov.T)
+    xs = [[Fraction(Decimal(v)) for v in c] for c in cols]
+    ms = [sum(c) / len(c) for c in xs]
+    for j in range(2):
+        g = est.gaussian_mle(hi[:, j], x_lo=lo[:, j])
+        # mean and diagonal are the univariate double-double results, bit for bit
+        assert float(r["mean"][j]) == float(g["mean"])
+        assert float(cov[j, j]) == float(g["variance"])
+        assert _rel(r["mean"][j], ms[j]) <= 2**-53
+    c01 = sum((a - ms[0]) * (b - ms[1]) for a, b in zip(*xs, strict=True)) / len(xs[0])
+    assert _rel(cov[0, 1], c01) <= 1e-14
+
+
+def test_x_lo_kernels_jit_and_vmap():
+    rng = np.random.default_rng(10)
+    pairs = [from_decimal(_decimals(rng, "10000000", 64, 1)) for _ in range(3)]
+    xh = jnp.asarray(np.stack([p[0] for p in pairs]))
+    xl = jnp.asarray(np.stack([p[1] for p in pairs]))
+    g = jax.vmap(est.gaussian_mle_kernel)(xh, xl)
+    sd = jax.vmap(est.sample_sd_kernel, in_axes=(0, None, 0))(xh, 1, xl)
+    mv = jax.vmap(est.mvn_mle_kernel)(xh[:, :, None], xl[:, :, None])
+    for i in range(3):
+        gi = est.gaussian_mle(xh[i], x_lo=xl[i])
+        np.testing.assert_allclose(g["mean"][i], gi["mean"], rtol=2**-52)
+        np.testing.assert_allclose(g["variance"][i], gi["variance"], rtol=2**-50)
+        np.testing.assert_allclose(sd[i], est.sample_sd(xh[i], x_lo=xl[i]), rtol=2**-50)
+        np.testing.assert_allclose(mv["cov"][i, 0, 0], gi["variance"], rtol=2**-50)
+
+
+def test_gaussian_kernels_differentiable_with_and_without_x_lo():
+    @jax.jit  # one compile for all three gradients
+    def grads(x, lo):
+        return (
+            jax.grad(lambda v: est.gaussian_mle_kernel(v)["variance"])(x),
+            jax.grad(lambda v: est.gaussian_mle_kernel(v, lo)["variance"])(x),
+            jax.grad(lambda v: est.gaussian_mle_kernel(x, v)["mean"])(lo),
+        )
+
+    x = jnp.asarray(np.random.default_rng(11).normal(5.0, 1.0, 16))
+    g_plain, g_dd, g_lo = grads(x, jnp.full_like(x, 1e-17))
+    want = 2 * (x - x.mean()) / x.size  # d variance / dx
+    np.testing.assert_allclose(g_plain, want, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(g_dd, want, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(g_lo, np.full(16, 1 / 16), rtol=1e-15)
+
+
+def test_x_lo_float32_resplits_float64_pair():
+    hi, lo = from_decimal(["10000000.1", "10000000.2", "10000000.3"])
+    with jax.enable_x64(False):
+        plain = est.sample_sd(hi)
+        dd = est.sample_sd(hi, x_lo=lo)
+        assert dd.dtype == jnp.float32
+    assert float(plain) == 0.0  # float32 cannot tell the values apart
+    assert float(dd) == pytest.approx(0.1, rel=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
 # Bad inputs
 # --------------------------------------------------------------------------------------------
 
@@ -277,6 +412,11 @@ def test_vmap_over_hyperparameters():
         (lambda: est.variance_unbiased(1.0, 3, -1), "`p`"),
         (lambda: est.sample_sd([1.0]), "`x`"),  # n - ddof = 0
         (lambda: est.sample_sd([1.0, 2.0], ddof=-1), "`ddof`"),
+        (lambda: est.gaussian_mle([1.0, 2.0], x_lo=[0.0]), "`x_lo`"),
+        (lambda: est.gaussian_mle([1.0, 2.0], x_lo=[0.0, np.nan]), "`x_lo`"),
+        (lambda: est.sample_sd([1.0, 2.0], x_lo=[[0.0, 0.0]]), "`x_lo`"),
+        (lambda: est.sample_sd([1.0, 2.0], x_lo=["a", "b"]), "`x_lo`"),
+        (lambda: est.mvn_mle(np.ones((3, 2)), x_lo=np.zeros((2, 3))), "`x_lo`"),
     ],
 )
 def test_bad_inputs_raise_input_error_naming_argument(call, name):

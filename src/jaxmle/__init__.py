@@ -9,6 +9,7 @@ accuracy matters.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import closed_form as closed_form
+from . import data as data
 from . import models as models
 from ._errors import InputError as InputError
 from ._errors import RankDeficientError as RankDeficientError
@@ -18,4 +19,11 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
-__all__ = ["InputError", "RankDeficientError", "__version__", "closed_form", "models"]
+__all__ = [
+    "InputError",
+    "RankDeficientError",
+    "__version__",
+    "closed_form",
+    "data",
+    "models",
+]

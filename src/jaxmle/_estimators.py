@@ -12,7 +12,10 @@ Means are summed in double-double (TwoSum-based, as in :mod:`jaxmle._numerics`) 
 variances are two-pass sums of exactly-represented deviations from that mean plus the
 Chan-Golub-LeVeque correction, so in float64 they are within an ulp or two of the exact
 value for the stored data (the NIST StRD univariate suite is reproduced to the limit of its
-float64 inputs).
+float64 inputs). The Gaussian estimators also take optional trailing parts ``x_lo``: the data
+are then the double-doubles ``x + x_lo`` (decimal text read exactly by
+:func:`jaxmle.data.from_decimal`), carried in double-double through the mean, the centring
+and the sum of squares, which removes that limit (all nine NIST datasets to >= 13 digits).
 
 References:
     T. F. Chan, G. H. Golub, R. J. LeVeque, "Algorithms for computing the sample variance:
@@ -89,14 +92,16 @@ def _dd_total(hi: jax.Array, lo: jax.Array | None = None) -> tuple[jax.Array, ja
     0.5 s per shape on CPU) and runs it ~4x faster. The error bound, of order
     ``n * eps**2 * sum(|x|)``, holds for whatever order XLA reduces in.
     """
-    lo = jnp.zeros_like(hi) if lo is None else lo
+    # hi * 0, not zeros_like: a constant operand has a symbolic-zero tangent, which the JVP
+    # of a variadic reduce cannot handle (jax.grad through the estimators would fail).
+    lo = hi * 0 if lo is None else lo
     zero = jnp.zeros((), hi.dtype)
     return lax.reduce((hi, lo), (zero, zero), _dd_add, (0,))
 
 
-def _accurate_mean(x: jax.Array) -> jax.Array:
+def _accurate_mean(x: jax.Array, x_lo: jax.Array | None = None) -> jax.Array:
     """Mean over axis 0 from a double-double sum: one rounding in the sum, one in the divide."""
-    hi, lo = _dd_total(x)
+    hi, lo = _dd_total(x, x_lo)
     return (hi + lo) / x.shape[0]
 
 
@@ -114,15 +119,36 @@ def _pin(v: jax.Array) -> jax.Array:
     return lax.bitcast_convert_type(bits & jnp.asarray(-2, itype), v.dtype)
 
 
-def _mean_and_ss(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+def _square_terms(d_hi: jax.Array, d_lo: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(d_hi + d_lo)**2`` as a double-double pair, with no rounding that an FMA could alter.
+
+    ``d_hi`` is cut by a bit mask into ``a`` (its top 26 bits; 12 in float32) and the exact
+    remainder ``b = d_hi - a``, so ``a*a`` and ``2*a*b`` are exact products: contracting one
+    of them into an add changes nothing, unlike Dekker's ``a*b - fl(a*b)``, which is garbage if
+    a compiler fuses the product differently in two places. Only the tiny ``b*b`` and
+    ``d_lo * (2 d_hi + d_lo)`` terms (below ``2**-49`` of the square, for a normalised
+    pair) are rounded, to about ``2**-103`` of the square.
+    """
+    itype = jnp.int64 if d_hi.dtype.itemsize == 8 else jnp.int32
+    cut = (jnp.finfo(d_hi.dtype).nmant + 2) // 2  # 27 for float64, 12 for float32
+    bits = lax.bitcast_convert_type(d_hi, itype) & jnp.asarray(~((1 << cut) - 1), itype)
+    a = lax.bitcast_convert_type(bits, d_hi.dtype)
+    b = d_hi - a  # exact: the bits the mask cut off
+    hi, lo = two_sum(a * a, 2 * (a * b))
+    return hi, lo + (b * b + d_lo * (2 * d_hi + d_lo))
+
+
+def _mean_and_ss(x: jax.Array, x_lo: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
     """Accurate mean and centred sum of squares ``sum((x - mean)**2)`` over axis 0.
 
     With a centre ``c`` near the mean, ``x - c`` is split exactly into ``d_hi + d_lo``
     (TwoSum), each ``d**2`` exactly into two parts (TwoProd), and everything is summed in
     double-double. Then ``mean = c + sum(d) / n`` and, by Chan-Golub-LeVeque,
     ``sum((x - mean)**2) = sum(d**2) - sum(d)**2 / n`` for any ``c``: the only roundings
-    left are the final ones.
+    left are the final ones. Trailing parts ``x_lo`` go to :func:`_mean_and_ss_dd`.
     """
+    if x_lo is not None:
+        return _mean_and_ss_dd(x, x_lo)
     n = x.shape[0]
     c = _pin(_accurate_mean(x))
     d_hi, d_lo = two_sum(x, -c)
@@ -133,31 +159,92 @@ def _mean_and_ss(x: jax.Array) -> tuple[jax.Array, jax.Array]:
     return c + s / n, ss_hi + (ss_lo - s * s / n)
 
 
+def _dd_deviations(
+    x: jax.Array, x_lo: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Centre ``c + c_lo`` of the double-double data ``x + x_lo`` and deviations from it.
+
+    ``c`` is the rounded double-double mean and ``c_lo`` the rounded mean of the deviations
+    from it, both pinned (:func:`_pin`). Each deviation ``((x - c) + x_lo) - c_lo`` is kept
+    as a normalised pair ``d_hi + d_lo`` by TwoSums; the only roundings are in ``d_lo``, of
+    order ``eps**2 |x|``. The second centre makes ``sum(d)`` negligible even when the spread
+    is below ``ulp(mean)`` (e.g. 1e16 + 0.001 k, all with the same ``x``), where the
+    Chan-Golub-LeVeque term ``sum(d)**2 / n`` would otherwise be as large as the result.
+
+    Returns:
+        ``(c, c_lo, d_hi, d_lo)``.
+    """
+    x, x_lo = two_sum(x, x_lo)  # normalise: |x_lo| <= ulp(x) / 2
+    c = _pin(_accurate_mean(x, x_lo))
+    d_hi, d_lo = two_sum(x, -c)
+    d_hi, d_lo = two_sum(d_hi, d_lo + x_lo)
+    s_hi, s_lo = _dd_total(d_hi, d_lo)
+    c_lo = _pin((s_hi + s_lo) / x.shape[0])
+    d_hi, e = two_sum(d_hi, -c_lo)
+    d_hi, d_lo = two_sum(d_hi, e + d_lo)
+    return c, c_lo, d_hi, d_lo
+
+
+def _mean_and_ss_dd(x: jax.Array, x_lo: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """:func:`_mean_and_ss` of the double-double data ``x + x_lo``, double-double throughout.
+
+    Deviations from a two-part centre (:func:`_dd_deviations`), squares from exact partial
+    products (:func:`_square_terms`), double-double sums.
+    """
+    n = x.shape[0]
+    c, c_lo, d_hi, d_lo = _dd_deviations(x, x_lo)
+    ss_hi, ss_lo = _dd_total(*_square_terms(d_hi, d_lo))
+    s_hi, s_lo = _dd_total(d_hi, d_lo)
+    s = s_hi + s_lo
+    # XLA divides by n as a multiply by 1/n, so for constant data (sum(d**2) == s**2 / n)
+    # the difference can come out an ulp below zero: the sum of squares is never negative.
+    ss = jnp.maximum(ss_hi + (ss_lo - s * s / n), 0)
+    return c + (c_lo + s / n), ss
+
+
+def _trailing(x_lo: ArrayLike | None, x: jax.Array) -> jax.Array | None:
+    return None if x_lo is None else jnp.asarray(x_lo, x.dtype)
+
+
 # --------------------------------------------------------------------------------------------
 # Kernels: jitted, unvalidated, usable inside jit/vmap
 # --------------------------------------------------------------------------------------------
 
 
 @jax.jit
-def gaussian_mle_kernel(x: ArrayLike) -> dict[str, jax.Array]:
-    """Gaussian MLE of a ``(n,)`` sample: ``{"mean": (), "variance": ()}``, variance over n."""
+def gaussian_mle_kernel(x: ArrayLike, x_lo: ArrayLike | None = None) -> dict[str, jax.Array]:
+    """Gaussian MLE of a ``(n,)`` sample: ``{"mean": (), "variance": ()}``, variance over n.
+
+    ``x_lo``, optional ``(n,)`` trailing parts, makes the data the double-doubles
+    ``x + x_lo`` (e.g. from :func:`jaxmle.data.from_decimal`).
+    """
     x = _floating(x)
-    m, ss = _mean_and_ss(x)
+    m, ss = _mean_and_ss(x, _trailing(x_lo, x))
     return {"mean": m, "variance": ss / x.shape[0]}
 
 
 @jax.jit
-def mvn_mle_kernel(x: ArrayLike) -> dict[str, jax.Array]:
+def mvn_mle_kernel(x: ArrayLike, x_lo: ArrayLike | None = None) -> dict[str, jax.Array]:
     """Multivariate Gaussian MLE of a ``(n, k)`` sample: ``{"mean": (k,), "cov": (k, k)}``.
 
     The covariance is ``xc.T @ xc / n`` with ``xc`` centred on the double-double mean (less
     the rank-one Chan-Golub-LeVeque correction); its diagonal is replaced by the accurate
     per-column variances of :func:`gaussian_mle_kernel`, and it is symmetrised exactly.
+
+    With optional ``(n, k)`` trailing parts ``x_lo`` the data are ``x + x_lo``: the mean and
+    the diagonal are carried in double-double as in :func:`gaussian_mle_kernel`; the
+    off-diagonal products use the double-double deviations from the mean rounded once to
+    the working precision.
     """
     x = _floating(x)
+    x_lo = _trailing(x_lo, x)
     n = x.shape[0]
-    m, ss = _mean_and_ss(x)
-    xc = x - _pin(m)
+    m, ss = _mean_and_ss(x, x_lo)
+    if x_lo is None:
+        xc = x - _pin(m)
+    else:
+        _, _, d_hi, d_lo = _dd_deviations(x, x_lo)
+        xc = d_hi + d_lo
     s = jnp.sum(xc, axis=0)
     cov = (jnp.matmul(xc.T, xc, precision=lax.Precision.HIGHEST) - jnp.outer(s, s) / n) / n
     cov = 0.5 * (cov + cov.T)  # fl(a + b) == fl(b + a): exactly symmetric
@@ -315,10 +402,13 @@ def variance_unbiased_kernel(rss: ArrayLike, n: ArrayLike, p: ArrayLike) -> jax.
 
 
 @jax.jit
-def sample_sd_kernel(x: ArrayLike, ddof: ArrayLike = 1) -> jax.Array:
-    """Sample standard deviation ``sqrt(sum((x - mean)**2) / (n - ddof))`` of a ``(n,)`` sample."""
+def sample_sd_kernel(x: ArrayLike, ddof: ArrayLike = 1, x_lo: ArrayLike | None = None) -> jax.Array:
+    """Sample standard deviation ``sqrt(sum((x - mean)**2) / (n - ddof))`` of a ``(n,)`` sample.
+
+    ``x_lo``, optional ``(n,)`` trailing parts, makes the data the double-doubles ``x + x_lo``.
+    """
     x = _floating(x)
-    _, ss = _mean_and_ss(x)
+    _, ss = _mean_and_ss(x, _trailing(x_lo, x))
     return jnp.sqrt(ss / (x.shape[0] - jnp.asarray(ddof, x.dtype)))
 
 
@@ -354,13 +444,38 @@ def _check_finite_scalar(value: Any, name: str) -> None:
             raise InputError(f"`{name}` must be a finite scalar; got {value!r}.")
 
 
+def _with_trailing(
+    x: ArrayLike, x_lo: ArrayLike | None, ndim: int
+) -> tuple[jax.Array, jax.Array | None]:
+    """Validated ``x`` and optional trailing parts ``x_lo`` (same shape, finite).
+
+    Below float64 (``jax_enable_x64`` off) a float64 pair is re-split into a pair of the
+    working dtype, ``hi = fl(x)`` and ``lo = fl((x - hi) + x_lo)``; casting each part alone
+    would drop the bits of ``x`` between the two precisions.
+    """
+    arr = as_array(x, "x", ndim=ndim)
+    if x_lo is None:
+        return arr, None
+    lo = as_array(x_lo, "x_lo", ndim=arr.ndim, min_size=0)
+    if lo.shape != arr.shape:
+        raise InputError(
+            f"`x_lo` has shape {lo.shape} but `x` has shape {arr.shape}; pass one trailing part "
+            "per value (e.g. both halves of jaxmle.data.from_decimal's result)."
+        )
+    if arr.dtype.itemsize < 8 and is_concrete(x) and is_concrete(x_lo):
+        x64, lo64 = np.asarray(x, np.float64), np.asarray(x_lo, np.float64)
+        hi = x64.astype(arr.dtype)
+        return jnp.asarray(hi), jnp.asarray(((x64 - hi) + lo64).astype(arr.dtype))
+    return arr, lo
+
+
 def _bernoulli_data(x: ArrayLike, name: str = "x") -> jax.Array:
     arr = as_array(x, name, ndim=1)
     check_binary(arr, name)
     return arr
 
 
-def gaussian_mle(x: ArrayLike) -> dict[str, jax.Array]:
+def gaussian_mle(x: ArrayLike, *, x_lo: ArrayLike | None = None) -> dict[str, jax.Array]:
     """Maximum-likelihood mean and variance of a univariate Gaussian sample.
 
     ``mean = Σ x / n`` and ``variance = Σ (x - mean)² / n`` (the MLE, divisor n), both
@@ -368,12 +483,16 @@ def gaussian_mle(x: ArrayLike) -> dict[str, jax.Array]:
 
     Args:
         x: ``(n,)`` sample, ``n ≥ 1``, finite.
+        x_lo: optional ``(n,)`` trailing parts: the data are then the double-doubles
+            ``x + x_lo``, e.g. decimal text read exactly by :func:`jaxmle.data.from_decimal`,
+            and the results are accurate for those values rather than for ``x`` alone.
 
     Returns:
         ``{"mean": (), "variance": ()}``.
 
     Raises:
-        InputError: when ``x`` is not a non-empty finite vector.
+        InputError: when ``x`` is not a non-empty finite vector, or ``x_lo`` is not finite
+            or has another shape.
 
     Example:
         >>> import jaxmle._estimators as est
@@ -381,10 +500,10 @@ def gaussian_mle(x: ArrayLike) -> dict[str, jax.Array]:
         >>> float(r["mean"]), float(r["variance"])
         (2.5, 1.25)
     """
-    return gaussian_mle_kernel(as_array(x, "x", ndim=1))
+    return gaussian_mle_kernel(*_with_trailing(x, x_lo, ndim=1))
 
 
-def mvn_mle(x: ArrayLike) -> dict[str, jax.Array]:
+def mvn_mle(x: ArrayLike, *, x_lo: ArrayLike | None = None) -> dict[str, jax.Array]:
     """Maximum-likelihood mean and covariance of a multivariate Gaussian sample.
 
     ``mean = Σ xᵢ / n`` and ``cov = Σ (xᵢ - mean)(xᵢ - mean)ᵀ / n`` (divisor n, exactly
@@ -392,13 +511,16 @@ def mvn_mle(x: ArrayLike) -> dict[str, jax.Array]:
 
     Args:
         x: ``(n, k)`` sample, one observation per row, with ``n > k``.
+        x_lo: optional ``(n, k)`` trailing parts: the data are then ``x + x_lo`` (see
+            :func:`jaxmle.data.from_decimal`); the mean and the variances are carried in
+            double-double, the covariances use deviations rounded once.
 
     Returns:
         ``{"mean": (k,), "cov": (k, k)}``.
 
     Raises:
         InputError: when ``x`` is not a finite rank-2 array or has ``n ≤ k`` (the covariance
-            MLE would be singular).
+            MLE would be singular), or ``x_lo`` is not finite or has another shape.
 
     Example:
         >>> import jaxmle._estimators as est
@@ -406,7 +528,7 @@ def mvn_mle(x: ArrayLike) -> dict[str, jax.Array]:
         >>> r["mean"].tolist(), r["cov"].tolist()
         ([1.0, 1.0], [[1.0, 0.0], [0.0, 1.0]])
     """
-    arr = as_array(x, "x", ndim=2)
+    arr, lo = _with_trailing(x, x_lo, ndim=2)
     n, k = arr.shape
     if k == 0:
         raise InputError("`x` has shape (n, 0); pass at least one variable (column).")
@@ -416,7 +538,7 @@ def mvn_mle(x: ArrayLike) -> dict[str, jax.Array]:
             "(with n ≤ k it is singular). Collect more data, or use a shrinkage estimate "
             "(e.g. Ledoit-Wolf) or a MAP estimate under a Wishart prior."
         )
-    return mvn_mle_kernel(arr)
+    return mvn_mle_kernel(arr, lo)
 
 
 def bernoulli_mle(x: ArrayLike) -> dict[str, jax.Array]:
@@ -643,30 +765,39 @@ def variance_unbiased(rss: ArrayLike, n: ArrayLike, p: ArrayLike) -> jax.Array:
     return variance_unbiased_kernel(arr, n, p)
 
 
-def sample_sd(x: ArrayLike, ddof: int = 1) -> jax.Array:
+def sample_sd(x: ArrayLike, ddof: int = 1, *, x_lo: ArrayLike | None = None) -> jax.Array:
     """Sample standard deviation ``sqrt(Σ (x - mean)² / (n - ddof))``, accurate in float64.
 
     Args:
         x: ``(n,)`` sample, finite.
         ddof: delta degrees of freedom (1: the usual sample SD; 0: the MLE's square root);
             an integer with ``n - ddof > 0``.
+        x_lo: optional ``(n,)`` trailing parts: the data are then the double-doubles
+            ``x + x_lo`` (see :func:`jaxmle.data.from_decimal`). Decimal data such as
+            ``10000000.1, 10000000.3, ...`` need this for a correct SD: rounding them to
+            float64 alone already changes the SD in its ninth digit.
 
     Returns:
         Scalar standard deviation.
 
     Raises:
-        InputError: on bad ``x``, a negative / non-integer ``ddof`` or ``n ≤ ddof``.
+        InputError: on bad ``x`` or ``x_lo``, a negative / non-integer ``ddof`` or
+            ``n ≤ ddof``.
 
     Example:
         >>> import jaxmle._estimators as est
         >>> float(est.sample_sd([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0], ddof=0))
         2.0
+        >>> from jaxmle.data import from_decimal
+        >>> hi, lo = from_decimal(["10000000.1", "10000000.2", "10000000.3"])
+        >>> float(est.sample_sd(hi)), float(est.sample_sd(hi, x_lo=lo))
+        (0.10000000055879354, 0.1)
     """
-    arr = as_array(x, "x", ndim=1)
+    arr, lo = _with_trailing(x, x_lo, ndim=1)
     _check_int(ddof, "ddof", minimum=0)
     if arr.shape[0] - int(ddof) <= 0:
         raise InputError(
             f"`x` has n={arr.shape[0]} values but ddof={ddof}; n - ddof must be positive. "
             "Pass more observations or a smaller ddof."
         )
-    return sample_sd_kernel(arr, ddof)
+    return sample_sd_kernel(arr, ddof, lo)

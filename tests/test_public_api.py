@@ -1,0 +1,43 @@
+"""The public surface: every exported name imports, the README example runs, and importing
+jaxmle leaves JAX's global configuration alone."""
+
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+import jaxmle
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.mark.parametrize("module", ["jaxmle", "jaxmle.models", "jaxmle.closed_form", "jaxmle.data"])
+def test_every_public_name_imports(module):
+    mod = __import__(module, fromlist=["__all__"])
+    assert mod.__all__
+    for name in mod.__all__:
+        assert getattr(mod, name) is not None, (module, name)
+
+
+def test_version_from_metadata():
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", jaxmle.__version__)
+
+
+def test_import_does_not_enable_x64():
+    code = "import jax, jaxmle; print(jax.config.jax_enable_x64)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_readme_example_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert blocks, "README has no python example"
+    ns = {}
+    exec(compile(blocks[0], "README.md", "exec"), ns)
+    import numpy as np
+
+    np.testing.assert_allclose(
+        ns["model"].to_natural(ns["u"])["mean"], ns["exact"]["mean"], rtol=1e-8
+    )
