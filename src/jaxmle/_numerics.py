@@ -77,7 +77,7 @@ def dd_sum(
         the relative error is of order ``n * eps**2 * sum(|x|) / |sum(x)|``.
     """
     if lo is None:
-        lo = jnp.zeros_like(hi)
+        lo = hi * 0  # not zeros_like: its symbolic-zero tangent breaks jax.grad of lax.reduce
     zero = jnp.zeros((), hi.dtype)
 
     def combine(a, b):
