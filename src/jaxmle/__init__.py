@@ -11,8 +11,16 @@ from importlib.metadata import PackageNotFoundError, version
 from . import closed_form as closed_form
 from . import data as data
 from . import models as models
+from ._check import CheckResult as CheckResult
+from ._check import check as check
 from ._errors import InputError as InputError
 from ._errors import RankDeficientError as RankDeficientError
+from ._fit import FitResult as FitResult
+from ._fit import Trace as Trace
+from ._fit import fit as fit
+from ._sweep import SweepResult as SweepResult
+from ._sweep import plan_batch_groups as plan_batch_groups
+from ._sweep import sweep as sweep
 
 try:
     __version__ = version("jaxmle")
@@ -20,10 +28,18 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
 __all__ = [
+    "CheckResult",
+    "FitResult",
     "InputError",
     "RankDeficientError",
+    "SweepResult",
+    "Trace",
     "__version__",
+    "check",
     "closed_form",
     "data",
+    "fit",
     "models",
+    "plan_batch_groups",
+    "sweep",
 ]

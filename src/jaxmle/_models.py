@@ -325,11 +325,18 @@ class Gaussian(Model):
 
 
 def _mvn_logpdf(x: jax.Array, mean: jax.Array, cov: jax.Array) -> jax.Array:
-    # Cholesky solve instead of an inverse: accurate, and differentiable w.r.t. cov.
+    # Whiten with the k×k triangular inverse of the Cholesky factor (one small solve), then a
+    # matmul over the rows: a triangular solve against all n rows is ~10x slower on CPU when
+    # vmapped over a study's lanes, and the k×k solve is as accurate for a whitening.
     L = jnp.linalg.cholesky(cov)
-    z = solve_triangular(L, (x - mean[None, :]).T, lower=True)
+    L_inv = solve_triangular(L, jnp.eye(L.shape[0], dtype=L.dtype), lower=True)
+    d = x - mean[None, :]
+    if L.shape[0] <= 8:  # tiny k: an elementwise multiply-sum fuses with the rest of the step
+        z = jnp.sum(d[:, None, :] * L_inv[None, :, :], axis=-1)
+    else:
+        z = jnp.matmul(d, L_inv.T, precision=_HIGHEST)
     half_logdet = jnp.sum(jnp.log(jnp.diagonal(L)))
-    return -0.5 * (x.shape[-1] * _LOG_2PI + jnp.sum(z**2, axis=0)) - half_logdet
+    return -0.5 * (x.shape[-1] * _LOG_2PI + jnp.sum(z**2, axis=1)) - half_logdet
 
 
 @jax.tree_util.register_dataclass

@@ -1,0 +1,448 @@
+"""One optimisation run: an optax optimiser driven by ``jax.grad`` inside a jitted ``lax.scan``.
+
+The run is a pure function of (model, data, hyperparameters, key): the same key gives the
+same result, and the minibatch indices of a step depend only on (seed, step), so a run can be
+split into chunks of scan steps, vmapped over lanes (:func:`jaxmle.sweep`) or resumed without
+changing a bit. Optimisers work on unconstrained parameters; everything reported is natural.
+
+Structure (blackjax/optax style): a static :class:`_Config`, a carried :class:`_State`, an
+outer ``lax.scan`` over trace records whose body is an inner ``lax.scan`` of ``record_every``
+steps; only the records leave the loop, so the trace is bounded whatever the step count.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+
+from . import _batching
+from ._errors import InputError
+from ._models import Model
+
+__all__ = ["FitResult", "Trace", "fit"]
+
+PyTree = Any
+
+
+class Trace(NamedTuple):
+    """Thinned record of a run, one entry every ``record_every`` steps.
+
+    Attributes:
+        step: ``(R,)`` number of steps done when the record was taken.
+        loss: ``(R,)`` objective on that step's minibatch (the full data when full batch).
+        grad_norm: ``(R,)`` global norm of that step's gradient (unconstrained space).
+        params: natural parameters, each leaf ``(R, ...)``.
+    """
+
+    step: jax.Array
+    loss: jax.Array
+    grad_norm: jax.Array
+    params: PyTree
+
+
+class FitResult(NamedTuple):
+    """Outcome of :func:`fit` (a pytree: it vmaps, stacks and saves like any other).
+
+    Attributes:
+        params: final natural parameters (the last finite state if the run diverged).
+        loss: objective at the last step (its minibatch).
+        grad_norm: gradient norm at the last step.
+        distance: Euclidean distance of ``params`` to ``reference`` over all leaves (NaN
+            without a reference).
+        converged: reached the tolerance at some step (distance to the reference ≤ ``tol``
+            when a reference is given, else gradient norm ≤ ``tol``).
+        steps_to_tol: first step count at which the tolerance held (-1 if never).
+        samples_to_tol: observations processed up to then, ``steps_to_tol × batch size``.
+        diverged: a loss, gradient or update became non-finite; the run froze at its last
+            finite state.
+        diverged_step: the step at which that happened (-1 if never).
+        trace: the thinned :class:`Trace`.
+    """
+
+    params: PyTree
+    loss: jax.Array
+    grad_norm: jax.Array
+    distance: jax.Array
+    converged: jax.Array
+    steps_to_tol: jax.Array
+    samples_to_tol: jax.Array
+    diverged: jax.Array
+    diverged_step: jax.Array
+    trace: Trace
+
+
+class _Config(NamedTuple):
+    """Everything static (shape- or code-deciding) about a run; hashable."""
+
+    log_prob: Callable | None  # a plain function; None when the model (dynamic) is used
+    optimizer: Any  # a GradientTransformation, or an inject_hyperparams factory
+    injected: bool
+    n: int
+    batch: int  # rows drawn per step (the largest batch in a masked group); n = full batch
+    full_batch: bool
+    replace: bool
+    reduction: str
+    has_reference: bool
+    masked: bool
+
+
+class _State(NamedTuple):
+    u: PyTree
+    opt_state: PyTree
+    seed: jax.Array
+    perm: jax.Array
+    frozen: jax.Array
+    diverged_step: jax.Array
+    conv_step: jax.Array
+    loss: jax.Array
+    grad_norm: jax.Array
+
+
+class _Dynamic(NamedTuple):
+    """Traced inputs: change them freely without recompiling."""
+
+    model: Model | None
+    data: PyTree
+    hyper: dict
+    reference: PyTree
+    tol: jax.Array
+    batch_size: jax.Array  # per-lane batch size (masked strategy); else == cfg.batch
+
+
+def _transforms(cfg: _Config, dyn: _Dynamic):
+    if dyn.model is None:
+        return cfg.log_prob, (lambda p: jnp.zeros(())), (lambda u: u)
+    m = dyn.model
+    return m.log_prob, m.log_prior, m.to_natural
+
+
+def _optimizer(cfg: _Config, dyn: _Dynamic) -> optax.GradientTransformationExtraArgs:
+    opt = cfg.optimizer(**dyn.hyper) if cfg.injected else cfg.optimizer
+    return optax.with_extra_args_support(opt)
+
+
+def _tree_where(c, a, b):
+    return jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)
+
+
+def _all_finite(tree) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
+def _distance(a, b) -> jax.Array:
+    pairs = zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
+    return jnp.sqrt(sum(jnp.sum((x - y) ** 2) for x, y in pairs))
+
+
+def _indices(cfg: _Config, state: _State, t: jax.Array):
+    """This step's row indices (or None for full batch) and the updated permutation."""
+    if cfg.full_batch:
+        return None, state.perm
+    if cfg.replace:
+        return _batching.sample_with_replacement(state.seed, t, cfg.batch, cfg.n), state.perm
+    per_epoch = cfg.n // cfg.batch
+    epoch, pos = t // per_epoch, t % per_epoch
+    # ``t`` is never batched (it comes from the scan's xs), so under vmap this stays a cond:
+    # the sort runs once per epoch, not every step.
+    perm = lax.cond(
+        pos == 0, lambda: _batching.shuffle(state.seed, epoch, cfg.n), lambda: state.perm
+    )
+    return lax.dynamic_slice(perm, (pos * cfg.batch,), (cfg.batch,)), perm
+
+
+def _objective(cfg: _Config, dyn: _Dynamic, idx):
+    log_prob, log_prior, to_natural = _transforms(cfg, dyn)
+    n = cfg.n
+    if idx is None:
+        batch, w, b = dyn.data, None, n
+    else:
+        batch = jax.tree_util.tree_map(lambda a: a[idx], dyn.data)
+        b = dyn.batch_size if cfg.masked else cfg.batch
+        w = (jnp.arange(cfg.batch) < b).astype(jnp.result_type(float)) if cfg.masked else None
+
+    def loss_fn(u):
+        p = to_natural(u)
+        lp = log_prob(p, batch)
+        total = jnp.sum(lp) if w is None else jnp.sum(jnp.where(w > 0, lp, 0.0))
+        if cfg.reduction == "sum":
+            return -(total + log_prior(p))
+        return -(total / b + log_prior(p) / n)
+
+    return loss_fn
+
+
+def _step(cfg: _Config, dyn: _Dynamic, state: _State, t: jax.Array) -> _State:
+    idx, perm = _indices(cfg, state, t)
+    loss_fn = _objective(cfg, dyn, idx)
+    opt = _optimizer(cfg, dyn)
+    loss, g = jax.value_and_grad(loss_fn)(state.u)
+    updates, opt_state = opt.update(
+        g, state.opt_state, state.u, value=loss, grad=g, value_fn=loss_fn
+    )
+    u = optax.apply_updates(state.u, updates)
+    ok = jnp.isfinite(loss) & _all_finite(g) & _all_finite(u)
+    frozen = state.frozen | ~ok
+    u = _tree_where(frozen, state.u, u)
+    opt_state = _tree_where(frozen, state.opt_state, opt_state)
+    gnorm = optax.global_norm(g)
+    if cfg.has_reference:
+        hit = _distance(_transforms(cfg, dyn)[2](u), dyn.reference) <= dyn.tol
+    else:
+        hit = gnorm <= dyn.tol
+    conv_step = jnp.where((state.conv_step < 0) & hit & ~frozen, t + 1, state.conv_step)
+    return _State(
+        u=u,
+        opt_state=opt_state,
+        seed=state.seed,
+        perm=perm,
+        frozen=frozen,
+        diverged_step=jnp.where(~ok & ~state.frozen, t, state.diverged_step),
+        conv_step=conv_step,
+        loss=jnp.where(frozen, state.loss, loss),
+        grad_norm=jnp.where(frozen, state.grad_norm, gnorm),
+    )
+
+
+def _init_state(cfg: _Config, dyn: _Dynamic, u0: PyTree, key: jax.Array) -> _State:
+    dt = jnp.result_type(float)
+    return _State(
+        u=u0,
+        opt_state=_optimizer(cfg, dyn).init(u0),
+        seed=_batching.seed_from_key(key),
+        perm=jnp.zeros((0 if cfg.replace or cfg.full_batch else cfg.n,), jnp.int32),
+        frozen=jnp.asarray(False),
+        diverged_step=jnp.asarray(-1, jnp.int32),
+        conv_step=jnp.asarray(-1, jnp.int32),
+        loss=jnp.asarray(jnp.nan, dt),
+        grad_norm=jnp.asarray(jnp.nan, dt),
+    )
+
+
+def _run_records(cfg, dyn, state, start, n_records: int, record_every: int):
+    """``n_records`` records of ``record_every`` steps each, from absolute step ``start``."""
+    to_natural = _transforms(cfg, dyn)[2]
+
+    def inner(state, t):
+        return _step(cfg, dyn, state, t), None
+
+    def outer(state, r):
+        ts = start + r * record_every + jnp.arange(record_every, dtype=jnp.int32)
+        state, _ = lax.scan(inner, state, ts)
+        rec = Trace(ts[-1] + 1, state.loss, state.grad_norm, to_natural(state.u))
+        return state, rec
+
+    return lax.scan(outer, state, jnp.arange(n_records, dtype=jnp.int32))
+
+
+_init_jit = jax.jit(_init_state, static_argnums=0)
+_run_jit = jax.jit(_run_records, static_argnums=(0, 4, 5))
+
+
+def _finish(cfg, dyn, state: _State, trace: Trace, batch_size) -> FitResult:
+    to_natural = _transforms(cfg, dyn)[2]
+    params = to_natural(state.u)
+    dist = (
+        _distance(params, dyn.reference)
+        if cfg.has_reference
+        else jnp.asarray(jnp.nan, jnp.result_type(float))
+    )
+    conv = state.conv_step >= 0
+    samples = jnp.where(conv, state.conv_step * batch_size, -1)
+    return FitResult(
+        params, state.loss, state.grad_norm, dist, conv, state.conv_step, samples,
+        state.frozen, state.diverged_step, trace,
+    )  # fmt: skip
+
+
+_finish_jit = jax.jit(_finish, static_argnums=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry point: validation on concrete inputs, then the jitted pieces.
+
+
+@functools.cache
+def _injected(factory: Callable) -> Callable:
+    # One inject_hyperparams wrapper per optimiser factory, so the static config is the same
+    # object on every call and a new learning rate never recompiles.
+    return optax.inject_hyperparams(factory)
+
+
+def _prepare(model, params0, data, optimizer, hyperparams, batch_size, replace, reduction,
+             reference, tol, steps, key):  # fmt: skip
+    """Validates inputs and builds the static config and the traced inputs."""
+    if isinstance(model, Model):
+        data = model.validate(data)
+        u0 = model.to_unconstrained(params0)
+        log_prob, dyn_model = None, model
+    elif callable(model):
+        log_prob, dyn_model = model, None
+        data = jax.tree_util.tree_map(jnp.asarray, data)
+        u0 = params0
+    else:
+        raise InputError(
+            f"`model` must be a jaxmle Model or a function log_prob(params, data) -> (n,), "
+            f"got {type(model).__name__}."
+        )
+    leaves = jax.tree_util.tree_leaves(data)
+    if not leaves:
+        raise InputError("`data` is empty; pass arrays with one row per observation.")
+    sizes = {np.shape(x)[0] if np.ndim(x) else None for x in leaves}
+    if len(sizes) != 1 or None in sizes:
+        raise InputError(
+            f"`data` leaves must share their leading axis (one row per observation); got "
+            f"leading sizes {sorted(map(str, sizes))}."
+        )
+    n = sizes.pop()
+    if n < 1:
+        raise InputError("`data` has no observations.")
+    u0 = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.result_type(float)), u0)
+    if not isinstance(steps, int | np.integer) or steps < 1:
+        raise InputError(f"`steps` must be a positive integer, got {steps!r}.")
+    if reduction not in ("mean", "sum"):
+        raise InputError(f"`reduction` must be 'mean' or 'sum', got {reduction!r}.")
+    if not (isinstance(tol, int | float) and tol > 0):
+        raise InputError(f"`tol` must be a positive number, got {tol!r}.")
+    full = batch_size is None
+    if not full:
+        if not isinstance(batch_size, int | np.integer) or batch_size < 1:
+            raise InputError(
+                f"`batch_size` must be a positive integer or None, got {batch_size!r}."
+            )
+        if not replace and batch_size > n:
+            raise InputError(
+                f"`batch_size`={batch_size} exceeds the {n} observations; sampling without "
+                "replacement needs batch_size <= n (or pass replace=True)."
+            )
+        if key is None:
+            raise InputError("`key` is required for minibatches: pass jax.random.key(seed).")
+    if key is None:
+        key = jax.random.key(0)  # unused by full-batch runs; keeps the state's shape fixed
+    if isinstance(optimizer, optax.GradientTransformation):
+        if hyperparams:
+            raise InputError(
+                "`hyperparams` apply only to an optimiser factory such as optax.adam; with an "
+                "already-built transformation pass them to it directly."
+            )
+        opt, injected, hyper = optimizer, False, {}
+    elif callable(optimizer):
+        opt, injected = _injected(optimizer), True
+        hyper = {k: jnp.asarray(v, jnp.result_type(float)) for k, v in (hyperparams or {}).items()}
+    else:
+        raise InputError(
+            "`optimizer` must be an optax.GradientTransformation (e.g. optax.adam(1e-2)) or an "
+            f"optax factory (e.g. optax.adam, with hyperparams=...); got {type(optimizer)}."
+        )
+    if reference is not None:
+        if jax.tree_util.tree_structure(reference) != jax.tree_util.tree_structure(params0):
+            raise InputError(
+                "`reference` must have the same structure as the params, e.g. the model's "
+                f"closed form; got {jax.tree_util.tree_structure(reference)}."
+            )
+        reference = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.result_type(float)),
+                                           reference)  # fmt: skip
+    b = n if full else int(batch_size)
+    cfg = _Config(log_prob, opt, injected, n, b, full, bool(replace), reduction,
+                  reference is not None, False)  # fmt: skip
+    dyn = _Dynamic(dyn_model, data, hyper, reference, jnp.asarray(float(tol)), jnp.asarray(b))
+    return cfg, dyn, u0, key
+
+
+def _record_plan(steps: int, record_every: int | None, max_records: int = 100):
+    k = record_every or max(1, math.ceil(steps / max_records))
+    if not isinstance(k, int | np.integer) or k < 1:
+        raise InputError(f"`record_every` must be a positive integer, got {record_every!r}.")
+    return k, steps // k, steps % k
+
+
+def fit(
+    model: Model | Callable,
+    params0: PyTree,
+    data: PyTree,
+    *,
+    optimizer: optax.GradientTransformation | Callable,
+    steps: int,
+    hyperparams: Mapping[str, float] | None = None,
+    batch_size: int | None = None,
+    key: jax.Array | None = None,
+    replace: bool = True,
+    reduction: str = "mean",
+    reference: PyTree | None = None,
+    tol: float = 1e-6,
+    record_every: int | None = None,
+    chunk_records: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> FitResult:
+    """Fits a model by minimising its negative log-likelihood (or log posterior) with optax.
+
+    The objective is ``−mean_i log p(x_i | θ) − log p(θ)/n`` over the full data or a minibatch
+    (``reduction="sum"``: ``−Σ_i log p(x_i | θ) − log p(θ)``, the source notebooks' scaling),
+    minimised in unconstrained space; the run is one jitted ``lax.scan``.
+
+    Args:
+        model: a :class:`jaxmle.models.Model`, or a plain ``log_prob(params, data) -> (n,)``
+            (then ``params0`` is optimised as given, without constraints or prior).
+        params0: starting natural parameters (e.g. ``model.init(data)``).
+        data: pytree of arrays sharing the leading axis ``n``.
+        optimizer: an ``optax.GradientTransformation`` (e.g. ``optax.adam(1e-2)``,
+            ``optax.lbfgs()``; a new instance compiles anew), or an optax factory such as
+            ``optax.adam`` with numeric ``hyperparams``: those are traced through
+            ``optax.inject_hyperparams``, so changing them never recompiles.
+        steps: number of optimiser steps.
+        hyperparams: numeric hyperparameters for a factory ``optimizer``.
+        batch_size: rows per step; ``None`` for full batch.
+        key: ``jax.random`` key for minibatch sampling (required with ``batch_size``).
+        replace: minibatches drawn with replacement each step (the seed notebook's scheme);
+            ``False`` draws reshuffled epochs without replacement (``n // batch_size`` steps
+            per epoch; the remainder of each permutation is skipped).
+        reduction: ``"mean"`` (default; learning rates independent of n) or ``"sum"``.
+        reference: natural params to measure distance to (e.g. the closed form).
+        tol: convergence tolerance: distance to ``reference`` when given, else gradient norm.
+        record_every: steps between trace records (default: at most 100 records).
+        chunk_records: run this many records per compiled call (progress, partial results);
+            chunking never changes results.
+        progress: optional ``callback(steps_done, steps)`` called after each chunk.
+
+    Returns:
+        A :class:`FitResult` in natural parameters.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, optax, jaxmle
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> model = jaxmle.models.Gaussian(variance=1.0)
+        >>> x = jnp.array([1.0, 2.0, 3.0, 6.0])
+        >>> run = jaxmle.fit(model, model.init(x), x, optimizer=optax.sgd,
+        ...                  hyperparams={"learning_rate": 0.5}, steps=100)
+        >>> round(float(run.params["mean"]), 10)
+        3.0
+    """
+    cfg, dyn, u0, key = _prepare(model, params0, data, optimizer, hyperparams, batch_size,
+                                 replace, reduction, reference, tol, steps, key)  # fmt: skip
+    k, n_full, tail = _record_plan(steps, record_every)
+    state = _init_jit(cfg, dyn, u0, key)
+    traces, done = [], 0
+    chunk = chunk_records or max(n_full, 1)
+    for start_rec in range(0, n_full, chunk):
+        r = min(chunk, n_full - start_rec)
+        state, tr = _run_jit(cfg, dyn, state, jnp.asarray(done, jnp.int32), r, k)
+        traces.append(tr)
+        done += r * k
+        if progress is not None:
+            progress(done, steps)
+    if tail:
+        state, tr = _run_jit(cfg, dyn, state, jnp.asarray(done, jnp.int32), 1, tail)
+        traces.append(tr)
+        done += tail
+        if progress is not None:
+            progress(done, steps)
+    trace = jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *traces)
+    return _finish_jit(cfg, dyn, state, trace, dyn.batch_size)

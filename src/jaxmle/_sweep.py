@@ -1,0 +1,487 @@
+"""Hyperparameter studies as compiled programs: every lane is a :func:`jaxmle.fit`, vmapped.
+
+A study is a grid over optimisers (each its own program), numeric hyperparameters (traced
+through ``optax.inject_hyperparams``, vmapped), seeds (vmapped) and batch sizes (shapes).
+Lane ``(…, seed=s)`` equals ``fit(..., key=jax.random.fold_in(key, s))`` with the same
+settings, to rounding.
+
+Batch sizes: a program draws a fixed number of rows per step. Sizes are grouped into programs:
+a group with several sizes draws its largest size for every lane and masks the surplus
+(*masked*); a group per size draws exactly (*grouped*), but compiles once per size. With
+``strategy="auto"`` the sorted sizes are split into contiguous groups minimising the
+estimated cost ``Σ_groups (lanes × max size × steps × ROW_COST + COMPILE_COST)`` (an exact
+dynamic programme over the sorted sizes); ``"masked"`` forces one group, ``"grouped"`` one
+per size. The constants were measured on a 2-core CPU (``benchmarks/sweep_gaussian_mean.py``).
+
+Lanes are sharded over all local devices (``jax.sharding``), padded to a multiple of the
+device count; lanes of a group are processed in blocks so that one step's gathered rows stay
+under ``max_rows_per_step`` (bounded memory whatever the study size).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import math
+import pathlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from . import _fit
+from ._errors import InputError
+
+__all__ = ["SweepResult", "plan_batch_groups", "sweep"]
+
+ROW_COST = 1.0e-9  # seconds per gathered row per step (hash + gather + update), 2-core CPU
+COMPILE_COST = 0.7  # seconds to compile one (optimiser, batch group) program
+_RESULT_FIELDS = ("loss", "grad_norm", "distance", "converged", "steps_to_tol",
+                  "samples_to_tol", "diverged", "diverged_step")  # fmt: skip
+
+
+def plan_batch_groups(
+    sizes: Sequence[int], lanes_per_size: int, steps: int, strategy: str = "auto"
+) -> list[list[int]]:
+    """Splits batch sizes into programs (see the module docs for the cost model).
+
+    Args:
+        sizes: distinct batch sizes.
+        lanes_per_size: lanes (hyperparameter × seed combinations) per size.
+        steps: steps per run.
+        strategy: ``"auto"``, ``"masked"`` or ``"grouped"``.
+
+    Returns:
+        Groups of sizes, each compiled as one program.
+    """
+    s = sorted(sizes)
+    if strategy == "masked":
+        return [s]
+    if strategy == "grouped":
+        return [[b] for b in s]
+    if strategy != "auto":
+        raise InputError(f"`strategy` must be 'auto', 'masked' or 'grouped', got {strategy!r}.")
+    k = len(s)
+    best = [0.0] + [math.inf] * k  # best[j]: cost of the first j sizes
+    cut = [0] * (k + 1)
+    for j in range(1, k + 1):
+        for i in range(j):  # group s[i:j], drawing s[j-1] rows per lane
+            c = best[i] + (j - i) * lanes_per_size * s[j - 1] * steps * ROW_COST + COMPILE_COST
+            if c < best[j]:
+                best[j], cut[j] = c, i
+    groups, j = [], k
+    while j > 0:
+        groups.append(s[cut[j] : j])
+        j = cut[j]
+    return groups[::-1]
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """Results of :func:`sweep`: arrays with the grid axes leading, in ``axes`` order.
+
+    Attributes:
+        axes: ordered mapping from axis name to its coordinate values (``optimizer`` first,
+            then the grid's keys in the order given).
+        params: natural parameters, each leaf ``(*grid, ...)``.
+        loss, grad_norm, distance, converged, steps_to_tol, samples_to_tol, diverged,
+            diverged_step: ``(*grid)`` arrays, as in :class:`jaxmle.FitResult`.
+        trace: :class:`jaxmle.Trace` with leaves ``(*grid, R, ...)``.
+        meta: settings of the study (steps, tolerance, batch groups, devices...).
+        timings: seconds spent compiling and running each program.
+    """
+
+    axes: dict[str, list]
+    params: Any
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    distance: np.ndarray
+    converged: np.ndarray
+    steps_to_tol: np.ndarray
+    samples_to_tol: np.ndarray
+    diverged: np.ndarray
+    diverged_step: np.ndarray
+    trace: _fit.Trace
+    meta: dict
+    timings: dict
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The grid's shape."""
+        return self.loss.shape
+
+    def lane(self, **coords: Any) -> _fit.FitResult:
+        """The :class:`jaxmle.FitResult` of one lane, selected by coordinate values."""
+        missing = set(self.axes) - set(coords)
+        if missing:
+            raise InputError(f"`lane` needs a value for every axis; missing {sorted(missing)}.")
+        idx = []
+        for name, values in self.axes.items():
+            if coords[name] not in values:
+                raise InputError(f"{coords[name]!r} is not on axis {name!r}: {values}.")
+            idx.append(values.index(coords[name]))
+        idx = tuple(idx)
+
+        def take(x):
+            return x[idx]
+
+        return _fit.FitResult(
+            jax.tree_util.tree_map(take, self.params),
+            *(take(getattr(self, f)) for f in _RESULT_FIELDS),
+            jax.tree_util.tree_map(take, self.trace),
+        )
+
+    def records(self) -> list[dict]:
+        """One dict per lane: coordinates, final metrics and final params (flattened)."""
+        rows = []
+        flat_params = {
+            jax.tree_util.keystr(path).strip("[]'\""): leaf
+            for path, leaf in jax.tree_util.tree_flatten_with_path(self.params)[0]
+        }
+        for idx in itertools.product(*(range(len(v)) for v in self.axes.values())):
+            row = {name: vals[i] for (name, vals), i in zip(self.axes.items(), idx, strict=True)}
+            for f in _RESULT_FIELDS:
+                v = getattr(self, f)[idx]
+                row[f] = v.item()
+            for name, leaf in flat_params.items():
+                v = np.asarray(leaf[idx])
+                if v.ndim == 0:
+                    row[f"param:{name}"] = v.item()
+                else:
+                    for j, x in enumerate(v.ravel()):
+                        row[f"param:{name}[{j}]"] = float(x)
+            rows.append(row)
+        return rows
+
+    def to_dataframe(self):
+        """A pandas DataFrame, one row per lane (needs the ``table`` extra: pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as err:  # pragma: no cover - optional dependency
+            raise ImportError("to_dataframe needs pandas: pip install 'jaxmle[table]'") from err
+        return pd.DataFrame.from_records(self.records())
+
+    def best(self, k: int = 1, by: str = "distance") -> list[dict]:
+        """The ``k`` best lanes (smallest ``by``, diverged lanes last) as records."""
+        rows = self.records()
+        rows.sort(key=lambda r: (r["diverged"], _nan_last(r[by])))
+        return rows[:k]
+
+    def save(self, path: str | pathlib.Path) -> None:
+        """Saves to ``path`` (an ``.npz`` of arrays plus a JSON header inside it), lossless."""
+        leaves, treedef = jax.tree_util.tree_flatten(self.params)
+        tleaves, _ = jax.tree_util.tree_flatten(self.trace.params)
+        keys = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(
+            self.params)[0]]  # fmt: skip
+        header = {"axes": self.axes, "meta": self.meta, "timings": self.timings,
+                  "param_keys": keys, "treedef": str(treedef)}  # fmt: skip
+        arrays = {f: getattr(self, f) for f in _RESULT_FIELDS}
+        arrays.update({f"param_{i}": np.asarray(x) for i, x in enumerate(leaves)})
+        arrays.update({f"trace_param_{i}": np.asarray(x) for i, x in enumerate(tleaves)})
+        arrays.update({f"trace_{f}": np.asarray(getattr(self.trace, f))
+                       for f in ("step", "loss", "grad_norm")})  # fmt: skip
+        arrays["header"] = np.frombuffer(json.dumps(header, default=_json).encode(), np.uint8)
+        np.savez(pathlib.Path(path), **arrays)
+
+    @classmethod
+    def load(cls, path: str | pathlib.Path) -> SweepResult:
+        """Loads a result written by :meth:`save` (params come back as a flat dict by key)."""
+        with np.load(pathlib.Path(path)) as z:
+            header = json.loads(z["header"].tobytes().decode())
+            keys = header["param_keys"]
+
+            def unkey(k):
+                return k.strip("[]'\"")
+
+            params = {unkey(k): z[f"param_{i}"] for i, k in enumerate(keys)}
+            tparams = {unkey(k): z[f"trace_param_{i}"] for i, k in enumerate(keys)}
+            trace = _fit.Trace(z["trace_step"], z["trace_loss"], z["trace_grad_norm"], tparams)
+            fields = {f: z[f] for f in _RESULT_FIELDS}
+        return cls(axes=header["axes"], params=params, trace=trace, meta=header["meta"],
+                   timings=header["timings"], **fields)  # fmt: skip
+
+
+def _nan_last(v):
+    return math.inf if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+
+def _json(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+# --------------------------------------------------------------------------------------------
+# Vmapped, jitted pieces (cfg static; lanes on axis 0 of hyper, key and batch_size).
+
+_LANE_AXES = _fit._Dynamic(model=None, data=None, hyper=0, reference=None, tol=None,
+                           batch_size=0)  # fmt: skip
+
+
+@partial(jax.jit, static_argnums=0)
+def _v_init(cfg, dyn, u0, keys):
+    return jax.vmap(partial(_fit._init_state, cfg), in_axes=(_LANE_AXES, None, 0))(dyn, u0, keys)
+
+
+@partial(jax.jit, static_argnums=(0, 4, 5), donate_argnums=(2,))
+def _v_run(cfg, dyn, state, start, n_records, record_every):
+    def one(d, s):
+        return _fit._run_records(cfg, d, s, start, n_records, record_every)
+
+    return jax.vmap(one, in_axes=(_LANE_AXES, 0))(dyn, state)
+
+
+@partial(jax.jit, static_argnums=0)
+def _v_finish(cfg, dyn, state, trace):
+    def one(d, s, t):
+        return _fit._finish(cfg, d, s, t, d.batch_size)
+
+    return jax.vmap(one, in_axes=(_LANE_AXES, 0, 0))(dyn, state, trace)
+
+
+def _normalise_optimizers(optimizer) -> dict[str, Callable]:
+    if isinstance(optimizer, Mapping):
+        opts = dict(optimizer)
+    elif callable(optimizer):
+        opts = {getattr(optimizer, "__name__", "optimizer"): optimizer}
+    else:
+        raise InputError("`optimizer` must be an optax factory or a dict name -> factory.")
+    for name, f in opts.items():
+        if not callable(f) or hasattr(f, "update"):
+            raise InputError(
+                f"`optimizer[{name!r}]` must be an optax factory such as optax.adam (its "
+                "numeric hyperparameters are swept); got an already-built transformation."
+            )
+    return opts
+
+
+def sweep(
+    model: Any,
+    params0: Any,
+    data: Any,
+    *,
+    optimizer: Callable | Mapping[str, Callable],
+    grid: Mapping[str, Sequence],
+    steps: int,
+    key: jax.Array,
+    hyperparams: Mapping[str, float] | None = None,
+    replace: bool = True,
+    reduction: str = "mean",
+    reference: Any = None,
+    tol: float = 1e-6,
+    record_every: int | None = None,
+    strategy: str = "auto",
+    chunk_records: int | None = None,
+    max_rows_per_step: int = 1 << 24,
+    devices: Sequence[jax.Device] | None = None,
+    progress: Callable[[int, int], None] | bool | None = None,
+) -> SweepResult:
+    """Runs a whole hyperparameter study as vmapped :func:`jaxmle.fit` lanes.
+
+    Args:
+        model: a :class:`jaxmle.models.Model` or a plain ``log_prob(params, data)``.
+        params0: starting natural parameters, shared by all lanes.
+        data: pytree of arrays with a shared leading axis.
+        optimizer: an optax factory (e.g. ``optax.adam``) or a dict ``name -> factory``;
+            each is compiled as its own program.
+        grid: axes of the study. ``"batch_size"`` (ints, or ``None`` for full batch),
+            ``"seed"`` (ints; lane key ``jax.random.fold_in(key, seed)``) and any numeric
+            hyperparameter of the factories (e.g. ``"learning_rate"``, ``"momentum"``).
+            Omitted axes: full batch, seed 0.
+        steps: optimiser steps per lane.
+        key: base ``jax.random`` key.
+        hyperparams: fixed numeric hyperparameters shared by every lane.
+        replace: minibatches with replacement (default) or reshuffled epochs.
+        reduction: ``"mean"`` or ``"sum"``, as in :func:`jaxmle.fit`.
+        reference: natural params to measure convergence against (e.g. the closed form).
+        tol: convergence tolerance, as in :func:`jaxmle.fit`.
+        record_every: steps between trace records (default: at most 100 records).
+        strategy: batch-size grouping, ``"auto"``, ``"masked"`` or ``"grouped"``.
+        chunk_records: records per compiled call (progress and partial results); chunking
+            never changes results.
+        max_rows_per_step: bound on lanes × rows gathered in one step; larger groups run in
+            lane blocks (memory stays bounded).
+        devices: devices to shard lanes over (default: all local devices).
+        progress: ``True`` for a tqdm bar (if installed), or ``callback(done, total)`` in
+            lane-steps.
+
+    Returns:
+        A :class:`SweepResult` with the grid axes leading.
+    """
+    opts = _normalise_optimizers(optimizer)
+    grid = dict(grid)
+    if not grid:
+        raise InputError("`grid` is empty; give at least one axis, e.g. {'learning_rate': [...]}.")
+    sizes = list(grid.get("batch_size", [None]))
+    seeds = [int(s) for s in grid.get("seed", [0])]
+    hyper_axes = {k: np.asarray(v, dtype=float) for k, v in grid.items()
+                  if k not in ("batch_size", "seed")}  # fmt: skip
+    for k, v in {"batch_size": sizes, "seed": seeds, **hyper_axes}.items():
+        if len(v) == 0:
+            raise InputError(f"`grid[{k!r}]` is empty.")
+        if len(set(map(_hashable, v))) != len(v):
+            raise InputError(f"`grid[{k!r}]` has repeated values: {list(v)}.")
+    minibatch = [b for b in sizes if b is not None]
+    first = next(iter(opts.values()))
+    cfg0, dyn0, u0, key = _fit._prepare(
+        model, params0, data, first, hyperparams, minibatch[0] if minibatch else None, replace,
+        reduction, reference, tol, steps, key,
+    )  # fmt: skip
+    for b in minibatch[1:]:  # validate every size against n
+        _fit._prepare(model, params0, data, first, None, b, replace, reduction, None, tol,
+                      steps, key)  # fmt: skip
+    if not replace and len(minibatch) > 1 and strategy != "grouped":
+        strategy = "grouped"  # epoch permutations are per batch size: no masking
+    k_rec, n_full, tail = _fit._record_plan(steps, record_every)
+    axes = {"optimizer": list(opts), **{k: list(grid[k]) for k in grid}}
+    shape = tuple(len(v) for v in axes.values())
+    order = list(axes)
+    fixed = {k: float(v) for k, v in (hyperparams or {}).items()}
+    hyper_names = list(hyper_axes)
+    combos = list(itertools.product(*(range(len(hyper_axes[h])) for h in hyper_names)))
+    lanes_per_size = len(combos) * len(seeds)
+    groups = plan_batch_groups(minibatch, lanes_per_size, steps, strategy) if minibatch else []
+    if None in sizes:
+        groups = [[None], *groups]
+    devices = list(devices or jax.local_devices())
+    mesh = Mesh(np.array(devices), ("lanes",)) if len(devices) > 1 else None
+
+    out: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    total_work = len(opts) * len(sizes) * lanes_per_size * steps
+    done_work = 0
+    bar = _progress_bar(progress, total_work)
+    for opt_name, factory in opts.items():
+        for group in groups:
+            b_max = None if group == [None] else max(group)
+            cfg = cfg0._replace(
+                optimizer=_fit._injected(factory), injected=True,
+                batch=cfg0.n if b_max is None else b_max, full_batch=b_max is None,
+                masked=len(group) > 1,
+            )  # fmt: skip
+            lanes = [(c, s, b) for b in group for c in combos for s in seeds]
+            rows = (cfg.batch if not cfg.full_batch else cfg.n) * len(lanes)
+            n_blocks = max(1, math.ceil(rows / max_rows_per_step))
+            block = math.ceil(len(lanes) / n_blocks)
+            if mesh is not None:
+                block = math.ceil(block / len(devices)) * len(devices)
+            label = f"{opt_name}/b={'full' if b_max is None else '|'.join(map(str, group))}"
+            t_compile = t_run = 0.0
+            for start in range(0, len(lanes), block):
+                chunk = lanes[start : start + block]
+                pad = block - len(chunk)
+                chunk_p = chunk + [chunk[-1]] * pad
+                hyper = {h: jnp.asarray([hyper_axes[h][c[i]] for c, _, _ in chunk_p])
+                         for i, h in enumerate(hyper_names)}  # fmt: skip
+                hyper.update({h: jnp.full((len(chunk_p),), v) for h, v in fixed.items()})
+                keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(
+                    jnp.asarray([s for _, s, _ in chunk_p], jnp.uint32)
+                )
+                bs = jnp.asarray([cfg.n if b is None else b for _, _, b in chunk_p], jnp.int32)
+                if mesh is not None:
+                    shard = NamedSharding(mesh, P("lanes"))
+                    hyper, keys, bs = jax.device_put((hyper, keys, bs), shard)
+                dyn = dyn0._replace(hyper=hyper, batch_size=bs)
+                state = _v_init(cfg, dyn, u0, keys)
+                traces, done = [], 0
+                plan = _chunk_plan(n_full, tail, k_rec, chunk_records)
+                for n_rec, every in plan:
+                    t1 = time.perf_counter()
+                    compiled = _v_run.lower(cfg, dyn, state, jnp.asarray(done, jnp.int32),
+                                            n_rec, every).compile()  # fmt: skip
+                    t_compile += time.perf_counter() - t1
+                    t1 = time.perf_counter()
+                    state, tr = compiled(dyn, state, jnp.asarray(done, jnp.int32))
+                    jax.block_until_ready(tr.loss)
+                    t_run += time.perf_counter() - t1
+                    traces.append(tr)
+                    done += n_rec * every
+                    done_work += len(chunk) * n_rec * every
+                    if bar is not None:
+                        bar(done_work, total_work)
+                trace = jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs, axis=1), *traces)
+                res = _v_finish(cfg, dyn, state, trace)
+                n_real = len(chunk)
+                res = jax.tree_util.tree_map(lambda x, n_real=n_real: np.asarray(x)[:n_real], res)
+                _scatter(out, res, chunk, opt_name, axes, hyper_names, shape, order)
+            timings[label] = {"compile_s": t_compile, "run_s": t_run, "lanes": len(lanes)}
+    if bar is not None and hasattr(bar, "close"):
+        bar.close()
+    meta = {"steps": steps, "tol": tol, "reduction": reduction, "replace": replace,
+            "record_every": k_rec, "strategy": strategy,
+            "batch_groups": [[("full" if b is None else b) for b in g] for g in groups],
+            "devices": [str(d) for d in devices], "hyperparams": fixed,
+            "lane_key": "jax.random.fold_in(key, seed)"}  # fmt: skip
+    return SweepResult(axes=axes, params=out["params"], trace=out["trace"], meta=meta,
+                       timings=timings, **{f: out[f] for f in _RESULT_FIELDS})  # fmt: skip
+
+
+def _hashable(v):
+    return None if v is None else float(v)
+
+
+def _chunk_plan(n_full: int, tail: int, every: int, chunk_records: int | None):
+    chunk = chunk_records or max(n_full, 1)
+    plan = [(min(chunk, n_full - s), every) for s in range(0, n_full, chunk)]
+    if tail:
+        plan.append((1, tail))
+    return plan
+
+
+def _scatter(out, res: _fit.FitResult, chunk, opt_name, axes, hyper_names, shape, order):
+    """Writes per-lane results into grid-shaped arrays (allocated on first use)."""
+    if not out:
+
+        def alloc(x):
+            return np.zeros(shape + x.shape[1:], x.dtype)
+
+        out["params"] = jax.tree_util.tree_map(alloc, res.params)
+        out["trace"] = jax.tree_util.tree_map(alloc, res.trace)
+        for f in _RESULT_FIELDS:
+            out[f] = alloc(getattr(res, f))
+    o = axes["optimizer"].index(opt_name)
+    for i, (c, s, b) in enumerate(chunk):
+        idx = [0] * len(order)
+        idx[0] = o
+        for name, j in zip(hyper_names, c, strict=True):
+            idx[order.index(name)] = j
+        if "seed" in axes:
+            idx[order.index("seed")] = axes["seed"].index(s)
+        if "batch_size" in axes:
+            idx[order.index("batch_size")] = axes["batch_size"].index(b)
+        idx = tuple(idx)
+
+        def put(dst, src, idx=idx, i=i):
+            dst[idx] = src[i]
+
+        jax.tree_util.tree_map(put, out["params"], res.params)
+        jax.tree_util.tree_map(put, out["trace"], res.trace)
+        for f in _RESULT_FIELDS:
+            out[f][idx] = getattr(res, f)[i]
+
+
+def _progress_bar(progress, total):
+    if progress is None or progress is False:
+        return None
+    if callable(progress):
+        return progress
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    bar = tqdm(total=total, unit="lane-step", unit_scale=True)
+
+    def update(done, _total):
+        bar.update(done - bar.n)
+
+    update.close = bar.close
+    return update
