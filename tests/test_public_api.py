@@ -41,3 +41,6 @@ def test_readme_example_runs():
     np.testing.assert_allclose(
         ns["model"].to_natural(ns["u"])["mean"], ns["exact"]["mean"], rtol=1e-8
     )
+    exec(compile(blocks[1], "README.md", "exec"), ns)  # the fit/sweep example continues it
+    assert ns["study"].shape == (2, 8, 3, 2)
+    assert bool(ns["jaxmle"].check(ns["run"].params, ns["exact"], rtol=0.05).ok)

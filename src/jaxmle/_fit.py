@@ -195,7 +195,7 @@ def _step(cfg: _Config, dyn: _Dynamic, state: _State, t: jax.Array) -> _State:
     frozen = state.frozen | ~ok
     u = _tree_where(frozen, state.u, u)
     opt_state = _tree_where(frozen, state.opt_state, opt_state)
-    gnorm = optax.global_norm(g)
+    gnorm = optax.tree.norm(g)
     if cfg.has_reference:
         hit = _distance(_transforms(cfg, dyn)[2](u), dyn.reference) <= dyn.tol
     else:
