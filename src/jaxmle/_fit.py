@@ -59,7 +59,9 @@ class FitResult(NamedTuple):
             without a reference).
         converged: reached the tolerance at some step (distance to the reference ≤ ``tol``
             when a reference is given, else gradient norm ≤ ``tol``).
-        steps_to_tol: first step count at which the tolerance held (-1 if never).
+        steps_to_tol: number of steps done when the tolerance first held: the parameters
+            after that many steps were within ``tol`` of the reference, or had a gradient
+            norm ≤ ``tol`` (-1 if never).
         samples_to_tol: observations processed up to then, ``steps_to_tol × batch size``.
         diverged: a loss, gradient or update became non-finite; the run froze at its last
             finite state.
@@ -196,11 +198,13 @@ def _step(cfg: _Config, dyn: _Dynamic, state: _State, t: jax.Array) -> _State:
     u = _tree_where(frozen, state.u, u)
     opt_state = _tree_where(frozen, state.opt_state, opt_state)
     gnorm = optax.tree.norm(g)
-    if cfg.has_reference:
+    if cfg.has_reference:  # distance of the params after this step (t + 1 steps done)
         hit = _distance(_transforms(cfg, dyn)[2](u), dyn.reference) <= dyn.tol
-    else:
+        done = t + 1
+    else:  # the gradient was measured at the params left by the previous t steps
         hit = gnorm <= dyn.tol
-    conv_step = jnp.where((state.conv_step < 0) & hit & ~frozen, t + 1, state.conv_step)
+        done = t
+    conv_step = jnp.where((state.conv_step < 0) & hit & ~frozen, done, state.conv_step)
     return _State(
         u=u,
         opt_state=opt_state,
@@ -258,7 +262,9 @@ def _finish(cfg, dyn, state: _State, trace: Trace, batch_size) -> FitResult:
         else jnp.asarray(jnp.nan, jnp.result_type(float))
     )
     conv = state.conv_step >= 0
-    samples = jnp.where(conv, state.conv_step * batch_size, -1)
+    # Steps × rows overflows int32 for long large-batch runs: widen (float without x64).
+    wide = jnp.int64 if jax.config.jax_enable_x64 else jnp.result_type(float)
+    samples = jnp.where(conv, state.conv_step.astype(wide) * jnp.asarray(batch_size, wide), -1)
     return FitResult(
         params, state.loss, state.grad_norm, dist, conv, state.conv_step, samples,
         state.frozen, state.diverged_step, trace,
@@ -350,6 +356,13 @@ def _prepare(model, params0, data, optimizer, hyperparams, batch_size, replace, 
                 "`reference` must have the same structure as the params, e.g. the model's "
                 f"closed form; got {jax.tree_util.tree_structure(reference)}."
             )
+        for r, p in zip(jax.tree_util.tree_leaves(reference), jax.tree_util.tree_leaves(params0),
+                        strict=True):  # fmt: skip
+            if np.shape(r) != np.shape(p):
+                raise InputError(
+                    f"`reference` leaf has shape {np.shape(r)} but the matching parameter has "
+                    f"shape {np.shape(p)}; pass the closed form (natural parameters)."
+                )
         reference = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.result_type(float)),
                                            reference)  # fmt: skip
     b = n if full else int(batch_size)
@@ -359,10 +372,14 @@ def _prepare(model, params0, data, optimizer, hyperparams, batch_size, replace, 
     return cfg, dyn, u0, key
 
 
+def _positive_or_none(v, name: str) -> None:
+    if v is not None and (not isinstance(v, int | np.integer) or isinstance(v, bool) or v < 1):
+        raise InputError(f"`{name}` must be a positive integer or None, got {v!r}.")
+
+
 def _record_plan(steps: int, record_every: int | None, max_records: int = 100):
-    k = record_every or max(1, math.ceil(steps / max_records))
-    if not isinstance(k, int | np.integer) or k < 1:
-        raise InputError(f"`record_every` must be a positive integer, got {record_every!r}.")
+    _positive_or_none(record_every, "record_every")
+    k = int(record_every) if record_every is not None else max(1, math.ceil(steps / max_records))
     return k, steps // k, steps % k
 
 
@@ -430,6 +447,7 @@ def fit(
     cfg, dyn, u0, key = _prepare(model, params0, data, optimizer, hyperparams, batch_size,
                                  replace, reduction, reference, tol, steps, key)  # fmt: skip
     k, n_full, tail = _record_plan(steps, record_every)
+    _positive_or_none(chunk_records, "chunk_records")
     state = _init_jit(cfg, dyn, u0, key)
     traces, done = [], 0
     chunk = chunk_records or max(n_full, 1)

@@ -144,7 +144,7 @@ class SweepResult:
         """One dict per lane: coordinates, final metrics and final params (flattened)."""
         rows = []
         flat_params = {
-            jax.tree_util.keystr(path).strip("[]'\""): leaf
+            (jax.tree_util.keystr(path).strip("[]'\"") or "value"): leaf
             for path, leaf in jax.tree_util.tree_flatten_with_path(self.params)[0]
         }
         for idx in itertools.product(*(range(len(v)) for v in self.axes.values())):
@@ -332,6 +332,13 @@ def sweep(
             raise InputError(f"`grid[{k!r}]` is empty.")
         if len(set(map(_hashable, v))) != len(v):
             raise InputError(f"`grid[{k!r}]` has repeated values: {list(v)}.")
+    overlap = set(hyperparams or {}) & set(hyper_axes)
+    if overlap:
+        raise InputError(
+            f"{sorted(overlap)} appear both in `grid` and in `hyperparams`; give each "
+            "hyperparameter in one place (a swept axis or a fixed value)."
+        )
+    _fit._positive_or_none(chunk_records, "chunk_records")
     minibatch = [b for b in sizes if b is not None]
     first = next(iter(opts.values()))
     cfg0, dyn0, u0, key = _fit._prepare(
@@ -344,7 +351,7 @@ def sweep(
     if not replace and len(minibatch) > 1 and strategy != "grouped":
         strategy = "grouped"  # epoch permutations are per batch size: no masking
     k_rec, n_full, tail = _fit._record_plan(steps, record_every)
-    axes = {"optimizer": list(opts), **{k: list(grid[k]) for k in grid}}
+    axes = {"optimizer": list(opts), **{k: [_scalar(v) for v in grid[k]] for k in grid}}
     shape = tuple(len(v) for v in axes.values())
     order = list(axes)
     fixed = {k: float(v) for k, v in (hyperparams or {}).items()}
@@ -388,7 +395,7 @@ def sweep(
                 keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(
                     jnp.asarray([s for _, s, _ in chunk_p], jnp.uint32)
                 )
-                bs = jnp.asarray([cfg.n if b is None else b for _, _, b in chunk_p], jnp.int32)
+                bs = jnp.asarray([cfg.n if b is None else b for _, _, b in chunk_p])
                 if mesh is not None:
                     shard = NamedSharding(mesh, P("lanes"))
                     hyper, keys, bs = jax.device_put((hyper, keys, bs), shard)
@@ -425,6 +432,14 @@ def sweep(
             "lane_key": "jax.random.fold_in(key, seed)"}  # fmt: skip
     return SweepResult(axes=axes, params=out["params"], trace=out["trace"], meta=meta,
                        timings=timings, **{f: out[f] for f in _RESULT_FIELDS})  # fmt: skip
+
+
+def _scalar(v):
+    """Axis coordinates as plain Python scalars (JSON-safe, usable in ``lane(...)``)."""
+    if v is None or isinstance(v, str):
+        return v
+    v = np.asarray(v).item()
+    return v
 
 
 def _hashable(v):
