@@ -330,11 +330,8 @@ def _mvn_logpdf(x: jax.Array, mean: jax.Array, cov: jax.Array) -> jax.Array:
     # vmapped over a study's lanes, and the k×k solve is as accurate for a whitening.
     L = jnp.linalg.cholesky(cov)
     L_inv = solve_triangular(L, jnp.eye(L.shape[0], dtype=L.dtype), lower=True)
-    d = x - mean[None, :]
-    if L.shape[0] <= 8:  # tiny k: an elementwise multiply-sum fuses with the rest of the step
-        z = jnp.sum(d[:, None, :] * L_inv[None, :, :], axis=-1)
-    else:
-        z = jnp.matmul(d, L_inv.T, precision=_HIGHEST)
+    # (A broadcast multiply-sum instead of the matmul was measured 2x slower under vmap+grad.)
+    z = jnp.matmul(x - mean[None, :], L_inv.T, precision=_HIGHEST)
     half_logdet = jnp.sum(jnp.log(jnp.diagonal(L)))
     return -0.5 * (x.shape[-1] * _LOG_2PI + jnp.sum(z**2, axis=1)) - half_logdet
 
