@@ -23,8 +23,10 @@ and the max over lanes of |mu_b - mu_a| at the largest batch size.
 Typical output (2-core AMD EPYC, shared with other work, see README): a markdown table of
 compile / steady run / end-to-end seconds per method and optimiser with speed-ups and the
 bounds, a table of (b)'s time per batch size, a profile of one b = 10,000 step's pieces, and
-``benchmarks/results/sweep_gaussian_mean.json``. The full study takes about 10 minutes here
-(mostly (a)).
+``benchmarks/results/sweep_gaussian_mean.json``. The full study takes 10-20 minutes here,
+mostly (a), whose time depends strongly on other load: with torch's default 2 threads its
+b >= 1000 matmuls slow from ~0.4 to 2-40 ms per step when another process competes for the
+cores (``--torch-threads 1`` avoids that; the default leaves torch's setting alone).
 
 Run: ``python benchmarks/sweep_gaussian_mean.py [--steps 2000] [--seeds 4] [--skip-torch]
 [--torch-runs N] [--out DIR]``. torch is optional (``pip install torch==2.13.0``, the CPU
