@@ -35,6 +35,7 @@ References:
 
 from __future__ import annotations
 
+import warnings
 from functools import partial
 from typing import NamedTuple
 
@@ -44,6 +45,9 @@ from jax import lax
 from jax.scipy.linalg import cho_solve, solve_triangular
 
 from . import _numerics
+from ._errors import InputError, RankDeficientError
+from ._numerics import dd_powers, dd_residual, dd_sum
+from ._validation import as_array, check_positive, check_same_length
 
 __all__ = [
     "METHODS",
@@ -275,15 +279,13 @@ def _svd_path(X, y, sw, intercept, ridge):
     As = A / S
     pen = _ridge_diag(p, d, ridge, dt) / S**2
     U, s, Vt = jnp.linalg.svd(As, full_matrices=False)
-    # Ridge on the scaled problem is not diagonal in the SVD basis unless it is a multiple of
-    # the identity, so the penalised system is solved through the small Gram matrix instead.
-    Gs = (Vt.T * s**2) @ Vt + jnp.diag(pen)
-    L = jnp.linalg.cholesky(Gs)
-    xs = jnp.where(
-        jnp.all(pen == 0),
-        Vt.T @ ((U.T @ yv) / s),
-        cho_solve((L, True), As.T @ yv),
-    )
+    if _is_static_zero(ridge):
+        xs = Vt.T @ ((U.T @ yv) / s)
+    else:
+        # A ridge on the scaled problem is not diagonal in the SVD basis (unless it is a
+        # multiple of the identity), so the penalised system goes through the small Gram matrix.
+        L = jnp.linalg.cholesky((Vt.T * s**2) @ Vt + jnp.diag(pen))
+        xs = cho_solve((L, True), As.T @ yv)
     r = yv - As @ xs
     R = jnp.linalg.qr(s[:, None] * Vt, mode="r")
     coef, b = _split(xs / S, intercept, dt)
@@ -394,8 +396,6 @@ class OLSResult(NamedTuple):
 
 
 def _check_xy(X, y, weight, *, x_name="X"):
-    from ._validation import as_array, check_positive, check_same_length
-
     X = as_array(X, x_name, ndim=2)
     y = as_array(y, "y", ndim=1)
     arrays = {x_name: X, "y": y}
@@ -426,10 +426,6 @@ def _solve(X, y, weight, intercept, noise_variance, rank_deficient, x_name, **kw
 
 def _finish(sol, X, y, weight, intercept, noise_variance, rank_deficient, x_name):
     """Host-side checks on a kernel solution and assembly of an :class:`OLSResult`."""
-    import warnings
-
-    from ._errors import RankDeficientError
-
     n, d = X.shape
     p = d + int(intercept)
     cond = float(sol.cond)
@@ -466,8 +462,6 @@ def _finish(sol, X, y, weight, intercept, noise_variance, rank_deficient, x_name
     cov = sigma2 * sol.cov_unscaled
     se = jnp.sqrt(jnp.diag(cov))
     w = jnp.ones_like(y) if weight is None else weight
-    from ._numerics import dd_residual, dd_sum
-
     ybar = sum(dd_sum(w * y)) / sum(dd_sum(w)) if intercept else jnp.zeros((), y.dtype)
     tss = jnp.sum(w * (y - ybar) ** 2)
     # 1 − RSS/TSS cancels when the fit explains little; then ESS/TSS, from the fitted values
@@ -486,9 +480,6 @@ def _finish(sol, X, y, weight, intercept, noise_variance, rank_deficient, x_name
 
 
 def _check_common(method, rank_deficient, noise_variance):
-    from ._errors import InputError
-    from ._validation import check_positive
-
     if method not in METHODS:
         raise InputError(f"`method` must be one of {METHODS}, got {method!r}.")
     if rank_deficient not in ("raise", "warn"):
@@ -593,10 +584,6 @@ def polyfit(
     Returns:
         An :class:`OLSResult` with ``params["coef"][k-1]`` the coefficient of ``x**k``.
     """
-    from ._errors import InputError
-    from ._numerics import dd_powers
-    from ._validation import as_array
-
     if not isinstance(degree, int) or degree < 1:
         raise InputError(f"`degree` must be a positive integer, got {degree!r}.")
     _check_common("qr", rank_deficient, None)
@@ -634,9 +621,6 @@ def ridge(
     Returns:
         ``{"coef": (d,), "intercept": ()}`` (no ``intercept`` key when ``intercept=False``).
     """
-    from ._errors import InputError
-    from ._validation import as_array
-
     _check_common(method, "raise", None)
     X, y, weight = _check_xy(X, y, weight)
     if not _finite_nonneg(alpha):

@@ -385,6 +385,7 @@ def sweep(
                 block = math.ceil(block / len(devices)) * len(devices)
             label = f"{opt_name}/b={'full' if b_max is None else '|'.join(map(str, group))}"
             t_compile = t_run = 0.0
+            programs = {}  # compiled chunk programs of this group, reused across lane blocks
             for start in range(0, len(lanes), block):
                 chunk = lanes[start : start + block]
                 pad = block - len(chunk)
@@ -402,12 +403,14 @@ def sweep(
                 dyn = dyn0._replace(hyper=hyper, batch_size=bs)
                 state = _v_init(cfg, dyn, u0, keys)
                 traces, done = [], 0
-                plan = _chunk_plan(n_full, tail, k_rec, chunk_records)
-                for n_rec, every in plan:
-                    t1 = time.perf_counter()
-                    compiled = _v_run.lower(cfg, dyn, state, jnp.asarray(done, jnp.int32),
-                                            n_rec, every).compile()  # fmt: skip
-                    t_compile += time.perf_counter() - t1
+                for n_rec, every in _chunk_plan(n_full, tail, k_rec, chunk_records):
+                    if (n_rec, every) not in programs:  # one lowering per chunk shape
+                        t1 = time.perf_counter()
+                        programs[n_rec, every] = _v_run.lower(
+                            cfg, dyn, state, jnp.asarray(done, jnp.int32), n_rec, every
+                        ).compile()
+                        t_compile += time.perf_counter() - t1
+                    compiled = programs[n_rec, every]
                     t1 = time.perf_counter()
                     state, tr = compiled(dyn, state, jnp.asarray(done, jnp.int32))
                     jax.block_until_ready(tr.loss)
