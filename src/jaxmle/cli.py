@@ -1,0 +1,340 @@
+"""The ``jaxmle`` command: list and run the experiments (one per seed study).
+
+Usage::
+
+    jaxmle list
+    jaxmle run NAME [NAME ...] | all  [--out DIR] [--quick] [--seed N] [--x64/--no-x64]
+                                      [--plots/--no-plots] [--progress/--no-progress]
+                                      [experiment options, e.g. --steps 500]
+    jaxmle run NAME --help            # the experiment's own options
+
+Where the experiments live: each study is a readable script in the repository's
+``experiments/`` folder that uses only the public API and runs on its own
+(``python experiments/NAME.py``). The wheel carries a copy of that folder as package data
+(``jaxmle/_experiments``, hatch ``force-include``); an editable install or a source checkout
+uses the folder itself. ``JAXMLE_EXPERIMENTS`` overrides both. The command finds a script by
+its file name (``gradient_ascent.py`` is ``gradient-ascent``) without executing anything
+(its docstring and ``ORDER`` are read with :mod:`ast`), and loads only the scripts it runs.
+The library never imports them: only this command, the top layer, does.
+
+Errors in the command line (unknown experiment or option, bad value) print one line on stderr
+and exit with status 2; a failing experiment prints one line and the command exits with 1
+(``--traceback`` shows the full traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.util
+import os
+import pathlib
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any, NamedTuple, NoReturn
+
+__all__ = ["ExperimentInfo", "discover", "experiments_dir", "load", "main"]
+
+_ENV = "JAXMLE_EXPERIMENTS"
+
+
+class ExperimentInfo(NamedTuple):
+    """An experiment script found on disk.
+
+    Attributes:
+        name: command-line name (file stem with ``_`` → ``-``).
+        path: the script.
+        summary: first line of its docstring.
+        order: position in ``jaxmle list`` / ``run all`` (the script's ``ORDER``).
+    """
+
+    name: str
+    path: pathlib.Path
+    summary: str
+    order: int
+
+
+class CLIError(Exception):
+    """A problem with the command line: reported as one line, exit status 2."""
+
+
+def experiments_dir() -> pathlib.Path:
+    """The folder holding the experiment scripts.
+
+    Looked up in order: ``$JAXMLE_EXPERIMENTS``; ``jaxmle/_experiments`` inside the installed
+    package (a wheel install); the ``experiments/`` folder of the source tree this module
+    belongs to (an editable install or a checkout).
+
+    Returns:
+        The folder.
+
+    Raises:
+        CLIError: when none of them exists.
+    """
+    env = os.environ.get(_ENV)
+    if env:
+        p = pathlib.Path(env)
+        if not p.is_dir():
+            raise CLIError(f"${_ENV}={env} is not a folder")
+        return p
+    here = pathlib.Path(__file__).resolve().parent
+    for p in (here / "_experiments", here.parents[1] / "experiments"):
+        if p.is_dir():
+            return p
+    raise CLIError(
+        "cannot find the experiment scripts: not in the installed package (jaxmle/_experiments) "
+        f"nor in a source checkout; set ${_ENV} to the repository's experiments/ folder"
+    )
+
+
+def _info(path: pathlib.Path) -> ExperimentInfo | None:
+    """Reads an experiment's name, summary and order without executing it."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError, OSError):
+        return None
+    has_run = any(isinstance(n, ast.FunctionDef) and n.name == "run" for n in tree.body)
+    if not has_run:
+        return None
+    doc = (ast.get_docstring(tree) or "").strip().splitlines()
+    order = 1000
+    for n in tree.body:
+        if not (isinstance(n, ast.Assign) and len(n.targets) == 1):
+            continue
+        target, value = n.targets[0], n.value
+        if isinstance(target, ast.Name) and target.id == "ORDER" and isinstance(
+            value, ast.Constant
+        ) and isinstance(value.value, int):
+            order = value.value
+    return ExperimentInfo(path.stem.replace("_", "-"), path, doc[0] if doc else "", order)
+
+
+def discover(folder: pathlib.Path | None = None) -> dict[str, ExperimentInfo]:
+    """The experiments in ``folder`` (default :func:`experiments_dir`), in run order.
+
+    A script is an experiment when it defines a top-level ``run`` function; files starting
+    with ``_`` are skipped.
+
+    Args:
+        folder: where to look.
+
+    Returns:
+        ``name -> ExperimentInfo``, ordered by ``ORDER`` then name.
+    """
+    folder = folder or experiments_dir()
+    found = [i for p in sorted(folder.glob("*.py")) if not p.name.startswith("_")
+             if (i := _info(p)) is not None]  # fmt: skip
+    found.sort(key=lambda i: (i.order, i.name))
+    return {i.name: i for i in found}
+
+
+def load(name: str, folder: pathlib.Path | None = None) -> Any:
+    """Loads (executes) one experiment script as a module.
+
+    Args:
+        name: its command-line name (see :func:`discover`).
+        folder: where to look (default :func:`experiments_dir`).
+
+    Returns:
+        The module, with ``run``, ``OPTIONS`` and ``ORDER``.
+
+    Raises:
+        CLIError: for an unknown name.
+    """
+    exps = discover(folder)
+    if name not in exps:
+        raise CLIError(f"unknown experiment {name!r}; choose from: {', '.join(exps)} (or all)")
+    info = exps[name]
+    mod_name = "jaxmle_experiment_" + info.path.stem
+    if mod_name in sys.modules and getattr(sys.modules[mod_name], "__file__", None) == str(
+        info.path
+    ):
+        return sys.modules[mod_name]
+    spec = importlib.util.spec_from_file_location(mod_name, info.path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[mod_name]
+        raise
+    module.NAME = name
+    return module
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one line (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CLIError(f"{message} (see '{self.prog} --help')")
+
+
+def _base_parser() -> tuple[_Parser, _Parser]:
+    from .report import add_common_arguments
+
+    parser = _Parser(prog="jaxmle", description="jaxmle: experiments that reproduce the seed "
+                     "studies (maximum-likelihood / MAP estimation in JAX).")  # fmt: skip
+    sub = parser.add_subparsers(dest="command", metavar="{list,run}", parser_class=_Parser)
+    sub.required = True
+    sub.add_parser("list", help="list the experiments with one-line descriptions")
+    run = sub.add_parser("run", help="run experiments and write their reports",
+                         description="Run experiments; each writes OUT/NAME/report.md, JSON/CSV "
+                         "and PNG plots. 'jaxmle run NAME --help' lists NAME's own options.",
+                         add_help=False)  # fmt: skip
+    run.add_argument("names", nargs="*", metavar="NAME",
+                     help="experiment name(s) from 'jaxmle list', or all")  # fmt: skip
+    run.add_argument("-h", "--help", action="store_true", help="show this help and exit")
+    run.add_argument("--traceback", action="store_true",
+                     help="show the full traceback when an experiment fails")  # fmt: skip
+    add_common_arguments(run)
+    return parser, run
+
+
+def _cmd_list() -> int:
+    exps = discover()
+    width = max((len(n) for n in exps), default=4)
+    for name, info in exps.items():
+        print(f"{name:<{width}}  {info.summary}")
+    print(f"\n{len(exps)} experiments in {experiments_dir()}; run one with 'jaxmle run NAME', "
+          "all with 'jaxmle run all'.")  # fmt: skip
+    return 0
+
+
+def _experiment_parser(module: Any, run_parser: _Parser) -> _Parser:
+    from .report import add_options
+
+    p = _Parser(prog=f"jaxmle run {module.NAME}", parents=[run_parser], add_help=False,
+                description=(module.__doc__ or "").strip(),
+                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    if getattr(module, "OPTIONS", None):
+        add_options(p.add_argument_group(f"options of {module.NAME}"), module.OPTIONS)
+    return p
+
+
+def _cmd_run(argv: Sequence[str], run_parser: _Parser) -> int:
+    import jax
+
+    from .report import Context, run_experiment
+
+    args, extra = run_parser.parse_known_args(argv)
+    names = list(args.names)
+    exps = discover()
+    if args.help and not names:
+        run_parser.print_help()
+        return 0
+    if not names:
+        raise CLIError("give an experiment name or 'all' (see 'jaxmle list')")
+    if "all" in names:
+        if len(names) > 1:
+            raise CLIError("'all' runs every experiment; give either 'all' or names")
+        names = list(exps)
+    for n in names:
+        if n not in exps:
+            raise CLIError(f"unknown experiment {n!r}; choose from: {', '.join(exps)} (or all)")
+    if len(set(names)) != len(names):
+        raise CLIError(f"experiment named twice: {names}")
+    # float64 is the entry point's choice, made before any experiment computes anything.
+    jax.config.update("jax_enable_x64", bool(args.x64))
+    modules = {n: load(n) for n in names}
+    options: dict[str, dict] = {}
+    if len(names) == 1:
+        p = _experiment_parser(modules[names[0]], run_parser)
+        if args.help:
+            p.print_help()
+            return 0
+        full = vars(p.parse_args(argv))
+        own = {o.name for o in getattr(modules[names[0]], "OPTIONS", [])}
+        options[names[0]] = {k: v for k, v in full.items() if k in own}
+    else:
+        if args.help:
+            run_parser.print_help()
+            return 0
+        if extra:
+            owners = [n for n, m in modules.items() if any(
+                "--" + o.name.replace("_", "-") == extra[0].split("=")[0]
+                for o in getattr(m, "OPTIONS", []))]  # fmt: skip
+            hint = (f"; it belongs to {owners[0]}: run it alone ('jaxmle run {owners[0]} "
+                    f"{extra[0]} ...')" if owners else "")  # fmt: skip
+            raise CLIError(f"unrecognized arguments: {' '.join(extra)}{hint}")
+        options = {n: {} for n in names}
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    out = pathlib.Path(args.out)
+    summary, failed = [], []
+    t_all = time.perf_counter()
+    for i, name in enumerate(names, 1):
+        ctx = Context(out=out / name, quick=args.quick, seed=args.seed, plots=args.plots,
+                      progress=progress, name=name)  # fmt: skip
+        print(f"[{i}/{len(names)}] {name}: {exps[name].summary}", flush=True)
+        try:
+            res = run_experiment(modules[name], ctx, options[name])
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except Exception as err:  # one failing study never hides the others' results
+            if args.traceback:
+                traceback.print_exc()
+            msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            print(f"jaxmle: error: {name} failed: {type(err).__name__}: {msg}"
+                  + ("" if args.traceback else " (rerun with --traceback for details)"),
+                  file=sys.stderr)  # fmt: skip
+            failed.append(name)
+            summary.append((name, None, float("nan")))
+            continue
+        print(f"      wrote {ctx.out / 'report.md'} ({res['wall_s']:.1f} s)", flush=True)
+        summary.append((name, ctx.out / "report.md", res["wall_s"]))
+    wall = time.perf_counter() - t_all
+    if len(names) > 1:
+        _write_index(out, summary, exps, wall, args)
+        print(f"wrote {out / 'index.md'}: {len(names) - len(failed)}/{len(names)} experiments "
+              f"in {wall:.1f} s")  # fmt: skip
+    return 1 if failed else 0
+
+
+def _write_index(out, summary, exps, wall, args) -> None:
+    from .report import environment
+
+    env = environment(args.seed)
+    lines = [
+        "# jaxmle experiments",
+        "",
+        f"{'Quick' if args.quick else 'Full'} run of {len(summary)} experiments, seed "
+        f"{args.seed}, {env['dtype']}, jax {env['jax']} on {', '.join(env['devices'])}; "
+        f"{wall:.1f} s in all.",
+        "",
+        "| experiment | question | wall (s) | report |",
+        "| --- | --- | ---: | --- |",
+    ]
+    for name, report, secs in summary:
+        link = f"[{name}/report.md]({name}/report.md)" if report else "**failed**"
+        lines.append(f"| {name} | {exps[name].summary} | {secs:.1f} | {link} |")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "index.md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``jaxmle`` console script (and ``python -m jaxmle``).
+
+    Args:
+        argv: arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 1 when an experiment failed, 2 for a bad command line.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, run_parser = _base_parser()
+    try:
+        if argv and argv[0] == "run":
+            return _cmd_run(argv[1:], run_parser)
+        args = parser.parse_args(argv)
+        if args.command == "list":
+            return _cmd_list()
+        raise CLIError(f"unknown command {args.command!r}")  # pragma: no cover
+    except CLIError as err:
+        print(f"jaxmle: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

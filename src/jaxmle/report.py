@@ -1,0 +1,504 @@
+"""Study layer for experiments: run settings, progress, and report writing (``jaxmle.report``).
+
+An experiment is a script in ``experiments/`` with a module docstring (first line: what it
+does), an ``OPTIONS`` list of :class:`Option` and a ``run(ctx, **options) -> dict`` function
+that computes with the public jaxmle API and writes its results through a :class:`Report`.
+The ``jaxmle`` command (:mod:`jaxmle.cli`) and the script's own ``__main__`` (via
+:func:`script_main`) run the same ``run``.
+
+This module does I/O (Markdown, JSON, CSV, PNG) and is not imported by ``import jaxmle``;
+the engine and the models never import it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as _dt
+import io
+import json
+import math
+import os
+import pathlib
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "Context",
+    "Option",
+    "Progress",
+    "Report",
+    "environment",
+    "fmt",
+    "script_main",
+]
+
+
+class Option(NamedTuple):
+    """An experiment-specific command-line option, ``--name`` (underscores become hyphens).
+
+    Attributes:
+        name: Python keyword passed to ``run`` (e.g. ``"steps"`` for ``--steps``).
+        type: ``int``, ``float``, ``str`` or ``bool`` (``bool`` gives ``--x/--no-x``).
+        default: value when the option is not given; ``None`` lets the experiment pick (often
+            depending on ``--quick``).
+        help: one line for ``--help``.
+    """
+
+    name: str
+    type: type
+    default: Any
+    help: str
+
+
+def environment(seed: int | None = None) -> dict[str, Any]:
+    """The software and hardware a result was measured on (for reports and JSON).
+
+    Args:
+        seed: the experiment's base seed, recorded alongside.
+
+    Returns:
+        A JSON-serialisable dict: versions, devices, default float dtype, seed, CPU count,
+        platform, command line and UTC time.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    import jax
+    import optax
+
+    def ver(dist: str) -> str:
+        try:
+            return version(dist)
+        except PackageNotFoundError:  # pragma: no cover - source tree without installation
+            return "unknown"
+
+    devices = jax.devices()
+    return {
+        "jaxmle": ver("jaxmle"),
+        "jax": jax.__version__,
+        "jaxlib": ver("jaxlib"),
+        "optax": optax.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in devices],
+        "device_kind": devices[0].device_kind if devices else None,
+        "x64": bool(jax.config.jax_enable_x64),
+        "dtype": "float64" if jax.config.jax_enable_x64 else "float32",
+        "seed": seed,
+        "command": " ".join([pathlib.Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+class Progress:
+    """A progress display: a tqdm bar when tqdm is installed and enabled, else plain lines.
+
+    Call it as ``progress(done, total)`` (the signature :func:`jaxmle.sweep` and
+    :func:`jaxmle.fit` take for ``progress=``), then :meth:`close`.
+
+    Args:
+        desc: what is progressing.
+        total: total units of work.
+        enabled: show anything at all.
+        unit: unit name for the bar.
+    """
+
+    def __init__(self, desc: str, total: int, *, enabled: bool = True, unit: str = "step"):
+        self.desc, self.total, self.enabled = desc, max(int(total), 1), enabled
+        self._bar = None
+        self._last_pct = -1
+        self._t0 = time.perf_counter()
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+
+                self._bar = tqdm(total=self.total, desc=desc, unit=unit, unit_scale=True,
+                                 leave=False, file=sys.stderr)  # fmt: skip
+            except ImportError:
+                self._bar = None
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        """Reports ``done`` units out of ``total`` (or the total given at construction)."""
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.update(int(done) - self._bar.n)
+            return
+        pct = int(100 * done / (total or self.total))
+        if pct // 25 > self._last_pct // 25 or (pct == 100 and self._last_pct != 100):
+            self._last_pct = pct
+            print(f"    {self.desc}: {pct:3d}% ({time.perf_counter() - self._t0:.1f} s)",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+    def close(self) -> None:
+        """Closes the bar."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+@dataclass
+class Context:
+    """Settings of one experiment run, shared by the CLI and the scripts.
+
+    Attributes:
+        out: the experiment's output folder (created on first write).
+        quick: a small, fast version of the study (for tests and smoke runs).
+        seed: base seed; every random choice derives its key from it via :meth:`key`.
+        plots: write PNG plots (needs matplotlib).
+        progress: show progress bars / stage lines on stderr.
+        name: the experiment's name.
+    """
+
+    out: pathlib.Path
+    quick: bool = False
+    seed: int = 0
+    plots: bool = True
+    progress: bool = True
+    name: str = "experiment"
+    _t0: float = field(default_factory=time.perf_counter, repr=False)
+
+    def key(self, *path: int) -> Any:
+        """A ``jax.random`` key for a named random choice: ``fold_in(key(seed), *path)``."""
+        import jax
+
+        k = jax.random.key(self.seed)
+        for p in path:
+            k = jax.random.fold_in(k, p)
+        return k
+
+    def log(self, message: str) -> None:
+        """A stage line on stderr (when progress is on)."""
+        if self.progress:
+            dt = time.perf_counter() - self._t0
+            print(f"  [{self.name} {dt:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    def bar(self, desc: str, total: int, unit: str = "step") -> Progress:
+        """A :class:`Progress` for a long computation (pass it as ``progress=``)."""
+        return Progress(f"{self.name}: {desc}", total, enabled=self.progress, unit=unit)
+
+    @property
+    def x64(self) -> bool:
+        """Whether float64 is enabled (set by the entry point, never by jaxmle itself)."""
+        import jax
+
+        return bool(jax.config.jax_enable_x64)
+
+
+def fmt(v: Any, digits: int = 6) -> str:
+    """Formats a number (or array) for a Markdown table: ``digits`` significant digits.
+
+    Args:
+        v: number, bool, string, None or array-like.
+        digits: significant digits for floats.
+
+    Returns:
+        The text.
+    """
+    if v is None:
+        return "—"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool | np.bool_):
+        return "yes" if v else "no"
+    if isinstance(v, int | np.integer):
+        return str(int(v))
+    arr = np.asarray(v)
+    if arr.ndim > 0:
+        return "(" + ", ".join(fmt(x, digits) for x in arr.ravel()) + ")"
+    x = float(arr)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "−inf"
+    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e6):
+        return f"{x:.{max(digits - 1, 1)}e}"
+    return f"{x:.{digits}g}"
+
+
+def _jsonable(o: Any) -> Any:
+    if isinstance(o, Mapping):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, np.generic):
+        return o.item()
+    if hasattr(o, "__array__"):
+        a = np.asarray(o)
+        return a.item() if a.ndim == 0 else a.tolist()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None if math.isnan(o) else ("inf" if o > 0 else "-inf")
+    if isinstance(o, pathlib.Path):
+        return str(o)
+    return o
+
+
+def _finite_json(o: Any) -> Any:
+    # json.dumps writes NaN/Infinity, which is not JSON: map them to null / "inf".
+    if isinstance(o, dict):
+        return {k: _finite_json(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_finite_json(v) for v in o]
+    if isinstance(o, float) and not math.isfinite(o):
+        return None if math.isnan(o) else ("inf" if o > 0 else "-inf")
+    return o
+
+
+class Report:
+    """Builds one experiment's ``report.md`` and writes its artefacts beside it.
+
+    Args:
+        ctx: the run's :class:`Context` (output folder, seed, plot switch).
+        title: the report's heading.
+        question: the seed's question(s), quoted at the top of the report.
+        source: where the study comes from (e.g. ``"seed 000"``).
+    """
+
+    def __init__(self, ctx: Context, title: str, question: str, source: str = ""):
+        self.ctx, self.title, self.question, self.source = ctx, title, question, source
+        self.lines: list[str] = []
+        self.files: list[str] = []
+        self.plots: list[str] = []
+        self.results: dict[str, Any] = {}
+        ctx.out.mkdir(parents=True, exist_ok=True)
+
+    # -- text --------------------------------------------------------------------------
+
+    def section(self, heading: str) -> None:
+        """Starts a ``##`` section."""
+        self.lines += ["", f"## {heading}", ""]
+
+    def text(self, *paragraphs: str) -> None:
+        """Adds Markdown paragraphs."""
+        for p in paragraphs:
+            self.lines += [p, ""]
+
+    def bullets(self, items: Iterable[str]) -> None:
+        """Adds a bullet list."""
+        self.lines += [f"- {item}" for item in items] + [""]
+
+    def table(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None,
+              digits: int = 6, align: Mapping[str, str] | None = None) -> None:  # fmt: skip
+        """Adds a Markdown table, one row per mapping (values formatted by :func:`fmt`).
+
+        Args:
+            rows: the rows.
+            columns: column order (default: keys of the first row).
+            digits: significant digits for floats.
+            align: per-column ``"l"`` or ``"r"`` (default: numbers right, text left).
+        """
+        if not rows:
+            self.lines += ["(no rows)", ""]
+            return
+        cols = list(columns or rows[0].keys())
+        align = dict(align or {})
+
+        def is_num(c):
+            v = rows[0].get(c)
+            return isinstance(v, int | float | np.number) and not isinstance(v, bool)
+
+        marks = ["---:" if align.get(c, "r" if is_num(c) else "l") == "r" else "---" for c in cols]
+        self.lines.append("| " + " | ".join(cols) + " |")
+        self.lines.append("| " + " | ".join(marks) + " |")
+        for r in rows:
+            cells = [fmt(r.get(c), digits).replace("|", "\\|") for c in cols]
+            self.lines.append("| " + " | ".join(cells) + " |")
+        self.lines.append("")
+
+    # -- artefacts ---------------------------------------------------------------------
+
+    def json(self, name: str, obj: Any) -> pathlib.Path:
+        """Writes ``name.json`` (arrays become lists; NaN becomes null) and links it."""
+        path = self.ctx.out / f"{name}.json"
+        path.write_text(json.dumps(_finite_json(_jsonable(obj)), indent=2) + "\n")
+        self.files.append(path.name)
+        return path
+
+    def csv(self, name: str, rows: Sequence[Mapping[str, Any]]) -> pathlib.Path:
+        """Writes ``name.csv`` (one row per mapping; the union of keys as columns)."""
+        cols: list[str] = []
+        for r in rows:
+            cols += [k for k in r if k not in cols]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: _jsonable(v) for k, v in r.items()})
+        path = self.ctx.out / f"{name}.csv"
+        path.write_text(buf.getvalue())
+        self.files.append(path.name)
+        return path
+
+    def figure(self, name: str, make: Callable[[], Any], caption: str = "") -> pathlib.Path | None:
+        """Renders ``make()`` (a matplotlib Figure) to ``name.png`` and links it in the report.
+
+        Skipped, with a note in the report, when plots are off or matplotlib is missing.
+
+        Args:
+            name: file stem.
+            make: builds and returns the figure (called only when plotting).
+            caption: text under the image.
+
+        Returns:
+            The PNG's path, or None when skipped.
+        """
+        if not self.ctx.plots:
+            return None
+        try:
+            from . import plot
+        except ImportError:  # pragma: no cover - plot itself imports nothing optional
+            return None
+        try:
+            fig = make()
+        except plot.MissingMatplotlibError as err:
+            self.ctx.plots = False
+            self.text(f"_(plots skipped: {err})_")
+            return None
+        path = self.ctx.out / f"{name}.png"
+        plot.save(fig, path)
+        self.plots.append(path.name)
+        self.lines += [f"![{caption or name}]({path.name})", ""]
+        if caption:
+            self.lines += [f"*{caption}*", ""]
+        return path
+
+    def write(self, results: Mapping[str, Any], options: Mapping[str, Any] | None = None,
+              seconds: float | None = None) -> pathlib.Path:  # fmt: skip
+        """Writes ``results.json`` (key numbers, options, environment) and ``report.md``.
+
+        Args:
+            results: the experiment's key numbers (what the tests assert).
+            options: the options the experiment ran with.
+            seconds: wall time of the run (default: since the run started).
+
+        Returns:
+            The path of ``report.md``.
+        """
+        if seconds is None:
+            seconds = time.perf_counter() - self.ctx._t0
+        env = environment(self.ctx.seed)
+        self.results = dict(results)
+        meta = {"experiment": self.ctx.name, "quick": self.ctx.quick, "options": options or {},
+                "wall_s": seconds, "environment": env}  # fmt: skip
+        self.json("results", {**meta, "results": self.results})
+        head = [f"# {self.title}", ""]
+        if self.source:
+            head += [f"Source: {self.source}. Experiment `{self.ctx.name}`"
+                     + (" (quick mode: a smaller, faster version)" if self.ctx.quick else "")
+                     + ".", ""]  # fmt: skip
+        head += ["**Question.** " + self.question, ""]
+        tail = ["", "## Files and environment", ""]
+        files = sorted(set(self.files))
+        tail += ["Data: " + ", ".join(f"[{f}]({f})" for f in files) + ".", ""]
+        if self.plots:
+            tail += ["Plots: " + ", ".join(f"[{p}]({p})" for p in self.plots) + ".", ""]
+        opts = ", ".join(f"{k}={v}" for k, v in (options or {}).items()) or "defaults"
+        tail += [
+            f"Options: {opts}. Seed {self.ctx.seed}" + (f"; wall time {seconds:.1f} s." if
+                                                         seconds is not None else "."),
+            "",
+            f"jax {env['jax']}, optax {env['optax']}, numpy {env['numpy']}, jaxmle "
+            f"{env['jaxmle']}, Python {env['python']}; backend {env['backend']} "
+            f"({', '.join(env['devices'])}), default dtype **{env['dtype']}**, "
+            f"{env['cpu_count']} CPUs; {env['utc']}.",
+        ]
+        path = self.ctx.out / "report.md"
+        text = "\n".join(head + self.lines + tail)
+        while "\n\n\n" in text:
+            text = text.replace("\n\n\n", "\n\n")
+        path.write_text(text.rstrip() + "\n")
+        return path
+
+
+# ------------------------------------------------------------------------------------------
+# Running one experiment (shared by the CLI and the scripts' ``__main__``).
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the options every experiment takes: ``--out --quick --seed --x64 --plots ...``."""
+    parser.add_argument("--out", default="results", metavar="DIR",
+                        help="results folder; each experiment writes DIR/NAME/ (default: results)")
+    parser.add_argument("--quick", action="store_true",
+                        help="small, fast version of each study (seconds; used by the tests)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="base random seed (default: 0)")
+    parser.add_argument("--x64", action=argparse.BooleanOptionalAction, default=True,
+                        help="float64 computations (default: on); --no-x64 runs in float32")
+    parser.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True,
+                        help="write PNG plots (needs matplotlib; default: on)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bars / stage lines on stderr (default: on a terminal)")
+
+
+def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> None:
+    """Adds an experiment's :class:`Option` list to a parser."""
+    for o in options:
+        flag = "--" + o.name.replace("_", "-")
+        if o.type is bool:
+            parser.add_argument(flag, dest=o.name, action=argparse.BooleanOptionalAction,
+                                default=o.default, help=o.help)  # fmt: skip
+        else:
+            parser.add_argument(flag, dest=o.name, type=o.type, default=o.default,
+                                metavar=o.type.__name__.upper(), help=o.help)  # fmt: skip
+
+
+def run_experiment(module: Any, ctx: Context, options: Mapping[str, Any] | None = None) -> dict:
+    """Runs an experiment module's ``run(ctx, **options)`` and times it.
+
+    Args:
+        module: the loaded experiment script (has ``run`` and optionally ``OPTIONS``).
+        ctx: the run's context.
+        options: values for the experiment's options (missing ones take their defaults).
+
+    Returns:
+        The dict ``run`` returned (the key numbers), with ``"wall_s"`` added.
+    """
+    opts = {o.name: o.default for o in getattr(module, "OPTIONS", [])}
+    opts.update(options or {})
+    t0 = time.perf_counter()
+    ctx._t0 = t0
+    results = module.run(ctx, **opts)
+    results = dict(results or {})
+    results["wall_s"] = time.perf_counter() - t0
+    return results
+
+
+def _enable_x64(on: bool) -> None:
+    import jax
+
+    jax.config.update("jax_enable_x64", bool(on))
+
+
+def script_main(module_name: str) -> None:
+    """The ``__main__`` of an experiment script: ``python experiments/NAME.py [options]``.
+
+    Parses the common options and the script's ``OPTIONS``, enables float64 unless
+    ``--no-x64`` (before any computation), runs it and prints where the report went.
+
+    Args:
+        module_name: pass ``__name__`` from the script (its module must be loaded).
+    """
+    module = sys.modules[module_name]
+    path = pathlib.Path(module.__file__)
+    name = getattr(module, "NAME", path.stem.replace("_", "-"))
+    doc = (module.__doc__ or "").strip().splitlines()
+    parser = argparse.ArgumentParser(prog=path.name, description=doc[0] if doc else None)
+    add_common_arguments(parser)
+    add_options(parser, getattr(module, "OPTIONS", []))
+    args = vars(parser.parse_args())
+    _enable_x64(args.pop("x64"))
+    common = {k: args.pop(k) for k in ("out", "quick", "seed", "plots", "progress")}
+    progress = sys.stderr.isatty() if common["progress"] is None else common["progress"]
+    ctx = Context(out=pathlib.Path(common["out"]) / name, quick=common["quick"],
+                  seed=common["seed"], plots=common["plots"], progress=progress, name=name)
+    res = run_experiment(module, ctx, args)
+    print(f"{name}: wrote {ctx.out / 'report.md'} ({res['wall_s']:.1f} s)")
