@@ -27,6 +27,7 @@ import math
 import pathlib
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -36,7 +37,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from . import _fit
+from . import _fit, _xla
 from ._errors import InputError
 
 __all__ = ["SweepResult", "plan_batch_groups", "sweep"]
@@ -229,12 +230,12 @@ _LANE_AXES = _fit._Dynamic(model=None, data=None, hyper=0, reference=None, tol=N
                            batch_size=0)  # fmt: skip
 
 
-@partial(jax.jit, static_argnums=0)
+@_xla.jit(static_argnums=0)
 def _v_init(cfg, dyn, u0, keys):
     return jax.vmap(partial(_fit._init_state, cfg), in_axes=(_LANE_AXES, None, 0))(dyn, u0, keys)
 
 
-@partial(jax.jit, static_argnums=(0, 4, 5), donate_argnums=(2,))
+@_xla.jit(static_argnums=(0, 4, 5), donate_argnums=(2,))
 def _v_run(cfg, dyn, state, start, n_records, record_every):
     def one(d, s):
         return _fit._run_records(cfg, d, s, start, n_records, record_every)
@@ -242,7 +243,7 @@ def _v_run(cfg, dyn, state, start, n_records, record_every):
     return jax.vmap(one, in_axes=(_LANE_AXES, 0))(dyn, state)
 
 
-@partial(jax.jit, static_argnums=0)
+@_xla.jit(static_argnums=0)
 def _v_finish(cfg, dyn, state, trace):
     def one(d, s, t):
         return _fit._finish(cfg, d, s, t, d.batch_size)
@@ -286,6 +287,7 @@ def sweep(
     max_rows_per_step: int = 1 << 22,
     devices: Sequence[jax.Device] | None = None,
     progress: Callable[[int, int], None] | bool | None = None,
+    sufficient_stats: bool | None = None,
 ) -> SweepResult:
     """Runs a whole hyperparameter study as vmapped :func:`jaxmle.fit` lanes.
 
@@ -315,6 +317,8 @@ def sweep(
         devices: devices to shard lanes over (default: all local devices).
         progress: ``True`` for a tqdm bar (if installed), or ``callback(done, total)`` in
             lane-steps.
+        sufficient_stats: objectives from summed sufficient statistics, as in
+            :func:`jaxmle.fit` (default: when the model has them).
 
     Returns:
         A :class:`SweepResult` with the grid axes leading.
@@ -343,7 +347,7 @@ def sweep(
     first = next(iter(opts.values()))
     cfg0, dyn0, u0, key = _fit._prepare(
         model, params0, data, first, hyperparams, minibatch[0] if minibatch else None, replace,
-        reduction, reference, tol, steps, key,
+        reduction, reference, tol, steps, key, sufficient_stats,
     )  # fmt: skip
     for b in minibatch[1:]:  # validate every size against n
         _fit._prepare(model, params0, data, first, None, b, replace, reduction, None, tol,
@@ -365,71 +369,91 @@ def sweep(
     mesh = Mesh(np.array(devices), ("lanes",)) if len(devices) > 1 else None
 
     out: dict[str, Any] = {}
-    timings: dict[str, float] = {}
+    timings: dict[str, dict] = {}
     total_work = len(opts) * len(sizes) * lanes_per_size * steps
     done_work = 0
     bar = _progress_bar(progress, total_work)
-    for opt_name, factory in opts.items():
-        for group in groups:
-            b_max = None if group == [None] else max(group)
-            cfg = cfg0._replace(
-                optimizer=_fit._injected(factory), injected=True,
-                batch=cfg0.n if b_max is None else b_max, full_batch=b_max is None,
-                masked=len(group) > 1,
-            )  # fmt: skip
-            lanes = [(c, s, b) for b in group for c in combos for s in seeds]
-            rows = (cfg.batch if not cfg.full_batch else cfg.n) * len(lanes)
-            n_blocks = max(1, math.ceil(rows / max_rows_per_step))
-            block = math.ceil(len(lanes) / n_blocks)
-            if mesh is not None:
-                block = math.ceil(block / len(devices)) * len(devices)
-            label = f"{opt_name}/b={'full' if b_max is None else '|'.join(map(str, group))}"
-            t_compile = t_run = 0.0
-            programs = {}  # compiled chunk programs of this group, reused across lane blocks
-            for start in range(0, len(lanes), block):
-                chunk = lanes[start : start + block]
-                pad = block - len(chunk)
-                chunk_p = chunk + [chunk[-1]] * pad
-                hyper = {h: jnp.asarray([hyper_axes[h][c[i]] for c, _, _ in chunk_p])
-                         for i, h in enumerate(hyper_names)}  # fmt: skip
-                hyper.update({h: jnp.full((len(chunk_p),), v) for h, v in fixed.items()})
-                keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(
-                    jnp.asarray([s for _, s, _ in chunk_p], jnp.uint32)
-                )
-                bs = jnp.asarray([cfg.n if b is None else b for _, _, b in chunk_p])
+    plan = _chunk_plan(n_full, tail, k_rec, chunk_records)
+    shard = NamedSharding(mesh, P("lanes")) if mesh is not None else None
+
+    def block_inputs(cfg, chunk_p):
+        hyper = {h: jnp.asarray([hyper_axes[h][c[i]] for c, _, _ in chunk_p])
+                 for i, h in enumerate(hyper_names)}  # fmt: skip
+        hyper.update({h: jnp.full((len(chunk_p),), v) for h, v in fixed.items()})
+        keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(
+            jnp.asarray([s for _, s, _ in chunk_p], jnp.uint32)
+        )
+        bs = jnp.asarray([cfg.n if b is None else b for _, _, b in chunk_p])
+        if shard is not None:
+            hyper, keys, bs = jax.device_put((hyper, keys, bs), shard)
+        dyn = dyn0._replace(hyper=hyper, batch_size=bs)
+        return dyn, _v_init(_init_cfg(cfg), dyn, u0, keys)
+
+    # Every program is lowered first and compiled by a background thread in run order, so
+    # compiling the next programs overlaps running the current ones (XLA compiles outside
+    # the GIL). Each (optimiser, batch group) is one job: its lane blocks share its programs.
+    jobs = []
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        for opt_name, factory in opts.items():
+            for group in groups:
+                b_max = None if group == [None] else max(group)
+                cfg = cfg0._replace(
+                    optimizer=_fit._injected(factory), injected=True,
+                    batch=cfg0.n if b_max is None else b_max, full_batch=b_max is None,
+                    masked=len(group) > 1,
+                )  # fmt: skip
+                lanes = [(c, s, b) for b in group for c in combos for s in seeds]
+                rows = (cfg.batch if not cfg.full_batch else cfg.n) * len(lanes)
+                n_blocks = max(1, math.ceil(rows / max_rows_per_step))
+                block = math.ceil(len(lanes) / n_blocks)
                 if mesh is not None:
-                    shard = NamedSharding(mesh, P("lanes"))
-                    hyper, keys, bs = jax.device_put((hyper, keys, bs), shard)
-                dyn = dyn0._replace(hyper=hyper, batch_size=bs)
-                state = _v_init(cfg, dyn, u0, keys)
+                    block = math.ceil(block / len(devices)) * len(devices)
+                blocks = [lanes[i : i + block] for i in range(0, len(lanes), block)]
+                first = block_inputs(cfg, blocks[0] + [blocks[0][-1]] * (block - len(blocks[0])))
+                programs = {
+                    cshape: pool.submit(_timed_compile, _v_run.lower(
+                        cfg, first[0], first[1], jnp.asarray(0, jnp.int32), *cshape
+                    ))
+                    for cshape in dict.fromkeys(plan)
+                }  # fmt: skip
+                label = f"{opt_name}/b={'full' if b_max is None else '|'.join(map(str, group))}"
+                jobs.append((opt_name, cfg, label, lanes, blocks, block, first, programs))
+
+        for opt_name, cfg, label, lanes, blocks, block, first, programs in jobs:
+            t_run = t_wait = 0.0
+            for i, chunk in enumerate(blocks):
+                chunk_p = chunk + [chunk[-1]] * (block - len(chunk))
+                dyn, state = first if i == 0 else block_inputs(cfg, chunk_p)
                 traces, done = [], 0
-                for n_rec, every in _chunk_plan(n_full, tail, k_rec, chunk_records):
-                    if (n_rec, every) not in programs:  # one lowering per chunk shape
-                        t1 = time.perf_counter()
-                        programs[n_rec, every] = _v_run.lower(
-                            cfg, dyn, state, jnp.asarray(done, jnp.int32), n_rec, every
-                        ).compile()
-                        t_compile += time.perf_counter() - t1
-                    compiled = programs[n_rec, every]
+                for cshape in plan:
                     t1 = time.perf_counter()
+                    compiled = programs[cshape].result()[0]
+                    t2 = time.perf_counter()
                     state, tr = compiled(dyn, state, jnp.asarray(done, jnp.int32))
                     jax.block_until_ready(tr.loss)
-                    t_run += time.perf_counter() - t1
+                    t_wait += t2 - t1
+                    t_run += time.perf_counter() - t2
                     traces.append(tr)
-                    done += n_rec * every
-                    done_work += len(chunk) * n_rec * every
+                    done += cshape[0] * cshape[1]
+                    done_work += len(chunk) * cshape[0] * cshape[1]
                     if bar is not None:
                         bar(done_work, total_work)
                 trace = jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs, axis=1), *traces)
-                res = _v_finish(cfg, dyn, state, trace)
+                res = _v_finish(_finish_cfg(cfg), dyn, state, trace)
                 n_real = len(chunk)
                 res = jax.tree_util.tree_map(lambda x, n_real=n_real: np.asarray(x)[:n_real], res)
                 _scatter(out, res, chunk, opt_name, axes, hyper_names, shape, order)
-            timings[label] = {"compile_s": t_compile, "run_s": t_run, "lanes": len(lanes)}
+            timings[label] = {
+                "compile_s": sum(f.result()[1] for f in programs.values()),
+                "compile_wait_s": t_wait, "run_s": t_run, "lanes": len(lanes),
+            }  # fmt: skip
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     if bar is not None and hasattr(bar, "close"):
         bar.close()
     meta = {"steps": steps, "tol": tol, "reduction": reduction, "replace": replace,
-            "record_every": k_rec, "strategy": strategy,
+            "record_every": k_rec, "strategy": strategy, "sufficient_stats": cfg0.stats,
             "batch_groups": [[("full" if b is None else b) for b in g] for g in groups],
             "devices": [str(d) for d in devices], "hyperparams": fixed,
             "lane_key": "jax.random.fold_in(key, seed)"}  # fmt: skip
@@ -447,6 +471,25 @@ def _scalar(v):
 
 def _hashable(v):
     return None if v is None else float(v)
+
+
+def _timed_compile(lowered):
+    t0 = time.perf_counter()
+    compiled = lowered.compile()
+    return compiled, time.perf_counter() - t0
+
+
+def _init_cfg(cfg: _fit._Config) -> _fit._Config:
+    # Only the optimiser and the permutation's shape matter to the initial state: one
+    # compilation per optimiser, not per batch group.
+    return cfg._replace(batch=0, masked=False, has_reference=False, reduction="mean",
+                        stats=False)  # fmt: skip
+
+
+def _finish_cfg(cfg: _fit._Config) -> _fit._Config:
+    # The summary needs the parameter map and whether there is a reference: one compilation.
+    return cfg._replace(optimizer=None, injected=False, batch=0, full_batch=False,
+                        replace=True, reduction="mean", masked=False, stats=False)  # fmt: skip
 
 
 def _chunk_plan(n_full: int, tail: int, every: int, chunk_records: int | None):
