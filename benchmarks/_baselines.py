@@ -335,14 +335,14 @@ def profile_step_components(
     """
     n = data.shape[0]
 
-    def scan_of(body):
+    def scan_of(body, compiler_options=None):
         def f(x, xs):
             def one(c, s):
                 return c + body(x, s), None
 
             return jax.lax.scan(one, jnp.zeros((), x.dtype), xs)[0]
 
-        return jax.jit(f)
+        return jax.jit(f, compiler_options=compiler_options)
 
     def keyed(impl, idx_fn, gather):
         def body(x, s):
@@ -424,15 +424,52 @@ def profile_step_components(
 
         cases["hash sample (jaxmle._batching)"] = (hashed("idx"), ar)
         cases["hash sample+gather (jaxmle._batching, promise_in_bounds)"] = (hashed("gather"), ar)
-        cases["hash sample+gather+grad (jaxmle log_prob) = (c)'s step minus optax"] = (
-            hashed("grad"),
-            ar,
-        )
+        cases["hash sample+gather+grad (jaxmle log_prob)"] = (hashed("grad"), ar)
+        # The engine's own path: its compiler options (YNNPACK fusions off on CPU) and, for
+        # models with sufficient statistics, a gather-sum of the statistics instead of the
+        # row-by-row log-density (jaxmle.fit(sufficient_stats=None), the default).
+        from jaxmle import _xla
+
+        eng = _xla.compiler_options()
+        stats_rows, anchor = model.suff_stats(data)
+
+        def engine(piece):
+            def body(r, s):
+                i = _batching.sample_with_replacement(jnp.uint32(12345), s, b, n)
+                if piece == "idx":
+                    return i.sum().astype(r.dtype)
+                tot = r.at[i].get(mode="promise_in_bounds").sum(0)
+                if piece == "gather-sum":
+                    return tot.sum()
+                g = jax.grad(
+                    lambda p: -model.log_lik_from_stats(p, tot, jnp.asarray(b, r.dtype), anchor) / b
+                )({"mean": jnp.zeros(data.shape[1], r.dtype)})
+                return g["mean"].sum()
+
+            return scan_of(body, eng)
+
+        def engine_rows(x, s):  # the row-by-row path, compiled as the engine compiles it
+            i = _batching.sample_with_replacement(jnp.uint32(12345), s, b, n)
+            xb = x.at[i].get(mode="promise_in_bounds")
+            g = jax.grad(lambda p: -jnp.mean(model.log_prob(p, xb)))(
+                {"mean": jnp.zeros(x.shape[1], x.dtype)}
+            )
+            return g["mean"].sum()
+
+        cases["[engine] hash sample+gather+grad (log_prob rows)"] = (scan_of(engine_rows, eng), ar)
+        cases["[engine] hash sample"] = (engine("idx"), ar, stats_rows)
+        cases["[engine] hash sample+gather-sum of statistics"] = (
+            engine("gather-sum"), ar, stats_rows,
+        )  # fmt: skip
+        cases["[engine] hash sample+gather-sum+grad (statistics) = (c)'s step minus optax"] = (
+            engine("grad"), ar, stats_rows,
+        )  # fmt: skip
     except (ImportError, AttributeError, TypeError, NameError) as err:  # pragma: no cover
         print(f"  (jaxmle hash sampler not profiled: {err})")
     out = {}
-    for name, (fn, xs) in cases.items():
-        t = _best(lambda fn=fn, xs=xs: fn(data, xs).block_until_ready(), repeats)
+    for name, (fn, xs, *table) in cases.items():
+        x = table[0] if table else data
+        t = _best(lambda fn=fn, xs=xs, x=x: fn(x, xs).block_until_ready(), repeats)
         out[name] = {"rows_per_s": b * steps / t, "us_per_step": t / steps * 1e6}
     for opt in ("sgd", "adam"):
         for bb in (b, 1):

@@ -111,6 +111,9 @@ def run_jaxmle(x, exact, lrs, batch_sizes, seeds, steps, key) -> dict:
                     v for k, v in t.items() if str(k).startswith(f"{o}/") and isinstance(v, dict)
                 ]
                 out[f"{which}_compile_s_{o}"] = sum(v.get("compile_s", 0.0) for v in parts)
+                out[f"{which}_compile_wait_s_{o}"] = sum(
+                    v.get("compile_wait_s", v.get("compile_s", 0.0)) for v in parts
+                )
                 out[f"{which}_run_s_{o}"] = sum(v.get("run_s", 0.0) for v in parts)
     out.pop("_timings_cold", None)
     meta = getattr(study, "meta", None)
@@ -162,6 +165,49 @@ def correctness(mu_a, mu_b, exact, lrs, batch_sizes) -> dict:
         for i, o in enumerate(OPTS)
     }
     return out
+
+
+def _where_time_goes(comp: dict, res_c: dict, steps: int, lanes: int) -> list:
+    """(c)'s cold wall split into compile and programs, and one b = 10,000 lane-step's pieces."""
+    t = res_c.get("timings_cold")
+    if not res_c.get("available") or not isinstance(t, dict):
+        return []
+    compile_s = sum(v.get("compile_s", 0.0) for v in t.values())
+    wait_s = sum(v.get("compile_wait_s", 0.0) for v in t.values())
+    run_s = sum(v.get("run_s", 0.0) for v in t.values())
+    big = [v for k, v in t.items() if k.endswith("b=10000")]
+    rows = [
+        ("cold wall of sweep()", f"{res_c['cold_s']:.2f} s", "everything, from a cold start"),
+        ("compiling (background thread)", f"{compile_s:.2f} s", f"{len(t)} programs"),
+        ("waiting for compiles", f"{wait_s:.2f} s", "compile time not hidden behind runs"),
+        ("running programs", f"{run_s:.2f} s", "all groups, both optimisers"),
+        (
+            "other (tracing, lowering, init, results)",
+            f"{max(res_c['cold_s'] - wait_s - run_s, 0.0):.2f} s",
+            "host-side Python",
+        ),
+    ]
+    if big:
+        b_run = sum(v["run_s"] for v in big)
+        rows.append(("b = 10,000 programs", f"{b_run:.2f} s", f"{b_run / run_s:.0%} of run time"))
+        per = b_run / (len(big) * steps * lanes) * 1e6
+        idx = comp.get("[engine] hash sample", {}).get("us_per_step")
+        gs = comp.get("[engine] hash sample+gather-sum of statistics", {}).get("us_per_step")
+        grad = next((v["us_per_step"] for k, v in comp.items() if k.startswith(
+            "[engine] hash sample+gather-sum+grad")), None)  # fmt: skip
+        rows.append(("one b = 10,000 lane-step in (c)", f"{per:.1f} µs", "run time / lane-steps"))
+        if idx is not None and gs is not None and grad is not None:
+            rows += [
+                ("  index sampling (hash)", f"{idx:.1f} µs", "single lane, scanned"),
+                ("  gather-sum of statistics", f"{max(gs - idx, 0.0):.1f} µs", "the rest of it"),
+                ("  objective + gradient", f"{max(grad - gs, 0.0):.1f} µs", "tiny: 2 numbers"),
+                (
+                    "  optimiser update, bookkeeping, vmap",
+                    f"{max(per - grad, 0.0):.1f} µs",
+                    "the remainder",
+                ),
+            ]
+    return rows
 
 
 def fmt(v, spec=".1f"):
@@ -296,14 +342,15 @@ def main() -> None:
         if "cold_compile_s_sgd" in res_c:
             for o in OPTS:
                 c, r = res_c[f"cold_compile_s_{o}"], res_c[f"steady_run_s_{o}"]
+                wait = res_c[f"cold_compile_wait_s_{o}"]
                 rows.append(
                     {
                         "method": f"(c) jaxmle.sweep [{o}]",
                         "opt": o,
                         "compile_s": c,
                         "run_s": r,
-                        "e2e_s": c + res_c[f"cold_run_s_{o}"],
-                        "note": "from study.timings (programs only)",
+                        "e2e_s": wait + res_c[f"cold_run_s_{o}"],
+                        "note": f"study.timings; compiles overlap runs, {wait:.2f} s waited",
                     }
                 )
         c_total = sum(res_c.get(f"cold_compile_s_{o}", 0.0) for o in OPTS)
@@ -393,6 +440,13 @@ def main() -> None:
     print("| --- | ---: | ---: |")
     for name, v in comp.items():
         print(f"| {name} | {v['rows_per_s'] / 1e6:.1f} | {v['us_per_step']:.1f} |")
+    where = _where_time_goes(comp, res_c, steps, len(lrs) * len(seeds))
+    if where:
+        print("\nWhere (c)'s time goes (cold call; per-step pieces from the rows above):\n")
+        print("| part | seconds or µs | note |")
+        print("| --- | ---: | --- |")
+        for name, val, note in where:
+            print(f"| {name} | {val} | {note} |")
     print(
         f"\nbandwidth: numpy sum {bw['numpy_gbs']:.1f} GB/s, jax sum {bw['jax_gbs']:.1f} GB/s "
         f"({bw['mbytes']} MB float64); gather x[idx].sum(0) over {gt['n_idx'] / 1e6:.0f} M "

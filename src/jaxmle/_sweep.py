@@ -9,9 +9,11 @@ Batch sizes: a program draws a fixed number of rows per step. Sizes are grouped 
 a group with several sizes draws its largest size for every lane and masks the surplus
 (*masked*); a group per size draws exactly (*grouped*), but compiles once per size. With
 ``strategy="auto"`` the sorted sizes are split into contiguous groups minimising the
-estimated cost ``Σ_groups (lanes × max size × steps × ROW_COST + COMPILE_COST)`` (an exact
-dynamic programme over the sorted sizes); ``"masked"`` forces one group, ``"grouped"`` one
-per size. The constants were measured on a 2-core CPU (``benchmarks/sweep_gaussian_mean.py``).
+estimated cost ``Σ_groups (lanes × max size × steps × row_cost + COMPILE_COST)`` (an exact
+dynamic programme over the sorted sizes), with ``row_cost`` ``ROW_COST_STATS`` when the model's
+sufficient statistics are used and ``ROW_COST`` otherwise; ``"masked"`` forces one group,
+``"grouped"`` one per size. The constants were measured on a 2-core CPU
+(``benchmarks/sweep_gaussian_mean.py``).
 
 Lanes are sharded over all local devices (``jax.sharding``), padded to a multiple of the
 device count; lanes of a group are processed in blocks so that one step's gathered rows stay
@@ -42,16 +44,22 @@ from ._errors import InputError
 
 __all__ = ["SweepResult", "plan_batch_groups", "sweep"]
 
-# Measured on a 2-core CPU (jax 0.10.2): ~50 M gathered rows/s through hash + gather +
-# log-density + gradient (benchmarks/sweep_gaussian_mean.py), ~0.5-1.2 s per compile.
-ROW_COST = 2.0e-8  # seconds per gathered row per lane-step
+# Measured on a 2-core CPU (jax 0.10.2, benchmarks/sweep_gaussian_mean.py), vmapped lanes of
+# the 2-D Gaussian study: ~130 M rows/s through hash + gather + log-density + gradient, ~400 M
+# rows/s through hash + gather-sum of sufficient statistics; ~0.5-1 s per compile.
+ROW_COST = 8.0e-9  # seconds per gathered row per lane-step, row-by-row log-density
+ROW_COST_STATS = 3.0e-9  # the same, summed sufficient statistics
 COMPILE_COST = 0.8  # seconds to compile one (optimiser, batch group) program
 _RESULT_FIELDS = ("loss", "grad_norm", "distance", "converged", "steps_to_tol",
                   "samples_to_tol", "diverged", "diverged_step")  # fmt: skip
 
 
 def plan_batch_groups(
-    sizes: Sequence[int], lanes_per_size: int, steps: int, strategy: str = "auto"
+    sizes: Sequence[int],
+    lanes_per_size: int,
+    steps: int,
+    strategy: str = "auto",
+    row_cost: float = ROW_COST,
 ) -> list[list[int]]:
     """Splits batch sizes into programs (see the module docs for the cost model).
 
@@ -60,6 +68,8 @@ def plan_batch_groups(
         lanes_per_size: lanes (hyperparameter × seed combinations) per size.
         steps: steps per run.
         strategy: ``"auto"``, ``"masked"`` or ``"grouped"``.
+        row_cost: seconds per gathered row per lane-step (``ROW_COST``, or
+            ``ROW_COST_STATS`` for models run on sufficient statistics).
 
     Returns:
         Groups of sizes, each compiled as one program.
@@ -76,7 +86,7 @@ def plan_batch_groups(
     cut = [0] * (k + 1)
     for j in range(1, k + 1):
         for i in range(j):  # group s[i:j], drawing s[j-1] rows per lane
-            c = best[i] + (j - i) * lanes_per_size * s[j - 1] * steps * ROW_COST + COMPILE_COST
+            c = best[i] + (j - i) * lanes_per_size * s[j - 1] * steps * row_cost + COMPILE_COST
             if c < best[j]:
                 best[j], cut[j] = c, i
     groups, j = [], k
@@ -362,7 +372,10 @@ def sweep(
     hyper_names = list(hyper_axes)
     combos = list(itertools.product(*(range(len(hyper_axes[h])) for h in hyper_names)))
     lanes_per_size = len(combos) * len(seeds)
-    groups = plan_batch_groups(minibatch, lanes_per_size, steps, strategy) if minibatch else []
+    row_cost = ROW_COST_STATS if cfg0.stats else ROW_COST
+    groups = (
+        plan_batch_groups(minibatch, lanes_per_size, steps, strategy, row_cost) if minibatch else []
+    )
     if None in sizes:
         groups = [[None], *groups]
     devices = list(devices or jax.local_devices())
@@ -393,6 +406,7 @@ def sweep(
     # compiling the next programs overlaps running the current ones (XLA compiles outside
     # the GIL). Each (optimiser, batch group) is one job: its lane blocks share its programs.
     jobs = []
+    t_start = time.perf_counter()
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         for opt_name, factory in opts.items():
@@ -420,6 +434,7 @@ def sweep(
                 label = f"{opt_name}/b={'full' if b_max is None else '|'.join(map(str, group))}"
                 jobs.append((opt_name, cfg, label, lanes, blocks, block, first, programs))
 
+        t_prepared = time.perf_counter()
         for opt_name, cfg, label, lanes, blocks, block, first, programs in jobs:
             t_run = t_wait = 0.0
             for i, chunk in enumerate(blocks):
@@ -456,7 +471,9 @@ def sweep(
             "record_every": k_rec, "strategy": strategy, "sufficient_stats": cfg0.stats,
             "batch_groups": [[("full" if b is None else b) for b in g] for g in groups],
             "devices": [str(d) for d in devices], "hyperparams": fixed,
-            "lane_key": "jax.random.fold_in(key, seed)"}  # fmt: skip
+            "lane_key": "jax.random.fold_in(key, seed)",
+            "host_s": {"prepare": t_prepared - t_start,
+                       "total": time.perf_counter() - t_start}}  # fmt: skip
     return SweepResult(axes=axes, params=out["params"], trace=out["trace"], meta=meta,
                        timings=timings, **{f: out[f] for f in _RESULT_FIELDS})  # fmt: skip
 
