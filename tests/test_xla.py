@@ -1,0 +1,52 @@
+"""The engine's compiler options (``jaxmle._xla``): CPU-only, probed, result-preserving."""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jaxmle
+from jaxmle import _fit, _xla, models
+
+
+def test_options_on_cpu_only_and_not_global():
+    opts = _xla.compiler_options()
+    if jax.default_backend() == "cpu":
+        assert opts == {"xla_cpu_experimental_ynn_fusion_type": ""}
+    else:
+        assert opts == {}
+    # Per-program options only: the process-wide flags are left as the user set them.
+    assert "ynn" not in os.environ.get("XLA_FLAGS", "")
+
+
+def test_unknown_option_falls_back_to_none(monkeypatch):
+    monkeypatch.setattr(_xla, "_CPU_OPTIONS", {"xla_cpu_no_such_option_anywhere": "1"})
+    _xla._cpu_options_supported.cache_clear()
+    try:
+        assert _xla.compiler_options() == {}
+        f = _xla.jit(lambda x: x * 2.0)
+        assert float(f(jnp.asarray(3.0))) == 6.0
+    finally:
+        monkeypatch.undo()
+        _xla._cpu_options_supported.cache_clear()
+
+
+def test_engine_programs_match_plain_jit_results():
+    # A fit compiled with the engine's options equals the same scan compiled by plain jax.jit.
+    x = np.random.default_rng(0).multivariate_normal([1.0, 1.0], 5 * np.eye(2), 500)
+    model = models.MultivariateGaussian(cov=5 * np.eye(2))
+    kw = dict(optimizer=optax.adam, hyperparams={"learning_rate": 0.05}, steps=50,
+              batch_size=64, key=jax.random.key(0), sufficient_stats=False)  # fmt: skip
+    a = jaxmle.fit(model, model.init(x), x, **kw)
+    saved = _fit._run_jit._cpu
+    _fit._run_jit._cpu = _fit._run_jit._plain
+    try:
+        b = jaxmle.fit(model, model.init(x), x, **kw)
+    finally:
+        _fit._run_jit._cpu = saved
+    np.testing.assert_allclose(a.params["mean"], b.params["mean"], rtol=1e-13)
+    np.testing.assert_allclose(a.trace.loss, b.trace.loss, rtol=1e-13)
