@@ -46,7 +46,24 @@ import time
 import traceback
 import warnings
 
-import jax
+
+def _host_devices_from_argv() -> int:
+    # XLA reads its flags when the backend starts, so this must run before JAX is used.
+    for i, a in enumerate(sys.argv):
+        if a.startswith("--host-devices"):
+            v = a.split("=", 1)[1] if "=" in a else sys.argv[i + 1]
+            return int(v)
+    return 1
+
+
+_HOST_DEVICES = _host_devices_from_argv()
+if _HOST_DEVICES > 1:
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "")
+        + f" --xla_force_host_platform_device_count={_HOST_DEVICES}"
+    )
+
+import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -233,6 +250,13 @@ def main() -> None:
         help="torch.set_num_threads for (a) (default 0: leave torch's default)",
     )
     ap.add_argument("--gather-indices", type=int, default=100_000_000)
+    ap.add_argument(
+        "--host-devices",
+        type=int,
+        default=1,
+        help="expose N XLA CPU devices (one per core) so jaxmle.sweep shards lanes over them; "
+        "(b) still runs on one device",
+    )
     ap.add_argument("--out", default=str(pathlib.Path(__file__).parent / "results"))
     args = ap.parse_args()
 
@@ -512,6 +536,7 @@ def main() -> None:
         "loadavg_end": load1,
         "exact_mean": exact_np.tolist(),
         "shared_machine": True,
+        "host_devices": len(jax.local_devices()),
     }
     res = {
         "meta": meta,
@@ -534,7 +559,8 @@ def main() -> None:
         },
         "correctness": corr,
     }
-    path = out / "sweep_gaussian_mean.json"
+    suffix = f"_{_HOST_DEVICES}dev" if _HOST_DEVICES > 1 else ""
+    path = out / f"sweep_gaussian_mean{suffix}.json"
     path.write_text(json.dumps(res, indent=2, default=str))
     print(f"\nwrote {path}")
 
