@@ -1,0 +1,611 @@
+"""Monte Carlo studies of an estimator's sampling distribution, as one compiled program.
+
+:func:`montecarlo` simulates R datasets at known true parameters (for a regression, new
+responses for a fixed design), estimates on each (closed form, an optax optimiser, or any
+function), computes the chosen covariance estimates and Wald intervals per replicate, and
+reports bias, empirical covariance and interval coverage next to theory, each with its Monte
+Carlo standard error. Replicates are ``jax.lax.map`` over vmapped blocks of split keys: one
+jitted program whatever R is, with memory bounded by the block size.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ._errors import InputError
+from ._inference import (
+    COV_TYPES,
+    _Cfg,
+    _check_cov_type,
+    _expected_info,
+    _has_expected,
+    _inv_pd,
+    _packer,
+    _summary_kernel,
+    _sym_keys,
+    _warn_prior,
+)
+from ._models import (
+    Bernoulli,
+    Gaussian,
+    LinearRegression,
+    LogisticRegression,
+    Model,
+    MultivariateGaussian,
+    Poisson,
+)
+from ._validation import as_array, check_positive
+
+__all__ = ["MonteCarloResult", "montecarlo"]
+
+PyTree = Any
+_BUILTIN = (Gaussian, MultivariateGaussian, LinearRegression, Bernoulli, Poisson,
+            LogisticRegression)  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Simulators and estimators (traced).
+
+
+def _simulate_builtin(model: Model, design: Mapping[str, jax.Array], n: int, key, params):
+    """One dataset from a built-in model at ``params`` (fixed design for regressions)."""
+    dt = jnp.result_type(float)
+    if isinstance(model, Gaussian):
+        var = params["variance"] if model.variance is None else model.variance
+        return params["mean"] + jnp.sqrt(var) * jax.random.normal(key, (n,), dt)
+    if isinstance(model, MultivariateGaussian):
+        cov = params["cov"] if model.cov is None else jnp.asarray(model.cov, dt)
+        L = jnp.linalg.cholesky(cov)
+        z = jax.random.normal(key, (n, cov.shape[0]), dt)
+        return params["mean"] + z @ L.T
+    if isinstance(model, Bernoulli):
+        return (jax.random.uniform(key, (n,), dt) < params["prob"]).astype(dt)
+    if isinstance(model, Poisson):
+        return jax.random.poisson(key, params["rate"], (n,)).astype(dt)
+    X = design["X"]
+    eta = jnp.matmul(X, params["coef"], precision=jax.lax.Precision.HIGHEST)
+    if model.intercept:
+        eta = eta + params["intercept"]
+    if isinstance(model, LogisticRegression):
+        y = (jax.random.uniform(key, (n,), dt) < jax.nn.sigmoid(eta)).astype(dt)
+        return {"X": X, "y": y}
+    var = params["variance"] if model.noise_variance is None else model.noise_variance
+    w = design.get("weight")
+    sd = jnp.sqrt(var if w is None else var / w)
+    data = {"X": X, "y": eta + sd * jax.random.normal(key, (n,), dt)}
+    if w is not None:
+        data["weight"] = w
+    return data
+
+
+def _optimise(model, log_prob, opt: optax.GradientTransformation, steps: int, init, data):
+    """Full-batch optax run in unconstrained space (``steps`` updates, one ``lax.scan``)."""
+    if isinstance(model, Model):
+        to_nat, u0 = model.to_natural, model.to_unconstrained(init)
+        log_prior = model.log_prior
+    else:
+        u0 = init
+
+        def to_nat(u):
+            return u
+
+        def log_prior(p):
+            return 0.0
+
+    n = jax.tree_util.tree_leaves(data)[0].shape[0]
+
+    def loss(u):
+        p = to_nat(u)
+        return -(jnp.sum(log_prob(p, data)) + log_prior(p)) / n
+
+    opt = optax.with_extra_args_support(opt)
+
+    def step(carry, _):
+        u, state = carry
+        value, g = jax.value_and_grad(loss)(u)
+        upd, state = opt.update(g, state, u, value=value, grad=g, value_fn=loss)
+        return (optax.apply_updates(u, upd), state), None
+
+    (u, _), _ = jax.lax.scan(step, (u0, opt.init(u0)), None, length=steps)
+    return to_nat(u)
+
+
+class _MCCfg(NamedTuple):
+    n: int
+    steps: int
+    cov_types: tuple[str, ...]
+    level: float
+    use_t: tuple[bool, ...]
+    symmetric: tuple[str, ...]
+    batch_size: int
+    theory: bool
+
+
+@partial(jax.jit, static_argnames=("fn", "simulate", "estimator", "cfg"))
+def _mc_run(model, truth, keys, design, init, fn, simulate, estimator, cfg: _MCCfg):
+    m = model if fn is None else fn
+    log_prob = m.log_prob if isinstance(m, Model) else m
+    sym = _sym_keys(m, cfg.symmetric)
+
+    def sim(key):
+        if simulate is not None:
+            return simulate(key, truth)
+        return _simulate_builtin(m, design, cfg.n, key, truth)
+
+    def one(key):
+        data = sim(key)
+        if estimator == "closed_form":
+            est = m._closed_form_kernel(data)
+        elif isinstance(estimator, optax.GradientTransformation):
+            est = _optimise(m, log_prob, estimator, cfg.steps, init, data)
+        else:
+            est = estimator(data)
+        out = {"estimate": _packer(est, sym).vec}
+        for ct, use_t in zip(cfg.cov_types, cfg.use_t, strict=True):
+            scfg = _Cfg(ct, cfg.level, use_t, True, None, cfg.symmetric)
+            s = _summary_kernel(model, est, data, fn, scfg)
+            out[ct] = {"stderr": s.stderr, "ci_low": s.ci_low, "ci_high": s.ci_high,
+                       "status": s.status, "cov": s.cov}  # fmt: skip
+        return out
+
+    # Blocks of equal size (keys padded up to a multiple, the extras dropped): a ragged last
+    # block would compile the body a second time.
+    r = keys.shape[0]
+    b = cfg.batch_size
+    if b >= r:
+        out = jax.vmap(one)(keys)
+    else:
+        blocks = -(-r // b)
+        pad = jnp.concatenate([keys, keys[: blocks * b - r]]) if blocks * b > r else keys
+        out = jax.lax.map(jax.vmap(one), pad.reshape(blocks, b, *keys.shape[1:]))
+        out = jax.tree_util.tree_map(lambda x: x.reshape(blocks * b, *x.shape[2:])[:r], out)
+    theory = None
+    if cfg.theory:
+        pk = _packer(truth, sym)
+        theory, _, _ = _inv_pd(_expected_info(m, pk, sim(keys[0]), True))
+    return out, theory
+
+
+# --------------------------------------------------------------------------------------------
+# Result.
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True, repr=False)
+class MonteCarloResult:
+    """Sampling distribution of an estimator over R simulated datasets (arrays are numpy).
+
+    Every summary is over the replicates with finite estimates (``n_valid``); each Monte
+    Carlo standard error (``*_se``) is the standard deviation of the per-replicate quantity
+    over ``sqrt(n_valid)`` (for coverage ``sqrt(c(1 − c)/n_valid)``).
+
+    Attributes:
+        truth: ``(k,)`` the true (target) parameters, flattened (labels: ``labels``).
+        estimates: ``(R, k)`` one estimate per replicate.
+        mean, bias, bias_se: ``(k,)`` mean estimate, its bias ``mean − truth`` and the bias's
+            Monte Carlo standard error.
+        sd, sd_se: ``(k,)`` empirical standard deviation of the estimates and its MC s.e.
+        cov_empirical, cov_empirical_se: ``(k, k)`` empirical covariance (divisor R − 1) and
+            the MC s.e. of each entry.
+        cov_theory: ``(k, k)`` theoretical covariance: the inverse expected information at the
+            true parameters (on the simulated design), a matrix you passed, or NaN.
+        stderr_mean: per covariance type, ``(k,)`` mean estimated standard error.
+        cov_mean: per covariance type, ``(k, k)`` mean estimated covariance.
+        coverage, coverage_se: per covariance type, ``(k,)`` fraction of replicates whose Wald
+            interval at ``level`` covers the truth, and its MC s.e.
+        failed: per covariance type, number of replicates whose covariance failed (status ≠ 0;
+            left out of that type's coverage and means).
+        n_valid: replicates with finite estimates.
+        labels, cov_types, level, reps, model_name: settings (static).
+    """
+
+    truth: np.ndarray
+    estimates: np.ndarray
+    mean: np.ndarray
+    bias: np.ndarray
+    bias_se: np.ndarray
+    sd: np.ndarray
+    sd_se: np.ndarray
+    cov_empirical: np.ndarray
+    cov_empirical_se: np.ndarray
+    cov_theory: np.ndarray
+    stderr_mean: dict
+    cov_mean: dict
+    coverage: dict
+    coverage_se: dict
+    failed: dict
+    n_valid: int
+    labels: tuple[str, ...] = field(metadata={"static": True})
+    cov_types: tuple[str, ...] = field(metadata={"static": True})
+    level: float = field(metadata={"static": True})
+    reps: int = field(metadata={"static": True})
+    model_name: str = field(metadata={"static": True})
+
+    @property
+    def sd_theory(self) -> np.ndarray:
+        """``(k,)`` standard deviations from ``cov_theory``."""
+        return np.sqrt(np.diagonal(self.cov_theory))
+
+    def records(self) -> list[dict]:
+        """One dict per parameter with the table's numbers.
+
+        Truth, mean, bias, sd, theory and, per covariance type, the mean standard error and
+        coverage (with Monte Carlo standard errors).
+
+        Returns:
+            A list of dicts, one per parameter.
+        """
+        rows = []
+        for j, lbl in enumerate(self.labels):
+            row = {
+                "parameter": lbl, "truth": self.truth[j], "mean": self.mean[j],
+                "bias": self.bias[j], "bias_se": self.bias_se[j], "sd": self.sd[j],
+                "sd_se": self.sd_se[j], "sd_theory": self.sd_theory[j],
+            }  # fmt: skip
+            for ct in self.cov_types:
+                row[f"stderr_mean[{ct}]"] = self.stderr_mean[ct][j]
+                row[f"coverage[{ct}]"] = self.coverage[ct][j]
+                row[f"coverage_se[{ct}]"] = self.coverage_se[ct][j]
+            rows.append({k: (float(v) if k != "parameter" else v) for k, v in row.items()})
+        return rows
+
+    def to_dataframe(self):
+        """:meth:`records` as a pandas DataFrame indexed by parameter (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as err:
+            raise ImportError(
+                "MonteCarloResult.to_dataframe needs pandas, an optional dependency: "
+                "pip install pandas (or 'jaxmle[table]')."
+            ) from err
+        return pd.DataFrame.from_records(self.records()).set_index("parameter")
+
+    def __str__(self) -> str:
+        lw = max(10, *(len(lbl) + 1 for lbl in self.labels))
+        pct = f"{100 * self.level:g}%"
+        head = (
+            f"Monte Carlo: {self.model_name}, {self.reps} replicates ({self.n_valid} with finite "
+            f"estimates), {pct} Wald intervals; ± is the Monte Carlo standard error"
+        )
+        lines = [head, ""]
+        cols = ["truth", "mean", "bias", "± se", "sd", "± se", "sd theory"]
+        lines.append(" " * lw + "".join(f"{c:>11}" for c in cols))
+        for j, lbl in enumerate(self.labels):
+            vals = [self.truth[j], self.mean[j], self.bias[j], self.bias_se[j], self.sd[j],
+                    self.sd_se[j], self.sd_theory[j]]  # fmt: skip
+            lines.append(f"{lbl:<{lw}}" + "".join(f"{v:>11.4g}" for v in vals))
+        if self.cov_types:
+            lines.append("")
+            lines.append(
+                " " * lw
+                + "".join(f"{'se[' + ct + ']':>13}{'cover':>8}{'± se':>7}" for ct in self.cov_types)
+            )
+            for j, lbl in enumerate(self.labels):
+                cells = "".join(
+                    f"{self.stderr_mean[ct][j]:>13.4g}{self.coverage[ct][j]:>8.3f}"
+                    f"{self.coverage_se[ct][j]:>7.3f}"
+                    for ct in self.cov_types
+                )
+                lines.append(f"{lbl:<{lw}}" + cells)
+            bad = {ct: f for ct, f in self.failed.items() if f}
+            if bad:
+                lines.append(f"covariance failed (excluded) in {bad} replicates")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"MonteCarloResult({self.model_name}, reps={self.reps}, k={len(self.labels)}, "
+            f"cov_types={self.cov_types})"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry point.
+
+
+def _check_int(v: Any, name: str, low: int) -> None:
+    if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < low:
+        raise InputError(f"`{name}` must be an integer >= {low}, got {v!r}.")
+
+
+def _is_key(key: Any) -> bool:
+    if not isinstance(key, jax.Array):
+        return False
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return key.shape == ()
+    return key.dtype == jnp.uint32 and key.shape == (2,)
+
+
+def montecarlo(
+    model: Model | Callable,
+    true_params: PyTree,
+    *,
+    key: jax.Array,
+    reps: int,
+    n: int | None = None,
+    X: Any = None,
+    weight: Any = None,
+    simulate: Callable[[jax.Array, PyTree], PyTree] | None = None,
+    estimator: str | optax.GradientTransformation | Callable[[PyTree], PyTree] = "closed_form",
+    steps: int = 100,
+    init: PyTree | None = None,
+    target: PyTree | None = None,
+    cov_types: Sequence[str] = ("hessian",),
+    level: float = 0.95,
+    use_t: bool | None = None,
+    theory: str | Any | None = "expected",
+    symmetric: Sequence[str] = (),
+    batch_size: int | None = None,
+) -> MonteCarloResult:
+    """Sampling distribution of an estimator: bias, covariance and Wald coverage by simulation.
+
+    Simulates ``reps`` datasets at ``true_params``, estimates on each and computes, per
+    covariance type, standard errors and Wald intervals at ``level``; all replicates run in
+    one jitted program (``jax.lax.map`` over vmapped blocks of keys split once from ``key``).
+
+    Args:
+        model: a :class:`jaxmle.models.Model`, or a plain ``log_prob(params, data) -> (n,)``
+            (then ``simulate`` and a non-closed-form ``estimator`` are required).
+        true_params: the true natural parameters the data are simulated at.
+        key: ``jax.random`` key; the same key gives the same study.
+        reps: number of replicates R (>= 2).
+        n: observations per dataset, for the built-in simulators of Gaussian, Multivariate
+            Gaussian, Bernoulli and Poisson.
+        X: ``(n, d)`` fixed design for LinearRegression and LogisticRegression (each replicate
+            draws new responses for the same X, as in seed 002's fixed-X claims).
+        weight: optional ``(n,)`` weights of a LinearRegression design (noise σ²/w_i).
+        simulate: ``simulate(key, params) -> data``, used instead of the built-in simulators
+            (e.g. a heteroscedastic or misspecified data-generating process). Pass a function
+            defined once (module level), not a new lambda per call, or every call recompiles.
+        estimator: ``"closed_form"`` (the model's exact estimator, default), an
+            ``optax.GradientTransformation`` run full batch for ``steps`` updates from ``init``,
+            or any traceable ``estimator(data) -> params``.
+        steps: optimiser steps when ``estimator`` is an optax transformation.
+        init: optimiser start (natural parameters); default the truth, so the study measures
+            the estimator rather than the optimiser's basin of attraction.
+        target: what the estimates are compared with when ``estimator`` returns something
+            other than the model's params (e.g. ``{"mle": σ², "unbiased": σ²}``); then
+            ``cov_types`` must be empty.
+        cov_types: covariance types (:data:`jaxmle.inference.COV_TYPES`) whose Wald intervals
+            are checked, e.g. ``("classical", "HC3")``; empty for none.
+        level: confidence level of the intervals.
+        use_t: Student's t intervals (None: as in :func:`jaxmle.inference.summary`).
+        theory: ``"expected"`` (default): the inverse expected information at the truth, for
+            the built-in models; a ``(k, k)`` matrix of your own; or None.
+        symmetric: as in :func:`jaxmle.inference.summary`.
+        batch_size: replicates vmapped at once (bounds memory); default: as many as keep a
+            block near 2**22 simulated observations.
+
+    Returns:
+        A :class:`MonteCarloResult` (``print`` it for the table).
+
+    Raises:
+        InputError: on a missing or malformed argument (named in the message).
+
+    Example:
+        >>> import jax, jax.numpy as jnp, jaxmle
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> mc = jaxmle.montecarlo(jaxmle.models.Gaussian(), {"mean": 0.0, "variance": 1.0},
+        ...                        key=jax.random.key(0), reps=2000, n=10)
+        >>> bool(abs(mc.bias[1] + 0.1) < 4 * mc.bias_se[1])  # the MLE of σ² is biased by −σ²/n
+        True
+    """
+    if not (isinstance(model, Model) or callable(model)):
+        raise InputError(
+            f"`model` must be a jaxmle Model or a function log_prob(params, data) -> (n,), "
+            f"got {type(model).__name__}."
+        )
+    if not _is_key(key):
+        raise InputError(
+            "`key` must be a jax.random key, e.g. jax.random.key(0) (keys are explicit: the "
+            f"same key gives the same study); got {type(key).__name__}."
+        )
+    _check_int(reps, "reps", 2)
+    if simulate is not None and not callable(simulate):
+        raise InputError("`simulate` must be a function simulate(key, params) -> data.")
+    if not isinstance(cov_types, list | tuple) or any(ct not in COV_TYPES for ct in cov_types):
+        raise InputError(f"`cov_types` must be a list drawn from {COV_TYPES}; got {cov_types!r}.")
+    cov_types = tuple(dict.fromkeys(cov_types))
+    for ct in cov_types:
+        _check_cov_type(model, ct)
+    try:
+        level = float(level)
+    except (TypeError, ValueError):
+        level = math.nan
+    if not 0.0 < level < 1.0:
+        raise InputError(f"`level` must be a confidence level in (0, 1), got {level}.")
+    dt = jnp.result_type(float)
+    try:
+        truth = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dt), true_params)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"`true_params` must be a pytree of numbers: {err}") from err
+    if not all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree_util.tree_leaves(truth)):
+        raise InputError("`true_params` has non-finite values.")
+    if isinstance(model, Model) and (
+        not isinstance(truth, Mapping) or set(truth) != set(model.param_names)
+    ):
+        got = sorted(truth) if isinstance(truth, Mapping) else type(truth).__name__
+        raise InputError(
+            f"`true_params` must be a dict with keys {list(model.param_names)} for "
+            f"{type(model).__name__}; got {got}."
+        )
+
+    # The data-generating process.
+    design: dict = {}
+    n_static = 0
+    if simulate is None:
+        if not isinstance(model, _BUILTIN):
+            raise InputError(
+                "`simulate` is required: pass simulate(key, params) -> data (there is no "
+                f"built-in simulator for {getattr(model, '__name__', type(model).__name__)})."
+            )
+        if isinstance(model, LinearRegression | LogisticRegression):
+            if X is None:
+                raise InputError(
+                    f"`X` is required: {type(model).__name__} simulates new responses for a "
+                    "fixed (n, d) design X."
+                )
+            Xa = as_array(X, "X", ndim=2)
+            d = np.shape(truth["coef"])
+            if d != (Xa.shape[1],):
+                raise InputError(
+                    f"`X` has {Xa.shape[1]} columns but true_params['coef'] has shape {d}."
+                )
+            design["X"] = Xa
+            n_static = Xa.shape[0]
+            if weight is not None:
+                if not isinstance(model, LinearRegression):
+                    raise InputError("`weight` applies to LinearRegression designs only.")
+                w = as_array(weight, "weight", ndim=1)
+                check_positive(w, "weight", what="observation weight")
+                if w.shape[0] != n_static:
+                    raise InputError(f"`weight` has {w.shape[0]} rows but `X` has {n_static}.")
+                design["weight"] = w
+        else:
+            if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
+                raise InputError(
+                    f"`n` (observations per simulated dataset) must be a positive integer for "
+                    f"{type(model).__name__}; got {n!r}."
+                )
+            n_static = int(n)
+        if isinstance(model, Bernoulli) and not 0 < float(truth["prob"]) < 1:
+            raise InputError("`true_params['prob']` must be in (0, 1).")
+
+    # The estimator.
+    if isinstance(estimator, str):
+        if estimator != "closed_form":
+            raise InputError(
+                f"`estimator` must be 'closed_form', an optax GradientTransformation or a "
+                f"function estimator(data) -> params; got {estimator!r}."
+            )
+        if not isinstance(model, Model) or not model.has_closed_form:
+            raise InputError(
+                "`estimator`: this model has no closed form; pass an optax transformation "
+                "(e.g. estimator=optax.lbfgs(), steps=50) or a function estimator(data) -> params."
+            )
+    elif isinstance(estimator, optax.GradientTransformation):
+        _check_int(steps, "steps", 1)
+    elif not callable(estimator):
+        raise InputError(
+            "`estimator` must be 'closed_form', an optax GradientTransformation or a function "
+            f"estimator(data) -> params; got {type(estimator).__name__}."
+        )
+    init_params = truth if init is None else jax.tree_util.tree_map(
+        lambda x: jnp.asarray(x, dt), init)  # fmt: skip
+
+    if target is not None:
+        if cov_types:
+            raise InputError(
+                "`target` replaces the model's parameters as what the estimates are compared "
+                "with, so no Wald intervals can be formed: pass cov_types=()."
+            )
+        target = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dt), target)
+
+    # Theory.
+    theory_matrix = None
+    want_theory = False
+    if isinstance(theory, str):
+        if theory != "expected":
+            raise InputError(
+                f"`theory` must be 'expected', a (k, k) matrix or None; got {theory!r}."
+            )
+        want_theory = target is None and _has_expected(model)
+    elif theory is not None:
+        theory_matrix = as_array(theory, "theory", ndim=2)
+    if batch_size is None:
+        # About 2**22 simulated numbers per block (tens of MB), all replicates when they fit.
+        batch_size = max(1, min(int(reps), (1 << 22) // max(n_static, 1)))
+    _check_int(batch_size, "batch_size", 1)
+    if not isinstance(symmetric, list | tuple):
+        raise InputError(f"`symmetric` must be a list of parameter names, got {symmetric!r}.")
+
+    if cov_types:
+        _warn_prior(model, True, stacklevel=2)
+    use_ts = tuple(
+        bool(use_t) if use_t is not None else (
+            ct == "classical" and isinstance(model, LinearRegression)
+            and model.noise_variance is None)
+        for ct in cov_types
+    )  # fmt: skip
+    cfg = _MCCfg(n_static, int(steps), cov_types, level, use_ts, tuple(symmetric),
+                 int(min(batch_size, reps)), want_theory)  # fmt: skip
+    keys = jax.random.split(key, int(reps))
+    m, fn = (model, None) if isinstance(model, Model) else (None, model)
+    out, theory_dev = _mc_run(m, truth, keys, design, init_params, fn=fn, simulate=simulate,
+                              estimator=estimator, cfg=cfg)  # fmt: skip
+
+    pk = _packer(truth if target is None else target, _sym_keys(model, tuple(symmetric)))
+    truth_vec = np.asarray(pk.vec, dtype=float)
+    k = truth_vec.shape[0]
+    est = np.asarray(out["estimate"], dtype=float)
+    if est.shape[1] != k:
+        raise InputError(
+            f"the estimator returns {est.shape[1]} numbers per replicate but the target has {k}; "
+            "pass `target` with the estimator's output structure."
+        )
+    if theory_matrix is not None and theory_matrix.shape != (k, k):
+        raise InputError(f"`theory` must be ({k}, {k}) (labels {pk.labels}); got "
+                         f"{theory_matrix.shape}.")  # fmt: skip
+    valid = np.all(np.isfinite(est), axis=1)
+    n_valid = int(valid.sum())
+    if n_valid < reps:
+        warnings.warn(
+            f"{reps - n_valid} of {reps} replicates gave non-finite estimates and are left out.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    E = est[valid]
+    rv = max(n_valid, 2)
+    mean = E.mean(axis=0)
+    D = E - mean
+    sd = E.std(axis=0, ddof=1)
+    U = D[:, :, None] * D[:, None, :]
+    cov_emp = U.sum(axis=0) / (rv - 1)
+    cov_emp_se = U.std(axis=0, ddof=1) / math.sqrt(rv)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sd_se = np.diagonal(cov_emp_se) / (2.0 * sd)
+    if theory_matrix is not None:
+        cov_theory = np.asarray(theory_matrix, dtype=float)
+    elif theory_dev is not None:
+        cov_theory = np.asarray(theory_dev, dtype=float)
+    else:
+        cov_theory = np.full((k, k), np.nan)
+
+    se_mean, cov_mean, coverage, coverage_se, failed = {}, {}, {}, {}, {}
+    for ct in cov_types:
+        o = {f: np.asarray(v) for f, v in out[ct].items()}
+        ok = valid & (o["status"] == 0)
+        failed[ct] = int(np.sum(valid & (o["status"] != 0)))
+        m_ok = max(int(ok.sum()), 1)
+        covered = (o["ci_low"][ok] <= truth_vec) & (truth_vec <= o["ci_high"][ok])
+        c = covered.mean(axis=0) if ok.any() else np.full(k, np.nan)
+        coverage[ct] = c
+        coverage_se[ct] = np.sqrt(c * (1.0 - c) / m_ok)
+        se_mean[ct] = o["stderr"][ok].mean(axis=0) if ok.any() else np.full(k, np.nan)
+        cov_mean[ct] = o["cov"][ok].mean(axis=0) if ok.any() else np.full((k, k), np.nan)
+    if failed and any(failed.values()):
+        warnings.warn(
+            f"the covariance failed (status != 0) in {failed} replicates; they are left out of "
+            "the coverage and mean standard errors.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    name = type(model).__name__ if isinstance(model, Model) else getattr(model, "__name__", "model")
+    return MonteCarloResult(
+        truth=truth_vec, estimates=est, mean=mean, bias=mean - truth_vec,
+        bias_se=sd / math.sqrt(rv), sd=sd, sd_se=sd_se, cov_empirical=cov_emp,
+        cov_empirical_se=cov_emp_se, cov_theory=cov_theory, stderr_mean=se_mean,
+        cov_mean=cov_mean, coverage=coverage, coverage_se=coverage_se, failed=failed,
+        n_valid=n_valid, labels=pk.labels, cov_types=cov_types, level=level, reps=int(reps),
+        model_name=name,
+    )  # fmt: skip
