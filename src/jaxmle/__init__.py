@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import closed_form as closed_form
 from . import data as data
+from . import inference as inference
 from . import models as models
 from ._check import CheckResult as CheckResult
 from ._check import check as check
@@ -18,6 +19,8 @@ from ._errors import RankDeficientError as RankDeficientError
 from ._fit import FitResult as FitResult
 from ._fit import Trace as Trace
 from ._fit import fit as fit
+from ._montecarlo import MonteCarloResult as MonteCarloResult
+from ._montecarlo import montecarlo as montecarlo
 from ._sweep import SweepResult as SweepResult
 from ._sweep import plan_batch_groups as plan_batch_groups
 from ._sweep import sweep as sweep
@@ -31,6 +34,7 @@ __all__ = [
     "CheckResult",
     "FitResult",
     "InputError",
+    "MonteCarloResult",
     "RankDeficientError",
     "SweepResult",
     "Trace",
@@ -39,7 +43,9 @@ __all__ = [
     "closed_form",
     "data",
     "fit",
+    "inference",
     "models",
+    "montecarlo",
     "plan_batch_groups",
     "sweep",
 ]
