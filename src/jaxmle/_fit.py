@@ -529,5 +529,8 @@ def fit(
         done += tail
         if progress is not None:
             progress(done, steps)
-    trace = jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *traces)
+    # (One chunk, the default, needs no concatenation: an eager op would compile a program.)
+    trace = traces[0] if len(traces) == 1 else jax.tree_util.tree_map(
+        lambda *xs: jnp.concatenate(xs), *traces
+    )
     return _finish_jit(cfg, dyn, state, trace, dyn.batch_size)

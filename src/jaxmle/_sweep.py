@@ -241,7 +241,8 @@ _LANE_AXES = _fit._Dynamic(model=None, data=None, hyper=0, reference=None, tol=N
 
 
 @_xla.jit(static_argnums=0)
-def _v_init(cfg, dyn, u0, keys):
+def _v_init(cfg, dyn, u0, key, seeds):
+    keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(seeds)
     return jax.vmap(partial(_fit._init_state, cfg), in_axes=(_LANE_AXES, None, 0))(dyn, u0, keys)
 
 
@@ -390,17 +391,17 @@ def sweep(
     shard = NamedSharding(mesh, P("lanes")) if mesh is not None else None
 
     def block_inputs(cfg, chunk_p):
-        hyper = {h: jnp.asarray([hyper_axes[h][c[i]] for c, _, _ in chunk_p])
+        # Host arrays, moved in one device_put: eager jnp ops would each compile a program.
+        fdt = jnp.result_type(float)
+        hyper = {h: np.asarray([hyper_axes[h][c[i]] for c, _, _ in chunk_p], fdt)
                  for i, h in enumerate(hyper_names)}  # fmt: skip
-        hyper.update({h: jnp.full((len(chunk_p),), v) for h, v in fixed.items()})
-        keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(
-            jnp.asarray([s for _, s, _ in chunk_p], jnp.uint32)
-        )
-        bs = jnp.asarray([cfg.n if b is None else b for _, _, b in chunk_p])
-        if shard is not None:
-            hyper, keys, bs = jax.device_put((hyper, keys, bs), shard)
+        hyper.update({h: np.full((len(chunk_p),), v, fdt) for h, v in fixed.items()})
+        seeds_b = np.asarray([s for _, s, _ in chunk_p], np.uint32)
+        bs = np.asarray([cfg.n if b is None else b for _, _, b in chunk_p],
+                        jnp.result_type(int))  # fmt: skip
+        hyper, seeds_b, bs = jax.device_put((hyper, seeds_b, bs), shard)
         dyn = dyn0._replace(hyper=hyper, batch_size=bs)
-        return dyn, _v_init(_init_cfg(cfg), dyn, u0, keys)
+        return dyn, _v_init(_init_cfg(cfg), dyn, u0, key, seeds_b)
 
     # Every program is lowered first and compiled by a background thread in run order, so
     # compiling the next programs overlaps running the current ones (XLA compiles outside
@@ -454,7 +455,9 @@ def sweep(
                     done_work += len(chunk) * cshape[0] * cshape[1]
                     if bar is not None:
                         bar(done_work, total_work)
-                trace = jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs, axis=1), *traces)
+                trace = traces[0] if len(traces) == 1 else jax.tree_util.tree_map(
+                    lambda *xs: np.concatenate(xs, axis=1), *traces
+                )
                 res = _v_finish(_finish_cfg(cfg), dyn, state, trace)
                 n_real = len(chunk)
                 res = jax.tree_util.tree_map(lambda x, n_real=n_real: np.asarray(x)[:n_real], res)
