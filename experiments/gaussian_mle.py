@@ -60,7 +60,9 @@ def run(ctx, n: int = 1000, n_mvn: int = 5000) -> dict:
     g_cf = g.closed_form(x)
     g_fit = fit(g, x, g_cf)
     xn = np.asarray(x, np.float64)
-    score = jax.jit(jax.grad(lambda p: g.log_prob(p, x).sum()))(g_cf)
+    # (data passed as arguments, not closed over: a closed-over array becomes a constant
+    # that XLA folds into the program, which is slow to compile)
+    score = jax.jit(jax.grad(lambda p, d: g.log_prob(p, d).sum()))(g_cf, x)
     uni = [
         {"quantity": "μ", "closed form": float(g_cf["mean"]), "numpy": float(xn.mean()),
          "L-BFGS": float(g_fit.params["mean"]), "truth": MEAN,
@@ -83,7 +85,7 @@ def run(ctx, n: int = 1000, n_mvn: int = 5000) -> dict:
     mf_fit = fit(m_full, z, mf_cf)
     zn = np.asarray(z, np.float64)
     np_mean, np_cov = zn.mean(0), np.cov(zn.T, bias=True)
-    mscore = jax.jit(jax.grad(lambda p: m_full.log_prob(p, z).sum()))(mf_cf)
+    mscore = jax.jit(jax.grad(lambda p, d: m_full.log_prob(p, d).sum()))(mf_cf, z)
 
     def rel(a, b):
         a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)

@@ -100,7 +100,7 @@ def run(ctx, n: int = 10_000, tasks: str = "1,2,3", steps: int | None = None,
     return results
 
 
-def _surface(model, data, resolution=100, check=False):
+def _surface(model, data, resolution=100, check=False, lim=(-5.0, 5.0)):
     """log L(μ) on [−5, 5]² via the exact identity L(μ) = L(x̄) − (n/2)(μ − x̄)ᵀΣ⁻¹(μ − x̄).
 
     Summing n log-densities at each of the 10⁴ grid points costs 10⁸ evaluations; the
@@ -116,16 +116,16 @@ def _surface(model, data, resolution=100, check=False):
     dev = x - xbar
     top = (-n * (np.log(2 * np.pi) + 0.5 * np.log(np.linalg.det(cov)))
            - 0.5 * np.einsum("ij,jk,ik->", dev, prec, dev))  # fmt: skip
-    xs = ys = np.linspace(-5, 5, resolution)
+    xs = ys = np.linspace(*lim, resolution)
     gx, gy = np.meshgrid(xs, ys)
     d = np.stack([gx - xbar[0], gy - xbar[1]], axis=-1)
     z = top - 0.5 * n * np.einsum("...i,ij,...j->...", d, prec, d)
     if check:
         from jaxmle import plot
 
-        direct = jax.jit(jax.vmap(plot.loglik_fn(model, data)))
+        direct = jax.jit(lambda v, d: jax.vmap(plot.loglik_fn(model, d))(v))
         pts = np.asarray([[-4.0, 3.0], [0.0, 0.0], [2.5, -1.0]])
-        want = np.asarray(direct(jnp.asarray(pts, data.dtype)), np.float64)
+        want = np.asarray(direct(jnp.asarray(pts, data.dtype), data), np.float64)
         got = top - 0.5 * n * np.einsum("ki,ij,kj->k", pts - xbar, prec, pts - xbar)
         err = float(np.max(np.abs(got - want)) / abs(top))
         if err > 1e-4:  # pragma: no cover - would mean a wrong identity
@@ -398,6 +398,8 @@ def _task2(ctx, rep, model, x, exact, mu0, surface):
     rep.bullets(bl)
     rep.table(rows, digits=4)
 
+    zoom = _surface(model, x, 80, lim=(-0.2, 1.6))
+
     def paths():
         from jaxmle import plot
 
@@ -405,11 +407,9 @@ def _task2(ctx, rep, model, x, exact, mu0, surface):
         plot.surface(values=surface, trajectories=best_paths, start=(0, 0),
                      points={"MLE": mle}, ax=axes[0], colorbar=False,
                      title="Task 2: paths at each optimiser's best λ")  # fmt: skip
-        plot.surface(values=surface, trajectories=common_paths, start=(0, 0),
-                     points={"MLE": mle}, ax=axes[1], xlim=(-0.2, 1.6), ylim=(-0.2, 1.6),
+        plot.surface(values=zoom, trajectories=common_paths, start=(0, 0),
+                     points={"MLE": mle}, ax=axes[1],
                      title=f"Task 2: paths at λ = {common_lr} (zoom)")  # fmt: skip
-        axes[1].set_xlim(-0.2, 1.6)
-        axes[1].set_ylim(-0.2, 1.6)
         return fig
 
     def curves():
@@ -485,14 +485,14 @@ def _task3(ctx, rep, model, x, exact, mu0, steps, seeds, tol):
     reps_k = 400 if ctx.quick else 2000
 
     @jax.jit
-    def subset_means(key):
+    def subset_means(key, data):
         out = []
         for i, k in enumerate(ks):
             idx = jax.random.randint(jax.random.fold_in(key, i), (reps_k, k), 0, n)
-            out.append(jnp.mean(x[idx], axis=1))
+            out.append(jnp.mean(data[idx], axis=1))
         return out
 
-    means = [np.asarray(m, np.float64) for m in subset_means(ctx.key(32))]
+    means = [np.asarray(m, np.float64) for m in subset_means(ctx.key(32), x)]
     subset_rows = []
     for k, m in zip(ks, means, strict=True):
         rms = float(np.sqrt(np.mean(np.sum((m - mle) ** 2, axis=1))))

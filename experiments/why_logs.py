@@ -91,26 +91,27 @@ def run(ctx, n: int = 10_000) -> dict:
     # Gradient and argmax: the product is useless once it underflows; the log is not.
     grid = jnp.linspace(0.0, 2.0, 201, dtype=dt)
 
-    def lik_prod(m, k):
-        return jnp.prod(jnp.exp(model.log_prob({"mean": jnp.stack([m, mu[1]])}, x[:k])))
+    def lik_prod(m, d):
+        return jnp.prod(jnp.exp(model.log_prob({"mean": jnp.stack([m, mu[1]])}, d)))
 
-    def lik_log(m, k):
-        return jnp.sum(model.log_prob({"mean": jnp.stack([m, mu[1]])}, x[:k]))
+    def lik_log(m, d):
+        return jnp.sum(model.log_prob({"mean": jnp.stack([m, mu[1]])}, d))
 
-    @jax.jit
-    def grads_and_argmax():
+    @jax.jit  # data as an argument: a closed-over array would be folded in as a constant
+    def grads_and_argmax(data, grid):
         out = {}
         for k in (50, n):
+            d = data[:k]
             out[k] = {
-                "grad_prod": jax.grad(lik_prod)(mu[0], k),
-                "grad_log": jax.grad(lik_log)(mu[0], k),
-                "argmax_prod": grid[jnp.argmax(jax.vmap(lambda m, k=k: lik_prod(m, k))(grid))],
-                "argmax_log": grid[jnp.argmax(jax.vmap(lambda m, k=k: lik_log(m, k))(grid))],
-                "max_prod": jnp.max(jax.vmap(lambda m, k=k: lik_prod(m, k))(grid)),
+                "grad_prod": jax.grad(lik_prod)(mu[0], d),
+                "grad_log": jax.grad(lik_log)(mu[0], d),
+                "argmax_prod": grid[jnp.argmax(jax.vmap(lambda m, d=d: lik_prod(m, d))(grid))],
+                "argmax_log": grid[jnp.argmax(jax.vmap(lambda m, d=d: lik_log(m, d))(grid))],
+                "max_prod": jnp.max(jax.vmap(lambda m, d=d: lik_prod(m, d))(grid)),
             }
         return out
 
-    ga = jax.tree_util.tree_map(float, grads_and_argmax())
+    ga = jax.tree_util.tree_map(float, grads_and_argmax(x, grid))
     xbar = {k: float(jnp.mean(x[:k, 0])) for k in (50, n)}
 
     rep.section("Answers")

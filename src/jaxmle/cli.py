@@ -165,7 +165,15 @@ def load(name: str, folder: pathlib.Path | None = None) -> Any:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad command line as one line (no usage block)."""
+    """argparse that reports a bad command line as one line (no usage block).
+
+    Abbreviations are off: ``--n`` must not be taken for ``--no-x64`` before the experiment's
+    own options (``--n``) are known.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise CLIError(f"{message} (see '{self.prog} --help')")
@@ -237,6 +245,8 @@ def _cmd_run(argv: Sequence[str], run_parser: _Parser) -> int:
         raise CLIError(f"experiment named twice: {names}")
     # float64 is the entry point's choice, made before any experiment computes anything.
     jax.config.update("jax_enable_x64", bool(args.x64))
+    if args.quick:
+        _quick_compile()
     modules = {n: load(n) for n in names}
     options: dict[str, dict] = {}
     if len(names) == 1:
@@ -290,6 +300,26 @@ def _cmd_run(argv: Sequence[str], run_parser: _Parser) -> int:
         print(f"wrote {out / 'index.md'}: {len(names) - len(failed)}/{len(names)} experiments "
               f"in {wall:.1f} s")  # fmt: skip
     return 1 if failed else 0
+
+
+def _quick_compile() -> None:
+    """In quick mode, compile with XLA's backend optimisation level 0.
+
+    A quick run is dominated by compilation (dozens of small programs that each run for
+    milliseconds); level 0 compiles about 30% faster. It only applies when the XLA backend
+    has not started yet (a fresh ``jaxmle`` process) and the user has not set the flag.
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_backend_optimization_level" in flags:
+        return
+    try:
+        from jax._src import xla_bridge
+
+        started = xla_bridge.backends_are_initialized()
+    except (ImportError, AttributeError):  # pragma: no cover - other jax versions
+        return
+    if not started:
+        os.environ["XLA_FLAGS"] = (flags + " --xla_backend_optimization_level=0").strip()
 
 
 def _write_index(out, summary, exps, wall, args) -> None:

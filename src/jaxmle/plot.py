@@ -168,7 +168,7 @@ def grid_values(
 
 def _path(t: Any) -> np.ndarray:
     """A trajectory as an ``(T, 2)`` array from an array or a FitResult/Trace."""
-    trace = getattr(t, "trace", t)
+    trace = t.trace if hasattr(getattr(t, "trace", None), "params") else t
     if hasattr(trace, "params"):
         leaves = jax.tree_util.tree_leaves(trace.params)
         arr = np.asarray(leaves[0]) if len(leaves) == 1 else np.stack(
@@ -277,8 +277,9 @@ def trajectories(
 
 
 def _color(i: int) -> str:
-    palette = ["#e41a1c", "#ff7f00", "#ffff33", "#f781bf", "#a65628", "#4daf4a", "#984ea3",
-               "#ffffff", "#999999", "#377eb8"]  # fmt: skip
+    # Visible on viridis (no yellow or green): red, orange, white, pink, black, brown, ...
+    palette = ["#e41a1c", "#ff7f00", "#ffffff", "#f781bf", "#000000", "#a65628", "#984ea3",
+               "#00bfff", "#999999", "#377eb8"]  # fmt: skip
     return palette[i % len(palette)]
 
 
@@ -317,7 +318,7 @@ def loss_curves(
     else:
         fig = ax.figure
     for i, (label, c) in enumerate(curves.items()):
-        if hasattr(c, "trace"):
+        if hasattr(getattr(c, "trace", None), "step"):  # a FitResult (arrays have .trace())
             x, y = np.asarray(c.trace.step), np.asarray(c.trace.loss)
         elif isinstance(c, tuple) and len(c) == 2:
             x, y = np.asarray(c[0]), np.asarray(c[1])
@@ -458,8 +459,7 @@ def heatmap(
         norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1)
         z_plot = z
     masked = np.ma.masked_invalid(z_plot)
-    cmap = _cmap("viridis")
-    cmap.set_bad("#d0d0d0")
+    cmap = _cmap("viridis").with_extremes(bad="#d0d0d0")
     im = ax.imshow(masked, cmap=cmap, norm=norm, aspect="auto", origin="lower")
     ax.set_xticks(range(len(xticks)), [str(t) for t in xticks], fontsize=8)
     ax.set_yticks(range(len(yticks)), [_tick(t) for t in yticks], fontsize=8)

@@ -428,7 +428,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="results", metavar="DIR",
                         help="results folder; each experiment writes DIR/NAME/ (default: results)")
     parser.add_argument("--quick", action="store_true",
-                        help="small, fast version of each study (seconds; used by the tests)")
+                        help="small, fast version of each study (seconds; used by the tests); "
+                        "the jaxmle command also compiles with XLA optimisation level 0")
     parser.add_argument("--seed", type=int, default=0, metavar="N",
                         help="base random seed (default: 0)")
     parser.add_argument("--x64", action=argparse.BooleanOptionalAction, default=True,
@@ -491,7 +492,8 @@ def script_main(module_name: str) -> None:
     path = pathlib.Path(module.__file__)
     name = getattr(module, "NAME", path.stem.replace("_", "-"))
     doc = (module.__doc__ or "").strip().splitlines()
-    parser = argparse.ArgumentParser(prog=path.name, description=doc[0] if doc else None)
+    parser = argparse.ArgumentParser(prog=path.name, description=doc[0] if doc else None,
+                                     allow_abbrev=False)
     add_common_arguments(parser)
     add_options(parser, getattr(module, "OPTIONS", []))
     args = vars(parser.parse_args())
