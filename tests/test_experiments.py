@@ -102,6 +102,8 @@ def test_linreg_offset(tmp_path):
     i = res["intercept"]
     assert i["max_abs_difference"] < 1e-10
     assert i["b_from_w"] == pytest.approx(i["augmented"], abs=1e-10)
+    assert i["gradient_max_abs_difference"] < 1e-6
+    assert i["variance_gradient"] == pytest.approx(i["variance_mle"], rel=1e-6)
     h = res["homoscedastic"]
     assert h["max_bias_z"] < 4.5 and h["max_cov_entry_z"] < 4.5  # theory = Monte Carlo
     for row in h["rows"]:
