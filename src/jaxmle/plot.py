@@ -245,8 +245,9 @@ def surface(
         ax.plot([start[0]], [start[1]], "o", color="white", markeredgecolor="black",
                 label="start")  # fmt: skip
     for j, (label, pt) in enumerate((points or {}).items()):
-        ax.plot([pt[0]], [pt[1]], ["*", "X", "P", "D"][j % 4], markersize=12, color="red",
-                markeredgecolor="black", label=label)  # fmt: skip
+        ax.plot([pt[0]], [pt[1]], ["*", "X", "P", "D"][j % 4], markersize=12,
+                color=["red", "white", "orange", "cyan"][j % 4], markeredgecolor="black",
+                label=label)  # fmt: skip
     ax.set_xlim(xs[0], xs[-1])
     ax.set_ylim(ys[0], ys[-1])
     ax.set_xlabel(labels[0])
@@ -394,7 +395,8 @@ def sampling(
         c = np.asarray(c, dtype=float)
         w, v = np.linalg.eigh((c + c.T) / 2)
         pts = centre[:, None] + r * (v * np.sqrt(np.clip(w, 0, None))) @ circle
-        ax.plot(pts[0], pts[1], "-", color=f"C{i + 1}", lw=1.6, label=f"95%: {label}")
+        ax.plot(pts[0], pts[1], ["-", "--", "-.", ":"][i % 4], color=f"C{i + 1}", lw=1.6,
+                label=f"95%: {label}")  # fmt: skip
     if truth is not None:
         ax.plot([centre[0]], [centre[1]], "*", color="red", markersize=12,
                 markeredgecolor="black", label="truth")  # fmt: skip
