@@ -369,7 +369,11 @@ def montecarlo(
             defined once (module level), not a new lambda per call, or every call recompiles.
         estimator: ``"closed_form"`` (the model's exact estimator, default), an
             ``optax.GradientTransformation`` run full batch for ``steps`` updates from ``init``,
-            or any traceable ``estimator(data) -> params``.
+            or any traceable ``estimator(data) -> params``. Prefer optimisers whose inner
+            loops are bounded: ``optax.lbfgs()``'s default zoom line search was seen to never
+            return on some blocks of vmapped replicates (optax 0.2.8), while
+            ``optax.lbfgs(linesearch=optax.scale_by_backtracking_linesearch(
+            max_backtracking_steps=15, store_grad=True))`` ran fine.
         steps: optimiser steps when ``estimator`` is an optax transformation.
         init: optimiser start (natural parameters); default the truth, so the study measures
             the estimator rather than the optimiser's basin of attraction.
