@@ -79,7 +79,8 @@ def test_ols_classical_t_intervals_cover(ols_study):
 def test_heteroscedastic_classical_is_wrong_sandwich_is_right():
     truth = {"coef": np.array([1.0]), "intercept": 0.5, "variance": 1.0}
     mc = jaxmle.montecarlo(LinearRegression(), truth, key=jax.random.key(1), reps=3000,
-                           simulate=simulate_heteroscedastic, cov_types=("classical", "HC3"))  # fmt: skip
+                           simulate=simulate_heteroscedastic,
+                           cov_types=("classical", "HC3"))  # fmt: skip
     A = np.column_stack([X_HET, np.ones(len(X_HET))])
     bread = np.linalg.inv(A.T @ A)
     sandwich = bread @ (A.T * SD_HET**2) @ A @ bread  # (XᵀX)⁻¹XᵀΣX(XᵀX)⁻¹, seed 002

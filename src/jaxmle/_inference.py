@@ -18,6 +18,7 @@ return the result, status included.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import warnings
@@ -330,8 +331,12 @@ def _inv_pd(A: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     return inv, status.astype(jnp.int32), jnp.where(finite & chol_ok, lam, jnp.nan)
 
 
-def _ols_cov(model: LinearRegression, pk: _Packer, data, cov_type: str):
-    """Classical σ²(XᵀWX)⁻¹ or HC0–HC3 (statsmodels' definitions), in the packed order."""
+def _ols_cov(model: LinearRegression, pk: _Packer, data, cov_type: str, hc):
+    """Classical σ²(XᵀWX)⁻¹ or HC0–HC3 (statsmodels' definitions), in the packed order.
+
+    ``cov_type`` is ``"classical"`` or ``"HC"``; for the latter the (traced) index ``hc``
+    picks HC0–HC3, so the four share one compiled program.
+    """
     X, y, w = data["X"], data["y"], data.get("weight")
     n, d = X.shape
     p = d + int(model.intercept)
@@ -364,12 +369,12 @@ def _ols_cov(model: LinearRegression, pk: _Packer, data, cov_type: str):
         # Qᵀ = R⁻ᵀ(S⁻¹AᵀW½): the leverages are its squared column norms (no inverse formed).
         Qt = solve_triangular(R, ((sw[:, None] * A) / S).T, trans="T", lower=False)
         h = jnp.sum(Qt**2, axis=0)
-        factor = {
-            "HC0": jnp.ones_like(h),
-            "HC1": jnp.full_like(h, n / df if df > 0 else jnp.nan),
-            "HC2": 1.0 / (1.0 - h),
-            "HC3": 1.0 / (1.0 - h) ** 2,
-        }[cov_type]
+        factor = jnp.stack([
+            jnp.ones_like(h),  # HC0: e²
+            jnp.full_like(h, n / df if df > 0 else jnp.nan),  # HC1: e² n/(n − p)
+            1.0 / (1.0 - h),  # HC2: e²/(1 − h)
+            1.0 / (1.0 - h) ** 2,  # HC3: e²/(1 − h)²
+        ])[hc]  # fmt: skip
         M = (Qt * (rw2 * factor)) @ Qt.T
         T = solve_triangular(R, M, lower=False)  # R⁻¹M
         C = solve_triangular(R, T.T, lower=False)  # R⁻¹MR⁻ᵀ (M symmetric)
@@ -398,9 +403,9 @@ def _ols_cov(model: LinearRegression, pk: _Packer, data, cov_type: str):
     return cov, status, jnp.asarray(jnp.nan, dt)
 
 
-def _cov_kernel(model, pk: _Packer, data, cov_type: str, include_prior: bool):
-    if cov_type in _OLS_TYPES:
-        return _ols_cov(model, pk, data, cov_type)
+def _cov_kernel(model, pk: _Packer, data, cov_type: str, include_prior: bool, hc=0):
+    if cov_type in ("classical", "HC"):
+        return _ols_cov(model, pk, data, cov_type, hc)
     if cov_type == "expected":
         return _inv_pd(_expected_info(model, pk, data, include_prior))
     if cov_type == "outer":
@@ -466,13 +471,20 @@ def _wald_kernel(est, se, level: float, df: int | None):
     return stat, pval, est - q * se, est + q * se
 
 
-def _summary_kernel(model, params, data, fn, cfg: _Cfg) -> Summary:
+def _hc_family(cfg: _Cfg) -> tuple[_Cfg, int]:
+    """HC0–HC3 run as one program (cov_type "HC") with the variant as a traced index."""
+    if cfg.cov_type in ("HC0", "HC1", "HC2", "HC3"):
+        return cfg._replace(cov_type="HC"), int(cfg.cov_type[2])
+    return cfg, 0
+
+
+def _summary_kernel(model, params, data, fn, cfg: _Cfg, hc=0) -> Summary:
     m = model if fn is None else fn
     pk = _packer(params, _sym_keys(m, cfg.symmetric))
     log_prob, _ = _funcs(m)
     n = _n_obs(data)
     k = pk.vec.shape[0]
-    cov, status, eig = _cov_kernel(m, pk, data, cfg.cov_type, cfg.include_prior)
+    cov, status, eig = _cov_kernel(m, pk, data, cfg.cov_type, cfg.include_prior, hc)
     se = jnp.sqrt(jnp.diagonal(cov))
     df = _df_resid(m, n, k)
     stat, pval, lo, hi = _wald_kernel(pk.vec, se, cfg.level, df if cfg.use_t else None)
@@ -492,8 +504,15 @@ _summary_jit = jax.jit(_summary_kernel, static_argnames=("fn", "cfg"))
 
 
 @partial(jax.jit, static_argnames=("fn", "cfg"))
-def _summary_lanes(model, params, data, fn, cfg):
-    return jax.vmap(lambda p: _summary_kernel(model, p, data, fn, cfg))(params)
+def _summary_lanes(model, params, data, fn, cfg, hc):
+    return jax.vmap(lambda p: _summary_kernel(model, p, data, fn, cfg, hc))(params)
+
+
+def _run_summary(kernel, model, params, data, cfg: _Cfg) -> Summary:
+    m, fn = (model, None) if isinstance(model, Model) else (None, model)
+    fam, hc = _hc_family(cfg)
+    out = kernel(m, params, data, fn=fn, cfg=fam, hc=jnp.asarray(hc, jnp.int32))
+    return dataclasses.replace(out, cov_type=cfg.cov_type)
 
 
 @partial(jax.jit, static_argnames=("fn", "what", "include_prior", "symmetric"))
@@ -713,9 +732,7 @@ class LRTest(NamedTuple):
 
 
 def _is_traced(*trees: Any) -> bool:
-    return any(
-        isinstance(x, jax.core.Tracer) for t in trees for x in jax.tree_util.tree_leaves(t)
-    )
+    return any(isinstance(x, jax.core.Tracer) for t in trees for x in jax.tree_util.tree_leaves(t))
 
 
 def _unwrap_params(params: Any) -> Any:
@@ -837,10 +854,6 @@ def _settings(model, cov_type, level, use_t, include_prior, n_params, symmetric,
                 None if n_params is None else int(n_params), tuple(symmetric), axes)  # fmt: skip
 
 
-def _split_model(model):
-    return (model, None) if isinstance(model, Model) else (None, model)
-
-
 def _status_text(s: Summary, status: int, eig: float | None = None) -> str:
     what = _WHAT.get(s.cov_type, _WHAT["classical"])
     what = what.format(prior=" and log prior" if s.posterior else "")
@@ -939,8 +952,7 @@ def summary(
     cfg = _settings(model, cov_type, level, use_t, include_prior, n_params, symmetric)
     params, data = _prepare(model, params, data, cfg.symmetric)
     _warn_prior(model, cfg.include_prior, stacklevel=2)
-    m, fn = _split_model(model)
-    out = _summary_jit(m, params, data, fn=fn, cfg=cfg)
+    out = _run_summary(_summary_jit, model, params, data, cfg)
     if not _is_traced(out.status):
         _warn_status(out, stacklevel=2)
     return out
@@ -1019,8 +1031,7 @@ def sweep_summary(
     _warn_prior(model, cfg.include_prior, stacklevel=2)
     flat = jax.tree_util.tree_map(lambda x: jnp.reshape(x, (-1, *np.shape(x)[batch_ndim:])),
                                   params)  # fmt: skip
-    m, fn = _split_model(model)
-    out = _summary_lanes(m, flat, data, fn=fn, cfg=cfg)
+    out = _run_summary(_summary_lanes, model, flat, data, cfg)
     out = jax.tree_util.tree_map(lambda x: jnp.reshape(x, shape + x.shape[1:]), out)
     if not _is_traced(out.status):
         _warn_status(out, stacklevel=2)
@@ -1102,7 +1113,7 @@ def param_labels(
 def _matrix(model, params, data, what, include_prior, symmetric):
     symmetric = tuple(symmetric)
     params, data = _prepare(model, params, data, symmetric)
-    m, fn = _split_model(model)
+    m, fn = (model, None) if isinstance(model, Model) else (None, model)
     return _matrix_jit(m, params, data, fn=fn, what=what, include_prior=bool(include_prior),
                        symmetric=symmetric)  # fmt: skip
 

@@ -29,6 +29,7 @@ from ._inference import (
     _check_cov_type,
     _expected_info,
     _has_expected,
+    _hc_family,
     _inv_pd,
     _packer,
     _summary_kernel,
@@ -152,8 +153,8 @@ def _mc_run(model, truth, keys, design, init, fn, simulate, estimator, cfg: _MCC
             est = estimator(data)
         out = {"estimate": _packer(est, sym).vec}
         for ct, use_t in zip(cfg.cov_types, cfg.use_t, strict=True):
-            scfg = _Cfg(ct, cfg.level, use_t, True, None, cfg.symmetric)
-            s = _summary_kernel(model, est, data, fn, scfg)
+            scfg, hc = _hc_family(_Cfg(ct, cfg.level, use_t, True, None, cfg.symmetric))
+            s = _summary_kernel(model, est, data, fn, scfg, hc)
             out[ct] = {"stderr": s.stderr, "ci_low": s.ci_low, "ci_high": s.ci_high,
                        "status": s.status, "cov": s.cov}  # fmt: skip
         return out
