@@ -13,7 +13,9 @@ import jaxmle
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
-@pytest.mark.parametrize("module", ["jaxmle", "jaxmle.models", "jaxmle.closed_form", "jaxmle.data"])
+@pytest.mark.parametrize(
+    "module", ["jaxmle", "jaxmle.models", "jaxmle.closed_form", "jaxmle.data", "jaxmle.inference"]
+)
 def test_every_public_name_imports(module):
     mod = __import__(module, fromlist=["__all__"])
     assert mod.__all__
@@ -44,3 +46,16 @@ def test_readme_example_runs():
     exec(compile(blocks[1], "README.md", "exec"), ns)  # the fit/sweep example continues it
     assert ns["study"].shape == (2, 8, 3, 2)
     assert bool(ns["jaxmle"].check(ns["run"].params, ns["exact"], rtol=0.05).ok)
+
+
+def test_readme_inference_summary_is_what_the_code_prints(capsys):
+    text = README.read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    code = next(b for b in blocks if "inference.summary" in b)
+    exec(compile(code, "README.md", "exec"), {})
+    shown = re.search(r"```\n\s*```\n(.*?)\n```", text.split(code, 1)[1], flags=re.S).group(1)
+
+    def lines(t):
+        return [ln.rstrip() for ln in t.strip("\n").splitlines()]
+
+    assert lines(capsys.readouterr().out) == lines(shown)
