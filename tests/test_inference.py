@@ -6,6 +6,7 @@ standard deviations of the estimates with the coefficients' LRE bar; textbook cl
 (Gaussian, Bernoulli, Poisson, multivariate Gaussian, conjugate posterior) otherwise.
 """
 
+import dataclasses
 import sys
 import warnings
 
@@ -339,6 +340,31 @@ def test_singular_hessian_gives_nan_and_warns(spector):
     assert "singular" in str(s)
 
 
+def test_ols_failures_are_flagged_with_the_reason(longley):
+    """HC3 with a leverage-one observation, no residual df, a singular design: NaN + why."""
+    X, y, _ = longley
+    Xd = X.copy()
+    Xd[:, 5] = np.eye(len(y))[0]  # a dummy for observation 0: h_0 = 1 (same shapes: cached)
+    ref = sm.OLS(y, sm.add_constant(Xd)).fit(cov_type="HC0")
+    data = {"X": Xd, "y": y}
+    with pytest.warns(RuntimeWarning, match="leverage h_i = 1"):
+        s = inference.summary(LinearRegression(), ols_params(ref), data, cov_type="HC3")
+    assert int(s.status) == 5 and np.all(np.isnan(s.stderr)) and np.all(np.isnan(s.cov))
+    s = inference.summary(LinearRegression(), ols_params(ref), data, cov_type="HC0")
+    assert int(s.status) == 0 and rel(sm_order(s), ref.bse) < RTOL  # HC0 is still defined
+    # n = p: σ² = RSS/(n − p) and t need residual degrees of freedom.
+    X3, y3 = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 5.0]]), np.array([1.0, 2.0, 4.0])
+    exact = {"coef": np.array([7.0, 1.0]) / 6.0, "intercept": 5.0 / 6.0, "variance": 1.0}
+    with pytest.warns(RuntimeWarning, match="no residual degrees of freedom"):
+        s = inference.summary(LinearRegression(), exact, {"X": X3, "y": y3}, cov_type="classical")
+    assert int(s.status) == 4 and np.all(np.isnan(s.stderr)) and s.df_resid == 0
+    collinear = np.column_stack([X3[:, 0], 2.0 * X3[:, 0]])  # same shapes: same program
+    with pytest.warns(RuntimeWarning, match="singular.*condition number"):
+        s = inference.summary(LinearRegression(), exact, {"X": collinear, "y": y3},
+                              cov_type="classical")  # fmt: skip
+    assert int(s.status) == 3 and np.all(np.isnan(s.stderr)) and "code 3" in str(s)
+
+
 def test_indefinite_hessian_gives_nan_and_warns_but_only_flags_under_jit():
     x = X_GAUSS
     model = Gaussian()
@@ -401,6 +427,15 @@ def test_sweep_summary_per_lane():
     df = s.to_dataframe()
     assert {"optimizer", "learning_rate", "seed", "parameter", "std err"} <= set(df.columns)
     assert len(df) == 2
+    # A diverged lane (NaN estimate) is that lane's status, counted in one warning; the other
+    # lane is untouched (the design's "one diverging run never spoils the others").
+    mean = np.asarray(study.params["mean"]).copy()
+    mean[0, 1, 0] = np.nan
+    with pytest.warns(RuntimeWarning, match="1 of 2 lanes"):
+        bad = inference.sweep_summary(model, dataclasses.replace(study, params={"mean": mean}), x)
+    assert np.asarray(bad.status).ravel().tolist() == [0, 1]
+    assert np.isnan(bad.lane(0, 1, 0).stderr).all()
+    np.testing.assert_allclose(bad.lane(0, 0, 0).stderr, 1.0 / np.sqrt(50), rtol=1e-12)
 
 
 # --------------------------------------------------------------------------------------------
@@ -467,5 +502,19 @@ def test_bad_input_names_the_argument(spector):
             inference.summary(**kwargs)
     with pytest.raises(jaxmle.InputError, match="`df`"):
         inference.lr_test(-3.0, -1.0)
+    s = inference.summary(logit, params, data)
+    with pytest.raises(jaxmle.InputError, match=r"`full`.*same data"):
+        inference.lr_test(dataclasses.replace(s, n_obs=10), s, df=1)
+    helpers = [
+        (lambda: inference.wald(jnp.ones(3), jnp.ones(2)), "stderr"),
+        (lambda: inference.wald(jnp.ones(2), jnp.ones(2), df=0), "df"),
+        (lambda: inference.wald(jnp.ones(2), jnp.ones(2), level=95), "level"),
+        (lambda: inference.aic(-1.0, -2), "n_params"),
+        (lambda: inference.bic(-1.0, 2, 0), "n_obs"),
+        (lambda: inference.summary(logit, params, data, symmetric="coef"), "symmetric"),
+    ]
+    for call, arg in helpers:
+        with pytest.raises(jaxmle.InputError, match=f"`{arg}"):
+            call()
     with pytest.raises(jaxmle.InputError, match="`batch_ndim`"):
         inference.sweep_summary(logit, params, data)

@@ -15,7 +15,13 @@ import optax
 import pytest
 
 import jaxmle
-from jaxmle.models import Gaussian, LinearRegression, LogisticRegression, Poisson
+from jaxmle.models import (
+    Gaussian,
+    LinearRegression,
+    LogisticRegression,
+    MultivariateGaussian,
+    Poisson,
+)
 
 Z = 4.5
 LEVEL = 0.95
@@ -137,12 +143,14 @@ def test_poisson_rate_coverage_and_table():
 
 
 def test_same_key_same_study_and_bad_input():
-    kw = dict(key=jax.random.key(5), reps=50, n=5, cov_types=())
-    a = jaxmle.montecarlo(Poisson(), {"rate": 2.0}, **kw)
-    b = jaxmle.montecarlo(Poisson(), {"rate": 2.0}, **kw)
+    # The cheapest simulator to compile (Poisson's rejection sampler costs ~3 s a program).
+    kw = dict(key=jax.random.key(5), reps=50, n=5, cov_types=(), theory=None)
+    a = jaxmle.montecarlo(Gaussian(variance=1.0), {"mean": 2.0}, **kw)
+    b = jaxmle.montecarlo(Gaussian(variance=1.0), {"mean": 2.0}, **kw)
     np.testing.assert_array_equal(a.estimates, b.estimates)
-    c = jaxmle.montecarlo(Poisson(), {"rate": 2.0}, **{**kw, "batch_size": 16})  # 4 blocks
-    np.testing.assert_array_equal(a.estimates, c.estimates)
+    c = jaxmle.montecarlo(Gaussian(variance=1.0), {"mean": 2.0}, **{**kw, "batch_size": 16})
+    np.testing.assert_array_equal(a.estimates, c.estimates)  # 4 blocks, the last one padded
+    kw = dict(key=jax.random.key(5), reps=50, n=5, cov_types=())  # errors: nothing compiles
     cases = [
         (dict(key=0), "key"),
         (dict(reps=1), "reps"),
@@ -159,6 +167,15 @@ def test_same_key_same_study_and_bad_input():
         jaxmle.montecarlo(LinearRegression(), TRUE_OLS, key=jax.random.key(0), reps=10)
     with pytest.raises(jaxmle.InputError, match="`true_params`"):
         jaxmle.montecarlo(Poisson(), {"lam": 2.0}, **kw)
+    for model, truth, match in [
+        (Poisson(), {"rate": -2.0}, r"`true_params\['rate'\]` must be positive"),
+        (Gaussian(), {"mean": 0.0, "variance": 0.0}, r"`true_params\['variance'\]`"),
+        (Gaussian(), {"mean": np.zeros(2), "variance": 1.0}, "`true_params`"),
+        (MultivariateGaussian(), {"mean": np.zeros(2), "cov": -np.eye(2)}, "positive-definite"),
+        (MultivariateGaussian(), {"mean": np.zeros(3), "cov": np.eye(2)}, "`true_params`"),
+    ]:
+        with pytest.raises(jaxmle.InputError, match=match):
+            jaxmle.montecarlo(model, truth, **kw)
     with pytest.raises(jaxmle.InputError, match="`estimator`"):
         jaxmle.montecarlo(LogisticRegression(), {"coef": np.ones(2), "intercept": 0.0},
                           key=jax.random.key(0), reps=10, X=X_OLS)  # fmt: skip

@@ -10,10 +10,12 @@ named in ``symmetric``) contributes its lower triangle only (vech, labels ``cov[
 moves both ``cov[i,j]`` and ``cov[j,i]``.
 
 Kernels are pure and jittable; a data-dependent failure (an information matrix that is not
-positive definite, or numerically singular) is a ``status`` code in the result, with NaN
-covariances. The public functions validate concrete inputs, call the jitted kernels and turn
-a bad status into a warning; given tracers (inside ``jit``/``vmap``) they skip both and just
-return the result, status included.
+positive definite, or numerically singular; no residual degrees of freedom; a leverage of one
+for HC2/HC3; any non-finite standard error) is a ``status`` code in the result, with NaN
+covariances: standard errors are never NaN or inf under status 0. The public functions
+validate concrete inputs, call the jitted kernels and turn a bad status into a warning;
+given tracers (inside ``jit``/``vmap``) they skip both and just return the result, status
+included.
 """
 
 from __future__ import annotations
@@ -86,14 +88,19 @@ _OLS_TYPES = ("classical", "HC0", "HC1", "HC2", "HC3")
 
 STATUS = {
     0: "ok",
-    1: "the {what} has non-finite entries (NaN or inf) at the estimate: the log-likelihood "
-    "or its derivatives are not finite there (parameters outside their domain?)",
+    1: "the estimate or the {what} has non-finite entries (NaN or inf): a fit that diverged, "
+    "or a log-likelihood whose derivatives are not finite there (parameters outside their "
+    "domain?)",
     2: "the {what} is not positive definite at the estimate (its Cholesky factorisation "
     "failed): the estimate is not a strict local maximum (an optimiser that has not "
     "converged, a parameter on its boundary)",
-    3: "the {what} is numerically singular at the estimate (smallest eigenvalue of its "
-    "unit-diagonal scaling {eig}): some parameters are not identified by the data "
-    "(collinear columns, too few observations) or the model is over-parametrised",
+    3: "the {what} is numerically singular at the estimate ({eig}): some parameters are not "
+    "identified by the data (collinear columns, too few observations) or the model is "
+    "over-parametrised",
+    4: "there are no residual degrees of freedom (n = {n} observations for {p} regression "
+    "parameters): σ² = RSS/(n − p), HC1's n/(n − p) and Student's t need n > p",
+    5: "an observation has leverage h_i = 1 (it is fitted exactly whatever the data): HC2 and "
+    "HC3 divide its squared residual by 1 − h_i; use HC0 or HC1",
 }
 """Status codes of :class:`Summary` and the reasons the warnings give."""
 
@@ -379,9 +386,16 @@ def _ols_cov(model: LinearRegression, pk: _Packer, data, cov_type: str, hc):
         T = solve_triangular(R, M, lower=False)  # R⁻¹M
         C = solve_triangular(R, T.T, lower=False)  # R⁻¹MR⁻ᵀ (M symmetric)
         cov_a = 0.5 * (C + C.T) / S[:, None] / S[None, :]
-    ok = sol.cond < 1.0 / (max(n, p) * float(jnp.finfo(dt).eps))
-    status = jnp.where(ok, 0, 3).astype(jnp.int32)
-    cov_a = jnp.where(ok, cov_a, jnp.nan)
+    eps = float(jnp.finfo(dt).eps)
+    singular = ~(sol.cond < 1.0 / (max(n, p) * eps))  # NaN cond counts as singular
+    if classical:
+        no_df = df <= 0 and model.noise_variance is None
+        lev1 = False
+    else:
+        no_df = (df <= 0) & (hc == 1)
+        # 1/(1 − h) past 1/sqrt(eps): the weight is rounding noise, not a number.
+        lev1 = (hc >= 2) & jnp.any(h >= 1.0 - math.sqrt(eps))
+    status = jnp.where(singular, 3, jnp.where(no_df, 4, jnp.where(lev1, 5, 0)))
     k = pk.vec.shape[0]
     idx = list(range(*pk.slices["coef"]))
     if model.intercept:
@@ -400,7 +414,10 @@ def _ols_cov(model: LinearRegression, pk: _Packer, data, cov_type: str, hc):
             hess = jnp.sum(rw2 / s2**3 - 0.5 / s2**2)  # minus the second derivative
             v = jnp.sum(g**2) / hess**2
         cov = cov.at[j, j].set(v)
-    return cov, status, jnp.asarray(jnp.nan, dt)
+    # λ_min of the unit-diagonal XᵀWX is 1/cond² of the column-scaled design (within a factor
+    # p, its largest eigenvalue): the same scale as _inv_pd's estimate.
+    lam = 1.0 / sol.cond**2
+    return jnp.where(status == 0, cov, jnp.nan), status.astype(jnp.int32), lam
 
 
 def _cov_kernel(model, pk: _Packer, data, cov_type: str, include_prior: bool, hc=0):
@@ -471,6 +488,9 @@ def _wald_kernel(est, se, level: float, df: int | None):
     return stat, pval, est - q * se, est + q * se
 
 
+_wald_jit = jax.jit(_wald_kernel, static_argnums=(2, 3))
+
+
 def _hc_family(cfg: _Cfg) -> tuple[_Cfg, int]:
     """HC0–HC3 run as one program (cov_type "HC") with the variant as a traced index."""
     if cfg.cov_type in ("HC0", "HC1", "HC2", "HC3"):
@@ -485,8 +505,16 @@ def _summary_kernel(model, params, data, fn, cfg: _Cfg, hc=0) -> Summary:
     n = _n_obs(data)
     k = pk.vec.shape[0]
     cov, status, eig = _cov_kernel(m, pk, data, cfg.cov_type, cfg.include_prior, hc)
-    se = jnp.sqrt(jnp.diagonal(cov))
     df = _df_resid(m, n, k)
+    if cfg.use_t and df <= 0:  # Student's t needs residual degrees of freedom
+        status = jnp.where(status == 0, 4, status)
+    # Never NaN/inf standard errors (or estimates: a diverged lane of a sweep) under status
+    # "ok", e.g. from a sandwich's non-finite scores.
+    v = jnp.diagonal(cov)
+    bad = ~(jnp.all(jnp.isfinite(v) & (v >= 0)) & jnp.all(jnp.isfinite(pk.vec)))
+    status = jnp.where((status == 0) & bad, 1, status).astype(jnp.int32)
+    cov = jnp.where(status == 0, cov, jnp.nan)
+    se = jnp.sqrt(jnp.diagonal(cov))
     stat, pval, lo, hi = _wald_kernel(pk.vec, se, cfg.level, df if cfg.use_t else None)
     ll = jnp.sum(log_prob(pk.unpack(pk.vec), data))
     k_ic = cfg.n_params if cfg.n_params is not None else k - _n_scale(m)
@@ -553,10 +581,12 @@ class Summary:
         cov: ``(..., k, k)`` the covariance estimate (``cov_type``).
         loglik: ``(...)`` log-likelihood Σ log p(x_i | θ) (without the prior).
         aic, bic: ``(...)`` −2ℓ + 2m and −2ℓ + m log n with m = ``n_params``.
-        status: ``(...)`` 0 when the covariance is valid, else a key of :data:`STATUS`.
+        status: ``(...)`` 0 when the covariance is valid, else a key of :data:`STATUS`
+            (then ``cov`` and every standard error are NaN).
         min_eigenvalue: ``(...)`` estimate (within a factor √k) of the smallest eigenvalue of
-            the inverted matrix scaled to unit diagonal; NaN when it is not positive definite
-            and for the classical/HC types.
+            the inverted matrix scaled to unit diagonal; NaN when it is not positive definite.
+            For the classical/HC types, 1/cond² of the column-scaled design (within a factor
+            p).
         labels: parameter label per entry (static).
         cov_type, use_t, level: the settings (static).
         n_obs: number of observations; n_params: parameters counted by AIC/BIC; df_resid:
@@ -678,13 +708,7 @@ class Summary:
             per lane and parameter with the lane's coordinates, ``loglik``, ``aic``, ``bic``
             and ``status`` as extra columns.
         """
-        try:
-            import pandas as pd
-        except ImportError as err:
-            raise ImportError(
-                "Summary.to_dataframe needs pandas, an optional dependency: "
-                "pip install pandas (or 'jaxmle[table]')."
-            ) from err
+        pd = _require_pandas("Summary.to_dataframe")
         names = self._column_names()
         rows = self._rows()
         if not self.batch_shape:
@@ -755,8 +779,7 @@ def _prepare(model, params, data, symmetric, *, batch_ndim: int = 0):
     """Validates concrete inputs (skipped for tracers) and returns (params, data)."""
     _check_model(model)
     params = _unwrap_params(params)
-    if not isinstance(symmetric, list | tuple):
-        raise InputError(f"`symmetric` must be a list of parameter names, got {symmetric!r}.")
+    _check_symmetric(symmetric)
     if _is_traced(params, data, model):
         return params, data
     if isinstance(model, Model):
@@ -780,8 +803,10 @@ def _prepare(model, params, data, symmetric, *, batch_ndim: int = 0):
     leaves = jax.tree_util.tree_leaves(params)
     if not leaves:
         raise InputError("`params` is empty; pass the estimate (e.g. fit.params).")
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        if not bool(jnp.all(jnp.isfinite(leaf))):
+    # numpy checks and shapes by eval_shape: no XLA program compiled per leaf shape. Lanes of a
+    # sweep are not checked: a diverged lane gets status 1 and never spoils the others.
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0] if not batch_ndim else ():
+        if not np.all(np.isfinite(np.asarray(leaf))):
             raise InputError(
                 f"`params{jax.tree_util.keystr(path)}` has non-finite values; inference needs "
                 "a finite estimate (did the fit diverge?)."
@@ -793,7 +818,7 @@ def _prepare(model, params, data, symmetric, *, batch_ndim: int = 0):
                 f"`params` must be a dict with keys {list(model.param_names)} for "
                 f"{type(model).__name__}; got {got}."
             )
-        ref = model.init(data)
+        ref = jax.eval_shape(model.init, data)
         for k, v in ref.items():
             want = np.shape(v)
             got = np.shape(params[k])[batch_ndim:]
@@ -830,36 +855,72 @@ def _check_cov_type(model, cov_type: str) -> None:
         raise InputError(_no_expected_msg(model))
 
 
-def _settings(model, cov_type, level, use_t, include_prior, n_params, symmetric, axes=()):
-    _check_cov_type(model, cov_type)
+def _check_level(level: Any) -> float:
     try:
         level = float(level)
     except (TypeError, ValueError):
         level = math.nan
     if not 0.0 < level < 1.0:
         raise InputError(f"`level` must be a confidence level in (0, 1), e.g. 0.95; got {level}.")
-    if use_t is None:
-        use_t = (
-            cov_type == "classical"
-            and isinstance(model, LinearRegression)
-            and model.noise_variance is None
-        )
-    if n_params is not None and (
-        not isinstance(n_params, int | np.integer) or isinstance(n_params, bool) or n_params < 0
-    ):
-        raise InputError(f"`n_params` must be a non-negative integer or None, got {n_params!r}.")
+    return level
+
+
+def _check_int(v: Any, name: str, low: int) -> int:
+    if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < low:
+        raise InputError(f"`{name}` must be an integer >= {low}, got {v!r}.")
+    return int(v)
+
+
+def _check_symmetric(symmetric: Any) -> tuple[str, ...]:
     if not isinstance(symmetric, list | tuple):
         raise InputError(f"`symmetric` must be a list of parameter names, got {symmetric!r}.")
-    return _Cfg(cov_type, level, bool(use_t), bool(include_prior),
-                None if n_params is None else int(n_params), tuple(symmetric), axes)  # fmt: skip
+    return tuple(symmetric)
+
+
+def _default_use_t(model: Any, cov_type: str, use_t: bool | None) -> bool:
+    """The default of statsmodels: Student's t only for OLS's classical covariance with s²."""
+    if use_t is not None:
+        return bool(use_t)
+    return (
+        cov_type == "classical" and isinstance(model, LinearRegression)
+        and model.noise_variance is None
+    )  # fmt: skip
+
+
+def _require_pandas(owner: str):
+    try:
+        import pandas as pd
+    except ImportError as err:
+        raise ImportError(
+            f"{owner} needs pandas, an optional dependency: pip install pandas "
+            "(or 'jaxmle[table]')."
+        ) from err
+    return pd
+
+
+def _settings(model, cov_type, level, use_t, include_prior, n_params, symmetric, axes=()):
+    _check_cov_type(model, cov_type)
+    level = _check_level(level)
+    if n_params is not None:
+        n_params = _check_int(n_params, "n_params", 0)
+    return _Cfg(cov_type, level, _default_use_t(model, cov_type, use_t), bool(include_prior),
+                n_params, _check_symmetric(symmetric), axes)  # fmt: skip
 
 
 def _status_text(s: Summary, status: int, eig: float | None = None) -> str:
     what = _WHAT.get(s.cov_type, _WHAT["classical"])
     what = what.format(prior=" and log prior" if s.posterior else "")
     e = float(s.min_eigenvalue) if eig is None else eig
-    e_text = f"≈ {e:.2g}" if np.isfinite(e) else "≤ 0 within rounding"
-    return STATUS[status].format(what=what, eig=e_text) + "; the standard errors are NaN."
+    if s.cov_type in _OLS_TYPES:  # e is 1/cond² of the column-scaled design
+        cond = 1.0 / math.sqrt(e) if e > 0 else math.inf
+        e_text = (f"condition number {cond:.3g} of the column-scaled design, past "
+                  f"1/(max(n, p)·eps)")  # fmt: skip
+    elif np.isfinite(e):
+        e_text = f"smallest eigenvalue of its unit-diagonal scaling ≈ {e:.2g}"
+    else:
+        e_text = "smallest eigenvalue of its unit-diagonal scaling ≤ 0 within rounding"
+    text = STATUS[status].format(what=what, eig=e_text, n=s.n_obs, p=s.n_obs - s.df_resid)
+    return text + "; the standard errors are NaN."
 
 
 def _warn_prior(model, include_prior: bool, stacklevel: int) -> None:
@@ -1090,8 +1151,31 @@ def stderr(
     s = summary(model, params, data, cov_type=cov_type, include_prior=include_prior,
                 symmetric=symmetric)  # fmt: skip
     p = _unwrap_params(params)
-    pk = _packer(p, _sym_keys(model, tuple(symmetric)))
-    return pk.unpack(s.stderr)
+    sym = _sym_keys(model, tuple(symmetric))
+    if _is_traced(s.stderr):
+        return _packer(p, sym).unpack(s.stderr)
+    return _unpack_host(p, sym, np.asarray(s.stderr))
+
+
+def _unpack_host(params: PyTree, sym: frozenset[str], vec: np.ndarray) -> PyTree:
+    """``_packer(params, sym).unpack(vec)`` in numpy (no XLA program per leaf shape)."""
+    sym = sym if isinstance(params, Mapping) else frozenset()
+    flat, treedef = jax.tree_util.tree_flatten_with_path(params)
+    out, i = [], 0
+    for path, leaf in flat:
+        shape = np.shape(leaf)
+        if len(path) == 1 and _key_name(path[0]) in sym:
+            d = shape[-1]
+            r, c = np.tril_indices(d)
+            L = np.zeros((d, d), vec.dtype)
+            L[r, c] = vec[i : i + r.size]
+            out.append(L + L.T - np.diag(np.diagonal(L)))
+            i += r.size
+        else:
+            size = int(np.prod(shape))
+            out.append(vec[i : i + size].reshape(shape))
+            i += size
+    return jax.tree_util.tree_unflatten(treedef, out)
 
 
 def param_labels(
@@ -1220,8 +1304,11 @@ def aic(loglik: jax.Array | float, n_params: int) -> jax.Array:
 
     Returns:
         AIC (smaller is better).
+
+    Raises:
+        InputError: when ``n_params`` is not a non-negative integer.
     """
-    return -2.0 * jnp.asarray(loglik) + 2.0 * n_params
+    return -2.0 * jnp.asarray(loglik) + 2.0 * _check_int(n_params, "n_params", 0)
 
 
 def bic(loglik: jax.Array | float, n_params: int, n_obs: int) -> jax.Array:
@@ -1234,8 +1321,12 @@ def bic(loglik: jax.Array | float, n_params: int, n_obs: int) -> jax.Array:
 
     Returns:
         BIC (smaller is better).
+
+    Raises:
+        InputError: when ``n_params`` is negative or ``n_obs`` not positive (or not integers).
     """
-    return -2.0 * jnp.asarray(loglik) + math.log(n_obs) * n_params
+    m, n = _check_int(n_params, "n_params", 0), _check_int(n_obs, "n_obs", 1)
+    return -2.0 * jnp.asarray(loglik) + math.log(n) * m
 
 
 def wald(
@@ -1251,11 +1342,20 @@ def wald(
 
     Returns:
         A :class:`Wald` of statistic, two-sided p-value and interval bounds. Jittable.
+
+    Raises:
+        InputError: on a ``level`` outside (0, 1), a ``df`` that is not a positive integer, or
+            ``stderr`` of another shape than ``estimate``.
     """
-    if not 0.0 < float(level) < 1.0:
-        raise InputError(f"`level` must be in (0, 1), got {level!r}.")
+    level = _check_level(level)
+    if df is not None:
+        df = _check_int(df, "df", 1)
     est, se = jnp.asarray(estimate), jnp.asarray(stderr)
-    return Wald(*_wald_kernel(est, se, float(level), None if df is None else int(df)))
+    if est.shape != se.shape:
+        raise InputError(
+            f"`stderr` must have the shape of `estimate`, {est.shape}; got {se.shape}."
+        )
+    return Wald(*_wald_jit(est, se, level, df))
 
 
 def lr_test(restricted: Summary | float, full: Summary | float, *, df: int | None = None) -> LRTest:
@@ -1271,8 +1371,15 @@ def lr_test(restricted: Summary | float, full: Summary | float, *, df: int | Non
         An :class:`LRTest`. Jittable with plain log-likelihoods and an explicit ``df``.
 
     Raises:
-        InputError: when ``df`` is missing or not positive.
+        InputError: when ``df`` is missing or not positive, or the two summaries are of fits
+            to different numbers of observations.
     """
+    both = isinstance(restricted, Summary) and isinstance(full, Summary)
+    if both and restricted.n_obs != full.n_obs:
+        raise InputError(
+            f"`full` was fitted to {full.n_obs} observations and `restricted` to "
+            f"{restricted.n_obs}: a likelihood-ratio test compares fits to the same data."
+        )
     if df is None:
         if not (isinstance(restricted, Summary) and isinstance(full, Summary)):
             raise InputError(
@@ -1295,4 +1402,9 @@ def lr_test(restricted: Summary | float, full: Summary | float, *, df: int | Non
             RuntimeWarning,
             stacklevel=2,
         )
-    return LRTest(stat, int(df), stats.chi2.sf(stat, df))
+    return LRTest(stat, int(df), _chi2_sf(stat, int(df)))
+
+
+@partial(jax.jit, static_argnums=1)
+def _chi2_sf(stat: jax.Array, df: int) -> jax.Array:
+    return stats.chi2.sf(stat, df)

@@ -27,11 +27,17 @@ from ._inference import (
     COV_TYPES,
     _Cfg,
     _check_cov_type,
+    _check_int,
+    _check_level,
+    _check_model,
+    _check_symmetric,
+    _default_use_t,
     _expected_info,
     _has_expected,
     _hc_family,
     _inv_pd,
     _packer,
+    _require_pandas,
     _summary_kernel,
     _sym_keys,
     _warn_prior,
@@ -262,13 +268,7 @@ class MonteCarloResult:
 
     def to_dataframe(self):
         """:meth:`records` as a pandas DataFrame indexed by parameter (needs pandas)."""
-        try:
-            import pandas as pd
-        except ImportError as err:
-            raise ImportError(
-                "MonteCarloResult.to_dataframe needs pandas, an optional dependency: "
-                "pip install pandas (or 'jaxmle[table]')."
-            ) from err
+        pd = _require_pandas("MonteCarloResult.to_dataframe")
         return pd.DataFrame.from_records(self.records()).set_index("parameter")
 
     def __str__(self) -> str:
@@ -314,9 +314,47 @@ class MonteCarloResult:
 # Public entry point.
 
 
-def _check_int(v: Any, name: str, low: int) -> None:
-    if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < low:
-        raise InputError(f"`{name}` must be an integer >= {low}, got {v!r}.")
+_DOMAINS = {"positive": "positive", "unit_interval": "in (0, 1)",
+            "simplex": "on the simplex (non-negative, summing to 1)",
+            "positive_definite": "a symmetric positive-definite matrix"}  # fmt: skip
+
+
+def _in_domain(name: str, x: np.ndarray) -> bool:
+    if name == "positive":
+        return bool(np.all(x > 0))
+    if name == "unit_interval":
+        return bool(np.all((x > 0) & (x < 1)))
+    if name == "simplex":
+        return bool(np.all(x >= 0) and np.allclose(np.sum(x, axis=-1), 1.0))
+    if name == "positive_definite":
+        if x.ndim != 2 or x.shape[0] != x.shape[1] or not np.allclose(x, x.T):
+            return False
+        try:
+            np.linalg.cholesky(x)
+        except np.linalg.LinAlgError:
+            return False
+    return True
+
+
+def _check_truth(model: Model, truth: PyTree, design: dict, n: int, key: jax.Array) -> None:
+    """True parameters of a built-in simulator: in their domains, shaped as the model needs."""
+    for k, c in model.constraints.items():
+        if not _in_domain(c.name, np.asarray(truth[k])):
+            raise InputError(
+                f"`true_params['{k}']` must be {_DOMAINS.get(c.name, c.name)} for "
+                f"{type(model).__name__}; got {np.asarray(truth[k])!r}."
+            )
+    try:  # shapes only: tracing, no compilation
+        data = jax.eval_shape(partial(_simulate_builtin, model, design, n), key, truth)
+        want = jax.eval_shape(model.init, data)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"`true_params` do not fit {type(model).__name__}: {err}") from err
+    for k, v in want.items():
+        if np.shape(truth[k]) != v.shape:
+            raise InputError(
+                f"`true_params['{k}']` has shape {np.shape(truth[k])} but "
+                f"{type(model).__name__} needs {v.shape} here."
+            )
 
 
 def _is_key(key: Any) -> bool:
@@ -405,11 +443,7 @@ def montecarlo(
         >>> bool(abs(mc.bias[1] + 0.1) < 4 * mc.bias_se[1])  # the MLE of σ² is biased by −σ²/n
         True
     """
-    if not (isinstance(model, Model) or callable(model)):
-        raise InputError(
-            f"`model` must be a jaxmle Model or a function log_prob(params, data) -> (n,), "
-            f"got {type(model).__name__}."
-        )
+    _check_model(model)
     if not _is_key(key):
         raise InputError(
             "`key` must be a jax.random key, e.g. jax.random.key(0) (keys are explicit: the "
@@ -423,18 +457,13 @@ def montecarlo(
     cov_types = tuple(dict.fromkeys(cov_types))
     for ct in cov_types:
         _check_cov_type(model, ct)
-    try:
-        level = float(level)
-    except (TypeError, ValueError):
-        level = math.nan
-    if not 0.0 < level < 1.0:
-        raise InputError(f"`level` must be a confidence level in (0, 1), got {level}.")
+    level = _check_level(level)
     dt = jnp.result_type(float)
     try:
         truth = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dt), true_params)
     except (TypeError, ValueError) as err:
         raise InputError(f"`true_params` must be a pytree of numbers: {err}") from err
-    if not all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree_util.tree_leaves(truth)):
+    if not all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree_util.tree_leaves(truth)):
         raise InputError("`true_params` has non-finite values.")
     if isinstance(model, Model) and (
         not isinstance(truth, Mapping) or set(truth) != set(model.param_names)
@@ -483,8 +512,7 @@ def montecarlo(
                     f"{type(model).__name__}; got {n!r}."
                 )
             n_static = int(n)
-        if isinstance(model, Bernoulli) and not 0 < float(truth["prob"]) < 1:
-            raise InputError("`true_params['prob']` must be in (0, 1).")
+        _check_truth(model, truth, design, n_static, key)
 
     # The estimator.
     if isinstance(estimator, str):
@@ -531,18 +559,12 @@ def montecarlo(
         # About 2**22 simulated numbers per block (tens of MB), all replicates when they fit.
         batch_size = max(1, min(int(reps), (1 << 22) // max(n_static, 1)))
     _check_int(batch_size, "batch_size", 1)
-    if not isinstance(symmetric, list | tuple):
-        raise InputError(f"`symmetric` must be a list of parameter names, got {symmetric!r}.")
+    symmetric = _check_symmetric(symmetric)
 
     if cov_types:
         _warn_prior(model, True, stacklevel=2)
-    use_ts = tuple(
-        bool(use_t) if use_t is not None else (
-            ct == "classical" and isinstance(model, LinearRegression)
-            and model.noise_variance is None)
-        for ct in cov_types
-    )  # fmt: skip
-    cfg = _MCCfg(n_static, int(steps), cov_types, level, use_ts, tuple(symmetric),
+    use_ts = tuple(_default_use_t(model, ct, use_t) for ct in cov_types)
+    cfg = _MCCfg(n_static, int(steps), cov_types, level, use_ts, symmetric,
                  int(min(batch_size, reps)), want_theory)  # fmt: skip
     keys = jax.random.split(key, int(reps))
     m, fn = (model, None) if isinstance(model, Model) else (None, model)
