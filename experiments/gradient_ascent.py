@@ -197,11 +197,13 @@ def _task1(ctx, rep, model, x, exact, mu0, surface):
             same = float(np.max(np.abs(p_sum - p_mean)) / scale)
         rows.append({"λ (sum)": lr, "λ·n/10 (λ/λ_crit)": lr / crit, "λ_mean = n·λ": lr * n,
                      "|1 − λn/5| theory": factor, "measured factor": measured,
-                     "steps to 1e-6": int(study.steps_to_tol[0, i]), "final ‖μ − μ̂‖": final,
+                     "steps to 1e-6": (int(study.steps_to_tol[0, i]) if converged else None),
+                     "final ‖μ − μ̂‖": final,
                      "diverged flag": diverged, "verdict": verdict,
                      "mean-scaled run: rel. diff.": same})  # fmt: skip
     rep.section("Task 1: plain gradient ascent and the learning rate")
-    best = min((r for r in rows if r["steps to 1e-6"] > 0), key=lambda r: r["steps to 1e-6"])
+    best = min((r for r in rows if r["steps to 1e-6"] is not None),
+               key=lambda r: r["steps to 1e-6"])
     div = [r["λ (sum)"] for r in rows if r["verdict"].startswith("diverges")]
     flagged = [r["λ (sum)"] for r in rows if r["diverged flag"]]
     div_s = ", ".join(f"{v:.3g}" for v in div) or "none"
