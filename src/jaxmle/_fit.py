@@ -27,6 +27,7 @@ from jax import lax
 from . import _batching, _xla
 from ._errors import InputError
 from ._models import Model
+from ._validation import n_rows
 
 __all__ = ["FitResult", "Trace", "fit"]
 
@@ -344,18 +345,7 @@ def _prepare(model, params0, data, optimizer, hyperparams, batch_size, replace, 
             f"`model` must be a jaxmle Model or a function log_prob(params, data) -> (n,), "
             f"got {type(model).__name__}."
         )
-    leaves = jax.tree_util.tree_leaves(data)
-    if not leaves:
-        raise InputError("`data` is empty; pass arrays with one row per observation.")
-    sizes = {np.shape(x)[0] if np.ndim(x) else None for x in leaves}
-    if len(sizes) != 1 or None in sizes:
-        raise InputError(
-            f"`data` leaves must share their leading axis (one row per observation); got "
-            f"leading sizes {sorted(map(str, sizes))}."
-        )
-    n = sizes.pop()
-    if n < 1:
-        raise InputError("`data` has no observations.")
+    n = n_rows(data)
     u0 = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.result_type(float)), u0)
     if not isinstance(steps, int | np.integer) or steps < 1:
         raise InputError(f"`steps` must be a positive integer, got {steps!r}.")

@@ -48,6 +48,7 @@ from ._models import (
     Poisson,
 )
 from ._ols import lstsq
+from ._validation import n_rows
 
 __all__ = [
     "COV_TYPES",
@@ -786,15 +787,7 @@ def _prepare(model, params, data, symmetric, *, batch_ndim: int = 0):
         data = model.validate(data)
     else:
         data = jax.tree_util.tree_map(jnp.asarray, data)
-        leaves = jax.tree_util.tree_leaves(data)
-        if not leaves:
-            raise InputError("`data` is empty; pass arrays with one row per observation.")
-        sizes = {np.shape(x)[0] if np.ndim(x) else None for x in leaves}
-        if len(sizes) != 1 or None in sizes:
-            raise InputError(
-                "`data` leaves must share their leading axis (one row per observation); got "
-                f"leading sizes {sorted(map(str, sizes))}."
-            )
+        n_rows(data)
     dt = jnp.result_type(float)
     try:
         params = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dt), params)

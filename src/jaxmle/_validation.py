@@ -116,6 +116,34 @@ def check_same_length(arrays: Mapping[str, jax.Array]) -> int:
     return next(iter(sizes.values()))
 
 
+def n_rows(data: Any) -> int:
+    """The number of observations of a data pytree whose leaves share their leading axis.
+
+    Args:
+        data: pytree of arrays, one row per observation.
+
+    Returns:
+        The shared leading size ``n`` (≥ 1).
+
+    Raises:
+        InputError: when ``data`` has no leaves, a scalar leaf, mismatched leading sizes or no
+            rows.
+    """
+    leaves = jax.tree_util.tree_leaves(data)
+    if not leaves:
+        raise InputError("`data` is empty; pass arrays with one row per observation.")
+    sizes = {np.shape(x)[0] if np.ndim(x) else None for x in leaves}
+    if len(sizes) != 1 or None in sizes:
+        raise InputError(
+            "`data` leaves must share their leading axis (one row per observation); got "
+            f"leading sizes {sorted(map(str, sizes))}."
+        )
+    n = sizes.pop()
+    if n < 1:
+        raise InputError("`data` has no observations.")
+    return n
+
+
 def check_binary(x: jax.Array, name: str) -> None:
     """Raises unless every value of ``x`` is 0 or 1 (skipped for tracers)."""
     if is_concrete(x):
