@@ -51,6 +51,14 @@ def _figure(figsize: tuple[float, float], ncols: int = 1, nrows: int = 1):
     return fig, axes
 
 
+def _one_axes(ax, figsize: tuple[float, float]):
+    """``(figure, axes)``: the given axes and their figure, or a new single-axes figure."""
+    if ax is not None:
+        return ax.figure, ax
+    fig, axes = _figure(figsize)
+    return fig, axes[0, 0]
+
+
 def panels(
     n: int, ncols: int | None = None, figsize: tuple[float, float] | None = None
 ) -> tuple[Any, list[Any]]:
@@ -221,11 +229,7 @@ def surface(
     Returns:
         The matplotlib ``Figure``.
     """
-    if ax is None:
-        fig, axes = _figure((6.0, 5.0))
-        ax = axes[0, 0]
-    else:
-        fig = ax.figure
+    fig, ax = _one_axes(ax, (6.0, 5.0))
     if values is None:
         if fn is None:
             raise ValueError("surface needs `fn` (a log-likelihood of a 2-vector) or `values`.")
@@ -313,11 +317,7 @@ def loss_curves(
     Returns:
         The matplotlib ``Figure``.
     """
-    if ax is None:
-        fig, axes = _figure((7.0, 4.2))
-        ax = axes[0, 0]
-    else:
-        fig = ax.figure
+    fig, ax = _one_axes(ax, (7.0, 4.2))
     for i, (label, c) in enumerate(curves.items()):
         if hasattr(getattr(c, "trace", None), "step"):  # a FitResult (arrays have .trace())
             x, y = np.asarray(c.trace.step), np.asarray(c.trace.loss)
@@ -377,11 +377,7 @@ def sampling(
     Returns:
         The matplotlib ``Figure``.
     """
-    if ax is None:
-        fig, axes = _figure((5.5, 5.0))
-        ax = axes[0, 0]
-    else:
-        fig = ax.figure
+    fig, ax = _one_axes(ax, (5.5, 5.0))
     est = np.asarray(estimates, dtype=float)
     if est.ndim != 2 or est.shape[1] != 2:
         raise ValueError(f"`estimates` must be (R, 2); got shape {est.shape}.")
@@ -445,11 +441,7 @@ def heatmap(
     """
     from matplotlib.colors import LogNorm, Normalize
 
-    if ax is None:
-        fig, axes = _figure((1.2 + 0.9 * len(xticks), 1.2 + 0.5 * len(yticks) + 0.6))
-        ax = axes[0, 0]
-    else:
-        fig = ax.figure
+    fig, ax = _one_axes(ax, (1.2 + 0.9 * len(xticks), 1.2 + 0.5 * len(yticks) + 0.6))
     z = np.asarray(values, dtype=float)
     finite = z[np.isfinite(z)]
     pos = finite[finite > 0]
