@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Mapping
-from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -210,8 +209,9 @@ def _objective(cfg: _Config, dyn: _Dynamic, idx, stats: _Stats | None = None):
         def log_lik(p):
             return dyn.model.log_lik_from_stats(p, summed, count, stats.anchor)
     else:
-        batch = dyn.data if idx is None else jax.tree_util.tree_map(partial(_gather, idx=idx),
-                                                                     dyn.data)  # fmt: skip
+        batch = dyn.data
+        if idx is not None:
+            batch = jax.tree_util.tree_map(lambda a: _gather(a, idx), dyn.data)
 
         def log_lik(p):
             lp = log_prob(p, batch)
@@ -291,6 +291,19 @@ def _run_records(cfg, dyn, state, start, n_records: int, record_every: int):
         return state, rec
 
     return lax.scan(outer, state, jnp.arange(n_records, dtype=jnp.int32))
+
+
+def _init_cfg(cfg: _Config) -> _Config:
+    # Only the optimiser and the permutation's shape matter to the initial state: one
+    # compilation per optimiser, not per batch size or objective.
+    return cfg._replace(batch=0, masked=False, has_reference=False, reduction="mean",
+                        stats=False)  # fmt: skip
+
+
+def _finish_cfg(cfg: _Config) -> _Config:
+    # The summary needs the parameter map and whether there is a reference: one compilation.
+    return cfg._replace(optimizer=None, injected=False, batch=0, full_batch=False,
+                        replace=True, reduction="mean", masked=False, stats=False)  # fmt: skip
 
 
 _init_jit = _xla.jit(_init_state, static_argnums=0)
@@ -503,7 +516,7 @@ def fit(
                                  sufficient_stats)  # fmt: skip
     k, n_full, tail = _record_plan(steps, record_every)
     _positive_or_none(chunk_records, "chunk_records")
-    state = _init_jit(cfg, dyn, u0, key)
+    state = _init_jit(_init_cfg(cfg), dyn, u0, key)
     traces, done = [], 0
     chunk = chunk_records or max(n_full, 1)
     for start_rec in range(0, n_full, chunk):
@@ -523,4 +536,4 @@ def fit(
     trace = traces[0] if len(traces) == 1 else jax.tree_util.tree_map(
         lambda *xs: jnp.concatenate(xs), *traces
     )
-    return _finish_jit(cfg, dyn, state, trace, dyn.batch_size)
+    return _finish_jit(_finish_cfg(cfg), dyn, state, trace, dyn.batch_size)

@@ -401,7 +401,7 @@ def sweep(
                         jnp.result_type(int))  # fmt: skip
         hyper, seeds_b, bs = jax.device_put((hyper, seeds_b, bs), shard)
         dyn = dyn0._replace(hyper=hyper, batch_size=bs)
-        return dyn, _v_init(_init_cfg(cfg), dyn, u0, key, seeds_b)
+        return dyn, _v_init(_fit._init_cfg(cfg), dyn, u0, key, seeds_b)
 
     # Every program is lowered first and compiled by a background thread in run order, so
     # compiling the next programs overlaps running the current ones (XLA compiles outside
@@ -458,7 +458,7 @@ def sweep(
                 trace = traces[0] if len(traces) == 1 else jax.tree_util.tree_map(
                     lambda *xs: np.concatenate(xs, axis=1), *traces
                 )
-                res = _v_finish(_finish_cfg(cfg), dyn, state, trace)
+                res = _v_finish(_fit._finish_cfg(cfg), dyn, state, trace)
                 n_real = len(chunk)
                 res = jax.tree_util.tree_map(lambda x, n_real=n_real: np.asarray(x)[:n_real], res)
                 _scatter(out, res, chunk, opt_name, axes, hyper_names, shape, order)
@@ -497,19 +497,6 @@ def _timed_compile(lowered):
     t0 = time.perf_counter()
     compiled = lowered.compile()
     return compiled, time.perf_counter() - t0
-
-
-def _init_cfg(cfg: _fit._Config) -> _fit._Config:
-    # Only the optimiser and the permutation's shape matter to the initial state: one
-    # compilation per optimiser, not per batch group.
-    return cfg._replace(batch=0, masked=False, has_reference=False, reduction="mean",
-                        stats=False)  # fmt: skip
-
-
-def _finish_cfg(cfg: _fit._Config) -> _fit._Config:
-    # The summary needs the parameter map and whether there is a reference: one compilation.
-    return cfg._replace(optimizer=None, injected=False, batch=0, full_batch=False,
-                        replace=True, reduction="mean", masked=False, stats=False)  # fmt: skip
 
 
 def _chunk_plan(n_full: int, tail: int, every: int, chunk_records: int | None):
