@@ -19,6 +19,8 @@ from ._errors import RankDeficientError as RankDeficientError
 from ._fit import FitResult as FitResult
 from ._fit import Trace as Trace
 from ._fit import fit as fit
+from ._status import Status as Status
+from ._status import status_message as status_message
 from ._montecarlo import MonteCarloResult as MonteCarloResult
 from ._montecarlo import montecarlo as montecarlo
 from ._sweep import SweepResult as SweepResult
@@ -36,6 +38,7 @@ __all__ = [
     "InputError",
     "MonteCarloResult",
     "RankDeficientError",
+    "Status",
     "SweepResult",
     "Trace",
     "__version__",
@@ -47,5 +50,6 @@ __all__ = [
     "models",
     "montecarlo",
     "plan_batch_groups",
+    "status_message",
     "sweep",
 ]

@@ -18,6 +18,7 @@ from ._models import LogisticRegression as LogisticRegression
 from ._models import Model as Model
 from ._models import MultivariateGaussian as MultivariateGaussian
 from ._models import Poisson as Poisson
+from ._nonlinear import NonlinearRegression as NonlinearRegression
 from ._priors import Beta as Beta
 from ._priors import Normal as Normal
 from ._priors import Prior as Prior
@@ -32,6 +33,7 @@ __all__ = [
     "LogisticRegression",
     "Model",
     "MultivariateGaussian",
+    "NonlinearRegression",
     "Normal",
     "Poisson",
     "Prior",
