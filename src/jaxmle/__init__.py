@@ -21,6 +21,8 @@ from ._fit import Trace as Trace
 from ._fit import fit as fit
 from ._status import Status as Status
 from ._status import status_message as status_message
+from ._mle import MLEResult as MLEResult
+from ._mle import mle as mle
 from ._montecarlo import MonteCarloResult as MonteCarloResult
 from ._montecarlo import montecarlo as montecarlo
 from ._sweep import SweepResult as SweepResult
@@ -36,6 +38,7 @@ __all__ = [
     "CheckResult",
     "FitResult",
     "InputError",
+    "MLEResult",
     "MonteCarloResult",
     "RankDeficientError",
     "Status",
@@ -47,6 +50,7 @@ __all__ = [
     "data",
     "fit",
     "inference",
+    "mle",
     "models",
     "montecarlo",
     "plan_batch_groups",

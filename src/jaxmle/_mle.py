@@ -1,0 +1,558 @@
+"""One call to a converged maximum-likelihood (or MAP) estimate: :func:`jaxmle.mle`.
+
+``mle`` answers "what is the estimate": it picks a deterministic solver from the problem's
+structure (:mod:`jaxmle._solvers`), runs it to convergence in one jitted, bounded program,
+then decides for itself whether the final point is an optimum. That test is scale invariant:
+at the final point it takes the Newton (or Gauss–Newton) step ``δ`` to the nearby optimum and
+calls the estimate converged when every ``|δ_i|`` is below ``1e-4`` of its standard error or
+``1e-8`` of its value, with a positive-definite curvature. Before the test it polishes with a
+few such steps (kept only when they do not increase the objective), so a converged estimate
+is as accurate as the objective's rounding allows. The status says what happened otherwise.
+
+Optimisers work on unconstrained parameters (a Model's constraints); results are natural.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.flatten_util import ravel_pytree
+
+from . import _inference, _solvers
+from ._errors import InputError
+from ._models import Model
+from ._nonlinear import NonlinearRegression
+from ._status import Status
+from ._validation import n_rows
+
+__all__ = ["MLEResult", "mle"]
+
+PyTree = Any
+
+_NEWTON_MAX_K = 200  # exact Hessians up to this many parameters, quasi-Newton beyond
+_POLISH = 4  # Newton / Gauss–Newton polishing steps after the solver
+_SE_TOL = 1e-4  # converged: every remaining step below this many standard errors ...
+_REL_TOL = 1e-8  # ... or below this fraction of the parameter's magnitude
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True, repr=False)
+class MLEResult:
+    """Outcome of :func:`mle`: a pytree (it jits, vmaps and stacks like any result).
+
+    Attributes:
+        params: the estimate in natural parameters.
+        status: ``int32`` :class:`jaxmle.Status` code; 0 (``OK``) only when the final point
+            passes the convergence test (see :func:`mle`).
+        converged: ``status == 0``.
+        steps: iterations of the solver (polishing steps not counted).
+        loglik: ``Σ_i log p(x_i | params)`` (without the prior).
+        objective: the minimised objective, ``−(loglik + log prior) / n``.
+        step_se: the largest remaining Newton step at the estimate in standard errors
+            (``max_i |δ_i| / se_i``); NaN when the curvature is not positive definite.
+        summary: a :class:`jaxmle.inference.Summary` (standard errors, tests, intervals,
+            AIC/BIC) in the model's default covariance convention, or ``None`` inside
+            ``jit`` (call :func:`jaxmle.inference.summary` there).
+        stderr: standard errors shaped like ``params`` (NaN where unavailable; ``None``
+            inside ``jit``).
+        method: the solver used (static).
+    """
+
+    params: PyTree
+    status: jax.Array
+    converged: jax.Array
+    steps: jax.Array
+    loglik: jax.Array
+    objective: jax.Array
+    step_se: jax.Array
+    summary: Any = None
+    stderr: PyTree = None
+    method: str = field(default="", metadata={"static": True})
+
+    @property
+    def message(self) -> str:
+        """The status as a sentence (one status; see :class:`jaxmle.Status`)."""
+        return Status(int(np.asarray(self.status))).message
+
+    @property
+    def cov(self) -> jax.Array:
+        """The ``(k, k)`` covariance of the flattened parameters (``summary.labels`` order)."""
+        if self.summary is None:
+            raise InputError("this MLEResult has no summary (mle ran inside jit).")
+        return self.summary.cov
+
+    def __str__(self) -> str:
+        head = f"MLEResult({self.method}, status {Status(int(np.asarray(self.status))).name}, "
+        head += f"steps {int(np.asarray(self.steps))}, loglik {float(np.asarray(self.loglik)):.6g})"
+        return head if self.summary is None else head + "\n" + str(self.summary)
+
+    __repr__ = __str__
+
+
+# --------------------------------------------------------------------------------------------
+# The jitted solve.
+
+
+class _Cfg(NamedTuple):
+    log_prob: Callable | None  # a plain function (static); None when a Model is used
+    method: Any  # "closed_form", a name of _solvers.METHODS, or an optax transformation
+    n: int
+    max_steps: int
+    rtol: float
+    atol: float
+    fallback: bool = False  # Newton failed: BFGS, then Newton from where it stopped
+
+
+def _parts(cfg: _Cfg, model: Model | None):
+    if model is None:
+        return cfg.log_prob, (lambda p: 0.0), (lambda u: u)
+    prior = model.log_prior if model.prior else (lambda p: 0.0)
+    return model.log_prob, prior, model.to_natural
+
+
+def _coordinates(model: Model | None, u0: PyTree) -> tuple[np.ndarray, np.ndarray]:
+    """Free coordinates of the flattened unconstrained params, and which are bounded.
+
+    Returns ``(free, bounded)``: indices into ``ravel_pytree(u0)`` of the coordinates the
+    objective depends on (a positive-definite leaf's strict upper triangle is ignored by its
+    log-Cholesky map, so it is not free), and a 0/1 mask over those of the coordinates of
+    constrained (non-real) parameters.
+    """
+    if model is None:
+        k = int(sum(np.size(x) for x in jax.tree_util.tree_leaves(u0)))
+        return np.arange(k), np.zeros(k)
+    free, bounded = {}, {}
+    for key, v in u0.items():
+        c = model.constraints.get(key)
+        shape = np.shape(v)
+        f = np.ones(shape, bool)
+        if c is not None and c.name == "positive_definite":
+            f = np.broadcast_to(np.tril(np.ones(shape[-2:], bool)), shape)
+        free[key] = f
+        bounded[key] = np.full(shape, c is not None and c.name != "real")
+    order = sorted(u0)  # ravel_pytree's order for a dict
+    f = np.concatenate([np.ravel(free[k]) for k in order])
+    m = np.concatenate([np.ravel(bounded[k]) for k in order])
+    return np.flatnonzero(f), m[f].astype(float)
+
+
+class _Step(NamedTuple):
+    delta: jax.Array  # the (Gauss–)Newton step to the nearby optimum
+    inv_diag: jax.Array  # diag of the inverse curvature (H⁻¹, or (JᵀJ)⁻¹)
+    ok: jax.Array  # the curvature is positive definite / the Jacobian has full rank
+    quad: jax.Array  # the objective's predicted increase for the step, ½δᵀ∇²δ
+
+
+def _newton_step(objective, x) -> _Step:
+    """Newton step −H⁻¹g by a Jacobi-scaled Cholesky (no inverse formed)."""
+    g = jax.grad(objective)(x)
+    H = jax.hessian(objective)(x)
+    H = 0.5 * (H + H.T)
+    d = jnp.diagonal(H)
+    s = 1.0 / jnp.sqrt(jnp.where(d > 0, d, 1.0))
+    L = jnp.linalg.cholesky(H * s[:, None] * s[None, :])
+    pd = jnp.all(jnp.isfinite(L)) & jnp.all(d > 0)
+    eye = jnp.eye(x.shape[0], dtype=x.dtype)
+    Lc = jnp.where(pd, L, eye)
+    delta = -s * jax.scipy.linalg.cho_solve((Lc, True), s * g)
+    inv_diag = s**2 * jnp.sum(jax.scipy.linalg.solve_triangular(Lc, eye, lower=True) ** 2, 0)
+    return _Step(delta, inv_diag, pd, -0.5 * jnp.dot(g, delta))
+
+
+def _gauss_newton_step(residuals, x) -> _Step:
+    """Gauss–Newton step by QR of the column-scaled Jacobian (objective ‖r‖²)."""
+    r = residuals(x)
+    J = jax.jacfwd(residuals)(x)
+    c = jnp.sqrt(jnp.sum(J * J, axis=0))
+    s = 1.0 / jnp.where(c > 0, c, 1.0)
+    Q, R = jnp.linalg.qr(J * s[None, :])
+    diag = jnp.abs(jnp.diagonal(R))
+    ok = jnp.all(c > 0) & (jnp.min(diag) > 1e3 * jnp.finfo(x.dtype).eps * jnp.max(diag))
+    eye = jnp.eye(x.shape[0], dtype=x.dtype)
+    Rc = jnp.where(ok, R, eye)
+    delta = -s * jax.scipy.linalg.solve_triangular(Rc, Q.T @ r, lower=False)
+    Rinv = jax.scipy.linalg.solve_triangular(Rc, eye, lower=False)
+    return _Step(delta, s**2 * jnp.sum(Rinv**2, axis=1), ok, jnp.sum((J @ delta) ** 2))
+
+
+def _polish(value, step_fn, x):
+    """Up to ``_POLISH`` steps of ``step_fn``, each kept only if ``value`` does not rise."""
+
+    def body(_, x):
+        st = step_fn(x)
+        x_new = x + st.delta
+        f, f_new = value(x), value(x_new)
+        tol = 8 * jnp.finfo(x.dtype).eps * jnp.abs(f)
+        better = st.ok & jnp.all(jnp.isfinite(x_new)) & (f_new <= f + tol)
+        return jnp.where(better, x_new, x)
+
+    return jax.lax.fori_loop(0, _POLISH, body, x)
+
+
+def _assess(value, step_fn, x, se2_scale, one_se, bounded, steps, max_steps):
+    """``(status, step_se)`` of the final point ``x``.
+
+    ``se2_scale`` turns ``inv_diag`` into variances; ``one_se`` is the objective's increase
+    one standard error away from the optimum (½ nat of the total log-likelihood).
+    """
+    st = step_fn(x)
+    se = jnp.sqrt(st.inv_diag * se2_scale)
+    small = (jnp.abs(st.delta) <= _SE_TOL * se) | (jnp.abs(st.delta) <= _REL_TOL * jnp.abs(x))
+    step_se = jnp.where(st.ok, jnp.max(jnp.abs(st.delta) / se), jnp.nan)
+    f = value(x)
+    finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(x))
+    # A flat direction: one standard error along the Newton direction the quadratic model
+    # predicts a rise of ``one_se``; at separation or a runaway the objective rises by far
+    # less (or falls). This also catches standard errors of 1e100 that pass the step test.
+    c = jnp.sqrt(one_se / jnp.where(st.quad > 0, st.quad, 1.0))
+    probe = x + jnp.where(st.quad > 0, c, 0.0) * st.delta
+    flat = st.ok & (st.quad > 0) & ~(value(probe) - f >= 0.1 * one_se)
+    converged = finite & st.ok & jnp.all(small) & ~flat
+    far_out = jnp.any(jnp.abs(x) * bounded > 30.0)  # natural value within e⁻³⁰ of its bound
+    dirn = jnp.abs(st.delta)
+    toward_bound = flat & (jnp.max(dirn * bounded) >= jnp.max(dirn * (1 - bounded)))
+    status = jnp.select(
+        [~finite, converged, ~converged & (far_out | toward_bound), flat, ~st.ok,
+         steps >= max_steps],
+        [Status.NONFINITE, Status.OK, Status.BOUNDARY, Status.FLAT_DIRECTION,
+         Status.NOT_POSITIVE_DEFINITE, Status.MAX_STEPS],
+        Status.NOT_CONVERGED,
+    )  # fmt: skip
+    return status.astype(jnp.int32), step_se
+
+
+def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree, fixed: PyTree):
+    log_prob, log_prior, to_natural = _parts(cfg, model)
+    x_all, unravel = ravel_pytree(u0)
+    free, bounded = _coordinates(model, u0)
+    x0 = x_all[free]
+    n = cfg.n
+
+    def natural(x):
+        return to_natural(unravel(x_all.at[free].set(x)))
+
+    def objective(x):
+        p = natural(x)
+        return -(jnp.sum(log_prob(p, data)) + log_prior(p)) / n
+
+    if cfg.method == "least_squares":
+        # θ by Levenberg–Marquardt on the residuals; σ² = RSS/n is then the MLE.
+        t0, unravel_t = ravel_pytree(u0["theta"])
+
+        def residuals(t):
+            return model.residuals(unravel_t(t), data)
+
+        def rss(t):
+            return jnp.sum(residuals(t) ** 2)
+
+        t, steps = _solvers.run_solver("least_squares", None, residuals, t0,
+                                       max_steps=cfg.max_steps, rtol=cfg.rtol, atol=cfg.atol)
+        step_fn = functools.partial(_gauss_newton_step, residuals)
+        t = _polish(rss, step_fn, t)
+        p_theta = t0.shape[0]
+        s2 = rss(t) / max(n - p_theta, 1)
+        status, step_se = _assess(rss, step_fn, t, s2, s2, jnp.zeros_like(t), steps,
+                                  cfg.max_steps)  # fmt: skip
+        params = {"theta": unravel_t(t)}
+        if model.noise_variance is None:
+            params["variance"] = rss(t) / n
+    else:
+        step_fn = functools.partial(_newton_step, objective)
+
+        def attempt(method, x_start, max_steps):
+            if method == "closed_form":
+                x, steps = x_start, jnp.asarray(0, jnp.int32)
+            else:
+                x, steps = _solvers.run_solver(method, objective, None, x_start,
+                                               max_steps=max_steps, rtol=cfg.rtol,
+                                               atol=cfg.atol)  # fmt: skip
+            x = _polish(objective, step_fn, x)
+            return (x, jnp.asarray(steps, jnp.int32),
+                    *_assess(objective, step_fn, x, 1.0 / n, 0.5 / n, bounded, steps,
+                             max_steps))  # fmt: skip
+
+        out = attempt(cfg.method, x0, cfg.max_steps)
+        if cfg.fallback:
+            # Exact Newton can follow negative curvature into another basin from a poor start
+            # (a Gaussian likelihood whose σ starts far too small); BFGS starts as gradient
+            # descent. When Newton fails, BFGS from the same start, then Newton from there.
+            def retry(_):
+                xb, sb = _solvers.run_solver("bfgs", objective, None, x0,
+                                             max_steps=cfg.max_steps * 4, rtol=cfg.rtol,
+                                             atol=cfg.atol)  # fmt: skip
+                x, s2, st, se = attempt("newton", xb, cfg.max_steps)
+                take = st == Status.OK
+                return jax.tree_util.tree_map(
+                    lambda a, b: jnp.where(take, a, b), (x, s2 + sb, st, se), out
+                )
+
+            out = jax.lax.cond(out[2] == Status.OK, lambda _: out, retry, None)
+        x, steps, status, step_se = out
+        params = natural(x)
+    p = params
+    obj = -(jnp.sum(log_prob(p, data)) + log_prior(p)) / n
+    return MLEResult(
+        params=params, status=status, converged=status == Status.OK,
+        steps=jnp.asarray(steps, jnp.int32), loglik=jnp.sum(log_prob(p, data)),
+        objective=obj, step_se=step_se, summary=None, method=_method_name(cfg.method),
+    )  # fmt: skip
+
+
+_solve_jit = jax.jit(_solve, static_argnums=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry point.
+
+
+def _method_name(method: Any) -> str:
+    return method if isinstance(method, str) else "optax"
+
+
+def _choose_method(model, method, k: int) -> Any:
+    if isinstance(method, optax.GradientTransformation):
+        return method
+    allowed = ("auto", "closed_form", *_solvers.METHODS)
+    if not isinstance(method, str) or method not in allowed:
+        raise InputError(
+            f"`method` must be one of {allowed} or an optax.GradientTransformation (e.g. "
+            f"optax.adam(1e-2)); got {method!r}."
+        )
+    is_nls = isinstance(model, NonlinearRegression)
+    if method == "least_squares" and not is_nls:
+        raise InputError(
+            "`method`='least_squares' needs a jaxmle.models.NonlinearRegression (a mean "
+            "function with Gaussian noise); use 'newton' or 'bfgs' for other likelihoods."
+        )
+    if method == "closed_form" and not (isinstance(model, Model) and model.has_closed_form):
+        why = model._no_closed_form() if isinstance(model, Model) else "a plain log_prob"
+        raise InputError(f"`method`='closed_form' is not available: {why}")
+    if method != "auto":
+        return method
+    if isinstance(model, Model) and model.has_closed_form:
+        return "closed_form"
+    if is_nls and not model.prior:
+        return "least_squares"
+    return "newton" if k <= _NEWTON_MAX_K else "lbfgs"
+
+
+def _check_params0(model, params0, data):
+    if params0 is None:
+        if not isinstance(model, Model):
+            raise InputError(
+                "`params0` is required with a plain log_prob: pass a starting pytree of "
+                "parameters (e.g. {'mean': 0.0, 'log_sigma': 0.0})."
+            )
+        return model.init(data)
+    if isinstance(model, NonlinearRegression) and not (
+        isinstance(params0, Mapping) and "theta" in params0
+    ):
+        params0 = {"theta": params0}  # a bare θ: the mean function's parameters
+    if isinstance(model, NonlinearRegression):
+        params0 = dict(params0)
+        model.check_theta(params0["theta"], data)
+        if model.noise_variance is None and "variance" not in params0:
+            params0["variance"] = 1.0  # unused by least squares; a start for Newton
+    if isinstance(model, Model) and (
+        not isinstance(params0, Mapping) or set(params0) != set(model.param_names)
+    ):
+        got = sorted(params0) if isinstance(params0, Mapping) else type(params0).__name__
+        raise InputError(
+            f"`params0` must be a dict with keys {list(model.param_names)} for "
+            f"{type(model).__name__}; got {got}."
+        )
+    return params0
+
+
+def _to_float(tree: PyTree, name: str) -> PyTree:
+    dt = jnp.result_type(float)
+    try:
+        return jax.tree_util.tree_map(lambda x: jnp.asarray(x, dt), tree)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"`{name}` must be a pytree of numbers: {err}") from err
+
+
+def _check_finite(tree: PyTree, name: str, hint: str) -> None:
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        if not np.all(np.isfinite(np.asarray(leaf))):
+            raise InputError(f"`{name}{jax.tree_util.keystr(path)}` is not finite: {hint}")
+
+
+def _check_log_prob(log_prob: Callable, params0: PyTree, data: PyTree, n: int) -> None:
+    try:
+        out = jax.eval_shape(log_prob, params0, data)
+    except Exception as err:
+        raise InputError(f"`model`: log_prob(params0, data) failed: {err}") from err
+    if not hasattr(out, "shape") or tuple(out.shape) != (n,):
+        raise InputError(
+            f"`model`: log_prob(params, data) must return one log-density per observation, "
+            f"shape ({n},); got {getattr(out, 'shape', type(out).__name__)}. Do not sum or "
+            "average: jaxmle does."
+        )
+
+
+def mle(
+    model: Model | Callable,
+    data: PyTree,
+    params0: PyTree | None = None,
+    *,
+    method: str | optax.GradientTransformation = "auto",
+    cov_type: str | None = None,
+    max_steps: int | None = None,
+    rtol: float = 1e-12,
+    atol: float = 1e-14,
+    throw: bool = False,
+) -> MLEResult:
+    """The maximum-likelihood (or MAP) estimate, solved to convergence in one call.
+
+    No optimiser and no step count are needed: the method follows the problem's structure
+    (``method="auto"``):
+
+    - a model with a closed form (``Model.has_closed_form``): the closed form, checked;
+    - :class:`jaxmle.models.NonlinearRegression`: Levenberg–Marquardt with the exact Jacobian
+      on the residuals (``"least_squares"``), then ``σ² = RSS/n``;
+    - up to 200 parameters: trust-region Newton with the exact autodiff Hessian
+      (``"newton"``, optimistix's damped-Newton descent and classical trust region);
+    - more: L-BFGS (``"lbfgs"``; ``"bfgs"`` also available).
+
+    Any ``optax.GradientTransformation`` may be given instead; it runs to the same stopping
+    test. Every loop is bounded by ``max_steps``, so the call is safe under ``vmap``.
+
+    Convergence is decided at the final point, not by the solver: the Newton (Gauss–Newton
+    for least squares) step to the nearby optimum must be below ``1e-4`` standard errors or
+    ``1e-8`` relative in every coordinate, with a positive-definite curvature. Otherwise the
+    status says why (:class:`jaxmle.Status`: ``MAX_STEPS``, ``NOT_CONVERGED``,
+    ``FLAT_DIRECTION`` for parameters running off (separation), ``BOUNDARY``,
+    ``NOT_POSITIVE_DEFINITE``, ``NONFINITE``), a warning is raised (or an error with
+    ``throw=True``) and the summary's standard errors are NaN.
+
+    Args:
+        model: a :class:`jaxmle.models.Model`, or a plain ``log_prob(params, data) -> (n,)``
+            (then ``params0`` is required and the parameters are unconstrained).
+        data: the observations (a pytree whose leaves share the leading axis ``n``).
+        params0: starting natural parameters (default ``model.init(data)``); for
+            ``NonlinearRegression``, ``{"theta": θ0}`` or θ0 itself.
+        method: ``"auto"``, ``"closed_form"``, ``"least_squares"``, ``"newton"``, ``"bfgs"``,
+            ``"lbfgs"``, or an optax transformation.
+        cov_type: covariance of the summary (default: the model's convention — the
+            regression ``s²(JᵀJ)⁻¹`` for ``NonlinearRegression``, else the inverse observed
+            information; see :func:`jaxmle.inference.summary`).
+        max_steps: iteration cap (default 2000 for least squares and quasi-Newton or optax,
+            500 for Newton).
+        rtol: the solver's relative step/function tolerance (optimistix's Cauchy test).
+        atol: the solver's absolute tolerance.
+        throw: raise :class:`jaxmle.InputError`-free ``RuntimeError`` instead of warning when
+            the estimate is not converged.
+
+    Returns:
+        An :class:`MLEResult` (params, status, converged, loglik, summary with standard
+        errors).
+
+    Raises:
+        InputError: bad model, data, ``params0`` (wrong keys, outside the model's domain),
+            method, or a ``log_prob`` that does not return shape ``(n,)``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, jaxmle
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> x = jnp.array([1.0, 2.0, 3.0, 6.0])
+        >>> def log_prob(p, x):
+        ...     return jax.scipy.stats.norm.logpdf(x, p["mu"], jnp.exp(p["log_s"]))
+        >>> res = jaxmle.mle(log_prob, x, {"mu": 0.0, "log_s": 0.0})
+        >>> bool(res.converged), round(float(res.params["mu"]), 10)
+        (True, 3.0)
+    """
+    if not (isinstance(model, Model) or callable(model)):
+        raise InputError(
+            f"`model` must be a jaxmle Model or a function log_prob(params, data) -> (n,), "
+            f"got {type(model).__name__}."
+        )
+    if isinstance(model, Model):
+        data = model.validate(data)
+    else:
+        data = jax.tree_util.tree_map(jnp.asarray, data)
+    n = n_rows(data)
+    params0 = _to_float(_check_params0(model, params0, data), "params0")
+    _check_finite(params0, "params0", "pass finite starting values.")
+    if isinstance(model, Model):
+        u0 = model.to_unconstrained(params0)
+        try:
+            _check_finite(u0, "params0", "")
+        except InputError:
+            bad = [
+                f"'{k}' ({c.name})"
+                for k, c in model.constraints.items()
+                if not np.all(np.isfinite(np.asarray(c.to_unconstrained(params0[k]))))
+            ]
+            raise InputError(
+                f"`params0` is outside the domain of {type(model).__name__}: parameter(s) "
+                f"{', '.join(bad)} must lie inside their constraint (e.g. a positive "
+                "variance); pass a valid start or omit params0."
+            ) from None
+        log_prob = None
+        _check_log_prob(model.log_prob, params0, data, n)
+    else:
+        u0, log_prob = params0, model
+        _check_log_prob(model, params0, data, n)
+    k = int(sum(np.size(x) for x in jax.tree_util.tree_leaves(u0)))
+    chosen = _choose_method(model, method, k)
+    if chosen == "closed_form":
+        cf = model.closed_form(data)
+        # A closed form on the boundary (a probability of 0) maps to ±inf: keep it just
+        # inside (e⁻⁴⁰), where the assessment reports BOUNDARY.
+        u0 = jax.tree_util.tree_map(lambda u: jnp.where(jnp.isfinite(u), u, jnp.sign(u) * 40.0),
+                                    model.to_unconstrained(_to_float(cf, "closed form")))
+    if max_steps is None:
+        max_steps = 500 if chosen == "newton" else 2000
+    if not isinstance(max_steps, int | np.integer) or isinstance(max_steps, bool) or max_steps < 1:
+        raise InputError(f"`max_steps` must be a positive integer, got {max_steps!r}.")
+    for name, v in (("rtol", rtol), ("atol", atol)):
+        if not (isinstance(v, int | float) and v > 0 and math.isfinite(v)):
+            raise InputError(f"`{name}` must be a positive number, got {v!r}.")
+    cfg = _Cfg(log_prob, chosen, n, int(max_steps), float(rtol), float(atol),
+               fallback=method == "auto" and chosen == "newton")
+    res = _solve_jit(cfg, model if isinstance(model, Model) else None, data, u0, None)
+    return _finish(res, model, data, cov_type, throw)
+
+
+def _finish(res: MLEResult, model, data, cov_type, throw: bool) -> MLEResult:
+    status = Status(int(np.asarray(res.status)))
+    kw = {} if cov_type is None else {"cov_type": cov_type}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summ = _inference.summary(model, res.params, data, **kw)
+    if status != Status.OK:
+        # Never standard errors for an estimate that is not one (the contract of Summary:
+        # a non-ok status comes with a NaN covariance).
+        nan = jnp.full_like(summ.cov, jnp.nan)
+        summ = dataclasses.replace(
+            summ, status=jnp.asarray(int(status), jnp.int32), cov=nan,
+            stderr=jnp.diagonal(nan), statistic=jnp.diagonal(nan), pvalue=jnp.diagonal(nan),
+            ci_low=jnp.diagonal(nan), ci_high=jnp.diagonal(nan),
+        )  # fmt: skip
+    se = _inference._unpack_host(
+        res.params, _inference._sym_keys(model, ()), np.asarray(summ.stderr)
+    )
+    res = dataclasses.replace(res, summary=summ, stderr=se)
+    if status != Status.OK:
+        msg = (
+            f"jaxmle.mle ({res.method}): the estimate is not converged, status {status.name}: "
+            f"{status.message}. Its standard errors are NaN."
+        )
+        if throw:
+            raise RuntimeError(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+    else:
+        for w in caught:  # a converged estimate whose covariance failed (singular, ...)
+            warnings.warn(w.message, w.category, stacklevel=3)
+    return res
