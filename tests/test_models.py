@@ -388,3 +388,53 @@ def test_no_closed_form_raises(model, match):
     assert not model.has_closed_form
     with pytest.raises(NotImplementedError, match=match):
         model.closed_form(XG)
+
+
+# --------------------------------------------------------------------------------------------
+# Closed forms follow the rank rules of jaxmle.closed_form (no silent wrong answers).
+
+
+def test_linear_regression_closed_form_rank_deficient_raises_like_ols():
+    from jaxmle import closed_form
+    from jaxmle._errors import RankDeficientError
+
+    Xd = np.c_[X, X[:, 0] + X[:, 1]]  # exactly collinear: the coefficients are not unique
+    data = {"X": Xd, "y": Y}
+    with pytest.raises(RankDeficientError, match="rank deficient"):
+        closed_form.ols(Xd, Y)
+    with pytest.raises(RankDeficientError, match=r"`data\['X'\]` is rank deficient.*Normal prior"):
+        LinearRegression().closed_form(data)
+    with pytest.raises(RankDeficientError, match=r"`data\['X'\]`"):
+        LinearRegression(intercept=False).closed_form({"X": Xd, "y": Y, "weight": W})
+    with pytest.raises(RankDeficientError, match="n=3, 4 parameters"):  # more params than rows
+        LinearRegression().closed_form({"X": X[:3], "y": Y[:3]})
+    # A Normal prior on coef (ridge MAP) makes it well posed, as closed_form.ridge does.
+    model = LinearRegression(noise_variance=1.0, prior={"coef": Normal(0.0, scale=1.0)})
+    assert np.all(np.isfinite(model.closed_form(data)["coef"]))
+    # The check reads the same compiled program: a second call compiles nothing.
+    from jaxmle._models import _closed_form
+
+    LinearRegression().closed_form({"X": X, "y": Y})
+    size = _closed_form._cache_size()
+    LinearRegression().closed_form({"X": X, "y": Y + 1.0})
+    assert _closed_form._cache_size() == size
+
+
+def test_mvn_closed_form_singular_covariance_raises_like_mvn_mle():
+    from jaxmle import closed_form
+    from jaxmle._errors import RankDeficientError
+
+    few = XM[:K]  # n == k: the covariance MLE is singular
+    with pytest.raises(InputError, match="n > k"):
+        closed_form.mvn_mle(few)
+    with pytest.raises(RankDeficientError, match=r"`data` has n=3 observations of k=3.*n > k"):
+        MultivariateGaussian().closed_form(few)
+    # A known covariance leaves only the mean, which any n >= 1 identifies.
+    np.testing.assert_allclose(MultivariateGaussian(cov=COV).closed_form(few)["mean"],
+                               few.mean(0), rtol=RTOL)  # fmt: skip
+    collinear = np.c_[XM[:, :2], XM[:, 0] - 2.0 * XM[:, 1]]
+    for call in (closed_form.mvn_mle, MultivariateGaussian().closed_form):
+        with pytest.raises(RankDeficientError, match=r"singular.*collinear"):
+            call(collinear)
+    with pytest.raises(RankDeficientError, match="column"):  # a constant column
+        closed_form.mvn_mle(np.c_[XM[:, :2], np.ones(N)])

@@ -1,5 +1,7 @@
 """OLS / WLS / ridge / polyfit against statsmodels and scipy, every path, and bad input."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -185,3 +187,72 @@ def test_other_bad_input(problem):
         ridge(X, y, 1.0, prior_mean=np.zeros(2))
     with pytest.raises(InputError, match="`degree` must be"):
         polyfit(X[:, 0], y, 0)
+
+
+def test_normal_equations_warn_when_ill_conditioned():
+    # κ ≈ 1e10: the normal equations (κ² ≈ 1e20 > 1/eps) have no correct digit. The requested
+    # gram/cholesky paths warn with the design's condition number; qr/svd/auto do not.
+    rng = np.random.default_rng(4)
+    U, _ = np.linalg.qr(rng.standard_normal((200, 3)))
+    V, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    X = U @ np.diag([1.0, 1e-5, 1e-10]) @ V.T
+    y = X @ np.array([1.0, 2.0, 3.0]) + 1e-12 * rng.standard_normal(200)
+    ref = ols(X, y, intercept=False, method="qr")
+    assert 1e9 < ref.cond < 1e11
+    for method in ("gram", "cholesky"):
+        with pytest.warns(RuntimeWarning, match=r"condition number 1\.\d+e\+10.*'qr' or 'svd'"):
+            fit = ols(X, y, intercept=False, method=method)
+        assert 1e9 < fit.cond < 1e11  # the design's true κ, not the Gram factor's ~1e8
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for method in ("auto", "qr", "svd"):
+            ols(X, y, intercept=False, method=method)
+        ols(X[:, :1], y, intercept=False, method="cholesky")  # well conditioned: silent
+
+
+def test_normal_equations_breakdown_raises():
+    # κ ≈ 1e10 again, and here (seed 1, LAPACK on CPU) the Gram matrix's Cholesky factorisation
+    # fails: NaN coefficients never come back. Whether it fails is a matter of rounding, so a
+    # solve that does come back must have warned instead.
+    rng = np.random.default_rng(1)
+    t = np.linspace(0.0, 1.0, 50)
+    X = np.c_[t, t + 1e-10 * rng.standard_normal(50)]
+    y = X @ np.array([1.0, 1.0]) + 0.01 * rng.standard_normal(50)
+    for method in ("gram", "cholesky"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                fit = ols(X, y, method=method)
+            except InputError as err:
+                assert f"method='{method}' broke down" in str(err) and "'qr' or 'svd'" in str(err)
+            else:
+                assert np.all(np.isfinite(fit.params["coef"]))
+                assert any("condition number" in str(w.message) for w in caught)
+    assert np.all(np.isfinite(ols(X, y).params["coef"]))
+
+
+def test_ridge_alpha_zero_rank_deficient_raises(problem):
+    X, y, _ = problem
+    Xd = np.hstack([X, X[:, :1] + X[:, 1:2]])
+    with pytest.raises(RankDeficientError, match=r"`X` is rank deficient.*alpha > 0"):
+        ridge(Xd, y, 0.0)
+    with pytest.raises(RankDeficientError, match=r"n=3, 5 parameters.*alpha > 0"):
+        ridge(X[:3], y[:3], 0.0)  # p > n: was NaN
+    for method in ("auto", "gram", "cholesky", "qr", "svd"):
+        with pytest.raises(RankDeficientError):
+            ridge(Xd, y, 0.0, method=method)
+    # alpha > 0: well posed, also with p > n, on every path, matching the normal equations.
+    A = sm.add_constant(X[:3])
+    P = np.diag([0.0, 1, 1, 1, 1])
+    ref = np.linalg.solve(A.T @ A + 0.5 * P, A.T @ y[:3])
+    for method in ("auto", "gram", "cholesky", "qr", "svd"):
+        got = ridge(X[:3], y[:3], 0.5, method=method)
+        np.testing.assert_allclose(got["coef"], ref[1:], rtol=1e-8, err_msg=method)
+    # ols and ridge(alpha=0) agree on a full-rank design.
+    np.testing.assert_allclose(ridge(X, y, 0.0)["coef"], ols(X, y).params["coef"], rtol=1e-12)
+
+
+def test_intercept_by_centring_rank_deficient_raises(problem):
+    X, y, _ = problem
+    with pytest.raises(RankDeficientError, match="rank deficient"):
+        intercept_by_centring(np.hstack([X, 3.0 * X[:, :1]]), y)

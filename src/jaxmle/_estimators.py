@@ -35,6 +35,7 @@ from jax.typing import ArrayLike
 from ._errors import InputError
 from ._numerics import dd_sum, two_prod, two_sum
 from ._priors import Beta, Normal, Uniform
+from ._rank import check_cov_full_rank, check_mvn_sample_size
 from ._validation import as_array, check_binary, check_count, check_positive, is_concrete
 
 __all__ = [
@@ -500,8 +501,10 @@ def mvn_mle(x: ArrayLike, *, x_lo: ArrayLike | None = None) -> dict[str, jax.Arr
         ``{"mean": (k,), "cov": (k, k)}``.
 
     Raises:
-        InputError: when ``x`` is not a finite rank-2 array or has ``n ≤ k`` (the covariance
-            MLE would be singular), or ``x_lo`` is not finite or has another shape.
+        InputError: when ``x`` is not a finite rank-2 array, or ``x_lo`` is not finite or has
+            another shape.
+        RankDeficientError: (an ``InputError``) when the covariance MLE is singular: ``n ≤ k``,
+            or constant or collinear columns (see :func:`check_cov_full_rank`).
 
     Example:
         >>> import jaxmle._estimators as est
@@ -513,13 +516,10 @@ def mvn_mle(x: ArrayLike, *, x_lo: ArrayLike | None = None) -> dict[str, jax.Arr
     n, k = arr.shape
     if k == 0:
         raise InputError("`x` has shape (n, 0); pass at least one variable (column).")
-    if n <= k:
-        raise InputError(
-            f"`x` has n={n} observations of k={k} variables; the covariance MLE needs n > k "
-            "(with n ≤ k it is singular). Collect more data, or use a shrinkage estimate "
-            "(e.g. Ledoit-Wolf) or a MAP estimate under a Wishart prior."
-        )
-    return mvn_mle_kernel(arr, lo)
+    check_mvn_sample_size(n, k, name="x")
+    out = mvn_mle_kernel(arr, lo)
+    check_cov_full_rank(out["cov"], n, name="x")
+    return out
 
 
 def bernoulli_mle(x: ArrayLike) -> dict[str, jax.Array]:

@@ -20,7 +20,14 @@ from jax.scipy.linalg import solve_triangular
 from ._constraints import Constraint, positive, positive_definite, real, unit_interval
 from ._errors import InputError
 from ._priors import Beta, Normal, Prior, Uniform, _as_leaf, _is_value
-from ._validation import as_array, check_binary, check_count, check_positive, check_same_length
+from ._validation import (
+    as_array,
+    check_binary,
+    check_count,
+    check_positive,
+    check_same_length,
+    is_concrete,
+)
 
 __all__ = [
     "Bernoulli",
@@ -220,6 +227,16 @@ class Model:
     def _closed_form_kernel(self, data: Any) -> Params:
         raise NotImplementedError
 
+    def _closed_form_diagnosed(self, data: Any) -> tuple[Params, Any]:
+        """Traced: the closed form and what :meth:`_check_closed_form` needs (None: nothing)."""
+        return self._closed_form_kernel(data), None
+
+    def _check_closed_form_shapes(self, data: Any) -> None:
+        """Host-side, before compiling: raises when the data's shapes admit no unique estimate."""
+
+    def _check_closed_form(self, data: Any, params: Params, diagnostics: Any) -> None:
+        """Host-side, after solving: raises when the estimate is not unique (rank, singular)."""
+
     @property
     def has_closed_form(self) -> bool:
         """Whether :meth:`closed_form` is available for this model and prior."""
@@ -237,18 +254,29 @@ class Model:
         Raises:
             NotImplementedError: when no closed form exists for this model and prior.
             InputError: when the data fail :meth:`validate`.
+            RankDeficientError: when the estimate is not unique, by the rules of the matching
+                :mod:`jaxmle.closed_form` function: a rank-deficient design for a linear
+                regression (as :func:`jaxmle.closed_form.ols`), ``n <= k`` or collinear
+                columns for a multivariate Gaussian's covariance (as
+                :func:`jaxmle.closed_form.mvn_mle`).
         """
         reason = self._no_closed_form()
         if reason is not None:
             raise NotImplementedError(f"{type(self).__name__}.closed_form: {reason}")
-        return _closed_form(self, self.validate(data))
+        data = self.validate(data)
+        self._check_closed_form_shapes(data)
+        params, diagnostics = _closed_form(self, data)
+        self._check_closed_form(data, params, diagnostics)
+        return params
 
 
 @jax.jit
-def _closed_form(model: Model, data: Any) -> Params:
+def _closed_form(model: Model, data: Any) -> tuple[Params, Any]:
     # One jitted entry point for every model: the model is a pytree (its static flags and
     # class are part of the cache key), so each model type compiles once per data shape.
-    return model._closed_form_kernel(data)
+    # The diagnostics (e.g. a condition number) come out of the same program; the host checks
+    # them after it, so a rank check costs no extra compilation.
+    return model._closed_form_diagnosed(data)
 
 
 def _check_known_positive(value: Any, name: str) -> Any:
@@ -515,6 +543,24 @@ class MultivariateGaussian(Model):
         mle = mvn_mle_kernel(x)
         return mle if self.cov is None else {"mean": mle["mean"]}
 
+    def _check_closed_form_shapes(self, x: jax.Array) -> None:
+        from ._rank import check_mvn_sample_size
+
+        if self.cov is None:  # a known covariance leaves only the mean: any n >= 1 will do
+            check_mvn_sample_size(*x.shape, name="data")
+
+    def _check_closed_form(self, x: jax.Array, params: Params, diagnostics: Any) -> None:
+        from ._rank import check_cov_full_rank
+
+        if self.cov is None:
+            check_cov_full_rank(params["cov"], x.shape[0], name="data")
+
+
+_LINREG_FIX = (
+    "Drop or combine collinear columns, give `coef` a Normal prior (a ridge MAP), or use "
+    "jaxmle.closed_form.ols(X, y, rank_deficient='warn') for the minimum-norm solution."
+)
+
 
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True)
@@ -608,6 +654,28 @@ class LinearRegression(Model):
         return None
 
     def _closed_form_kernel(self, data: Mapping[str, jax.Array]) -> Params:
+        return self._closed_form_diagnosed(data)[0]
+
+    def _check_closed_form_shapes(self, data: Mapping[str, jax.Array]) -> None:
+        from ._rank import check_rank
+
+        n, d = data["X"].shape
+        p = d + int(self.intercept)
+        if not self.prior and n < p:
+            check_rank(float("inf"), n, p, data["X"].dtype, x_name="data['X']",
+                       intercept=self.intercept, fix=_LINREG_FIX)  # fmt: skip
+
+    def _check_closed_form(self, data: Mapping[str, jax.Array], params: Params,
+                           cond: jax.Array) -> None:  # fmt: skip
+        from ._rank import check_rank
+
+        if self.prior or not is_concrete(cond):
+            return  # a ridge MAP (a Normal prior with a positive scale) is always unique
+        n, d = data["X"].shape
+        check_rank(float(cond), n, d + int(self.intercept), data["X"].dtype,
+                   x_name="data['X']", intercept=self.intercept, fix=_LINREG_FIX)  # fmt: skip
+
+    def _closed_form_diagnosed(self, data: Mapping[str, jax.Array]) -> tuple[Params, jax.Array]:
         from ._ols import lstsq
 
         X, y, w = data["X"], data["y"], data.get("weight")
@@ -628,7 +696,7 @@ class LinearRegression(Model):
             out["intercept"] = fit.intercept
         if self.noise_variance is None:
             out["variance"] = fit.rss / X.shape[0]  # MLE: weighted RSS over (unweighted) n
-        return out
+        return out, fit.cond
 
 
 @jax.tree_util.register_dataclass

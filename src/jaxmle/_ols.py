@@ -47,6 +47,15 @@ from jax.scipy.linalg import cho_solve, solve_triangular
 from . import _numerics
 from ._errors import InputError, RankDeficientError
 from ._numerics import dd_powers, dd_residual, dd_sum
+from ._rank import (
+    _OLS_FIX,
+    _rank_message,
+    _rank_tol,
+    check_normal_equations,
+    check_rank,
+    conditioning,
+)
+from ._rank import PATH_NAMES as PATH_NAMES  # LstsqSolution.path indices
 from ._validation import as_array, check_positive, check_same_length
 
 __all__ = [
@@ -62,7 +71,6 @@ __all__ = [
 ]
 
 METHODS = ("auto", "gram", "qr", "cholesky", "svd")
-PATH_NAMES = ("gram", "qr", "cholesky", "svd")
 
 # Below this many design entries the double-double path costs well under a millisecond.
 _SMALL = 1 << 16
@@ -281,15 +289,19 @@ def _svd_path(X, y, sw, intercept, ridge):
     U, s, Vt = jnp.linalg.svd(As, full_matrices=False)
     if _is_static_zero(ridge):
         xs = Vt.T @ ((U.T @ yv) / s)
+        R = jnp.linalg.qr(s[:, None] * Vt, mode="r")
+        cond = s[0] / s[-1]
     else:
         # A ridge on the scaled problem is not diagonal in the SVD basis (unless it is a
-        # multiple of the identity), so the penalised system goes through the small Gram matrix.
+        # multiple of the identity), so the penalised system goes through the small Gram matrix;
+        # its factor (and condition number) include the penalty, as on the other paths.
         L = jnp.linalg.cholesky((Vt.T * s**2) @ Vt + jnp.diag(pen))
         xs = cho_solve((L, True), As.T @ yv)
+        R = L.T
+        cond = _tri_cond(R)[0]
     r = yv - As @ xs
-    R = jnp.linalg.qr(s[:, None] * Vt, mode="r")
     coef, b = _split(xs / S, intercept, dt)
-    return LstsqSolution(coef, b, r @ r, R, S, s[0] / s[-1], jnp.asarray(3), jnp.asarray(0))
+    return LstsqSolution(coef, b, r @ r, R, S, cond, jnp.asarray(3), jnp.asarray(0))
 
 
 def _cov_from_r(R, S):
@@ -407,10 +419,6 @@ def _check_xy(X, y, weight, *, x_name="X"):
     return X, y, weight
 
 
-def _rank_tol(n, p, dtype):
-    return max(n, p) * float(jnp.finfo(dtype).eps)
-
-
 def _solve(X, y, weight, intercept, noise_variance, rank_deficient, x_name, **kw):
     """Runs the kernel (unless n < p: underdetermined) and assembles the result."""
     n, p = X.shape[0], X.shape[1] + int(intercept)
@@ -428,26 +436,17 @@ def _finish(sol, X, y, weight, intercept, noise_variance, rank_deficient, x_name
     """Host-side checks on a kernel solution and assembly of an :class:`OLSResult`."""
     n, d = X.shape
     p = d + int(intercept)
-    cond = float(sol.cond)
-    method = PATH_NAMES[int(sol.path)]
+    cond, method = (float(sol.cond), "svd") if n < p else conditioning(sol, X, weight, intercept)
     coef, b = sol.coef, sol.intercept
     deficient = (not cond < 1.0 / _rank_tol(n, p, X.dtype)) or n < p
     if deficient:
-        msg = (
-            f"`{x_name}` is rank deficient (n={n}, {p} parameters, condition number "
-            f"{cond:.3g} of the column-scaled design{', intercept included' if intercept else ''}):"
-            " the least-squares estimate is not unique."
-        )
+        msg = _rank_message(x_name, n, p, cond, intercept)
         if rank_deficient == "raise":
-            raise RankDeficientError(
-                msg + " Drop or combine collinear columns, add a ridge penalty "
-                "(jaxmle.closed_form.ridge), or pass rank_deficient='warn' for the "
-                "minimum-norm solution."
-            )
+            raise RankDeficientError(msg + " " + _OLS_FIX)
         warnings.warn(
             msg + " Returning the minimum-norm solution; its standard errors are NaN.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         A, yv = _design(X, y, None if weight is None else jnp.sqrt(weight), intercept)
         x = jnp.linalg.lstsq(A, yv, rcond=_rank_tol(n, p, X.dtype))[0]
@@ -455,6 +454,8 @@ def _finish(sol, X, y, weight, intercept, noise_variance, rank_deficient, x_name
         r = yv - A @ x
         sol = sol._replace(rss=r @ r, cov_unscaled=jnp.full((p, p), jnp.nan, X.dtype))
         method = "minimum-norm"
+    else:
+        check_normal_equations(sol, cond, method, X.dtype, x_name, stacklevel=5)
     rss = sol.rss
     df = n - p
     var_unb = rss / df if df > 0 else jnp.asarray(jnp.nan, X.dtype)
@@ -515,6 +516,18 @@ def ols(
 
     Returns:
         An :class:`OLSResult`.
+
+    Raises:
+        RankDeficientError: on a rank-deficient design (``rank_deficient="raise"``).
+        InputError: on bad inputs, or when ``method="gram"``/``"cholesky"`` breaks down (the
+            Gram matrix is not numerically positive definite).
+
+    Warns:
+        RuntimeWarning: when ``method="gram"`` or ``"cholesky"`` was asked for and the
+            estimated relative error of its normal-equation solve exceeds 1e-6
+            (``eps·κ²`` for ``"cholesky"``, about ``eps·κ + (eps·κ²)²`` for ``"gram"``, with κ
+            the column-scaled design's condition number); the message gives κ and says to use
+            the QR or SVD method. ``"auto"`` makes that check itself and never warns.
 
     Example:
         >>> import jax, jax.numpy as jnp, jaxmle
@@ -620,11 +633,30 @@ def ridge(
 
     Returns:
         ``{"coef": (d,), "intercept": ()}`` (no ``intercept`` key when ``intercept=False``).
+
+    Raises:
+        RankDeficientError: when the penalised problem has no unique solution: ``alpha = 0``
+            (plain least squares) with collinear columns or more parameters than observations,
+            or an ``alpha`` too small to matter at working precision. Pass ``alpha > 0``, or use
+            :func:`ols` with ``rank_deficient="warn"`` for the minimum-norm solution.
+        InputError: on bad inputs, or when ``method="gram"``/``"cholesky"`` breaks down.
+
+    Warns:
+        RuntimeWarning: as :func:`ols`, when a requested normal-equation method (``"gram"``,
+            ``"cholesky"``) loses most digits on the penalised problem.
     """
     _check_common(method, "raise", None)
     X, y, weight = _check_xy(X, y, weight)
     if not _finite_nonneg(alpha):
         raise InputError(f"`alpha` must be a finite number >= 0, got {alpha!r}.")
+    n, p = X.shape[0], X.shape[1] + int(intercept)
+    fix = (
+        "With alpha=0 ridge is plain least squares: pass alpha > 0 (large enough to matter), "
+        "drop or combine collinear columns, or use jaxmle.closed_form.ols(..., "
+        "rank_deficient='warn') for the minimum-norm solution."
+    )
+    if float(alpha) == 0.0 and n < p:
+        check_rank(float("inf"), n, p, X.dtype, x_name="X", intercept=intercept, fix=fix)
     if prior_mean is not None:
         prior_mean = as_array(prior_mean, "prior_mean", ndim=1)
         if prior_mean.shape[0] != X.shape[1]:
@@ -633,6 +665,11 @@ def ridge(
             )
         y = y - X @ prior_mean
     sol = lstsq(X, y, weight, intercept=intercept, ridge=float(alpha), method=method)
+    cond, path = conditioning(sol, X, weight, intercept, float(alpha))
+    # A penalty adds one row per penalised coefficient: the penalised design has n + d rows.
+    rows = n + X.shape[1] if float(alpha) > 0 else n
+    check_rank(cond, rows, p, X.dtype, x_name="X", intercept=intercept, fix=fix)
+    check_normal_equations(sol, cond, path, X.dtype, "X", stacklevel=3)
     coef = sol.coef if prior_mean is None else sol.coef + prior_mean
     return {"coef": coef, "intercept": sol.intercept} if intercept else {"coef": coef}
 
@@ -654,8 +691,15 @@ def intercept_by_centring(X: jax.Array, y: jax.Array, *, method: str = "auto") -
     """
     _check_common(method, "raise", None)
     X, y, _ = _check_xy(X, y, None)
+    n, p = X.shape[0], X.shape[1] + 1
+    if n < p:
+        check_rank(float("inf"), n, p, X.dtype, x_name="X", intercept=True, fix=_OLS_FIX)
     xbar, ybar = X.mean(axis=0), y.mean()
-    sol = lstsq(X - xbar, y - ybar, intercept=False, method=method)
+    Xc = X - xbar
+    sol = lstsq(Xc, y - ybar, intercept=False, method=method)
+    cond, path = conditioning(sol, Xc, None, False)
+    check_rank(cond, n, p, X.dtype, x_name="X", intercept=True, fix=_OLS_FIX)
+    check_normal_equations(sol, cond, path, X.dtype, "X", stacklevel=3)
     return {"coef": sol.coef, "intercept": ybar - xbar @ sol.coef}
 
 
