@@ -9,6 +9,7 @@ standard deviations of the estimates with the coefficients' LRE bar; textbook cl
 import dataclasses
 import sys
 import warnings
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -362,7 +363,7 @@ def test_ols_failures_are_flagged_with_the_reason(longley):
     with pytest.warns(RuntimeWarning, match="singular.*condition number"):
         s = inference.summary(LinearRegression(), exact, {"X": collinear, "y": y3},
                               cov_type="classical")  # fmt: skip
-    assert int(s.status) == 3 and np.all(np.isnan(s.stderr)) and "code 3" in str(s)
+    assert int(s.status) == 3 and np.all(np.isnan(s.stderr)) and "SINGULAR" in str(s)
 
 
 def test_indefinite_hessian_gives_nan_and_warns_but_only_flags_under_jit():
@@ -397,16 +398,35 @@ def test_map_standard_errors_warn_and_equal_posterior_sd():
 # jit, vmap and sweeps.
 
 
+class Est(NamedTuple):
+    """A minimal result: params and a status (what summary reads from FitResult/MLEResult)."""
+
+    params: dict
+    status: jax.Array
+
+
 def test_vmap_over_lanes_and_no_recompile():
     x = X_GAUSS
     model = Gaussian()
     lanes = {"mean": jnp.array([0.0, 0.1, 0.2]), "variance": jnp.array([0.8, 1.0, 1.2])}
-    se = jax.vmap(lambda p: inference.summary(model, p, jnp.asarray(x)).stderr)(lanes)
+    # Results that say they are converged are taken at their word: standard errors anywhere.
+    ok = Est(lanes, jnp.zeros(3, jnp.int32))
+    se = jax.vmap(lambda r: inference.summary(model, r, jnp.asarray(x)).stderr)(ok)
     for i in range(3):
-        one = inference.summary(model, {k: v[i] for k, v in lanes.items()}, x)
+        one = inference.summary(model, Est({k: v[i] for k, v in lanes.items()}, 0), x)
         np.testing.assert_allclose(se[i], one.stderr, rtol=1e-13)
+        assert np.all(np.isfinite(one.stderr))
+    # Bare params get the stationarity check, traced or not: these are far from the MLE.
+    f = jax.vmap(lambda p: inference.summary(model, p, jnp.asarray(x)))
+    steps = f(lanes)
+    assert np.asarray(steps.status).tolist() == [9, 9, 9]
     size = jaxmle._inference._summary_jit._cache_size()
-    inference.summary(model, {"mean": 0.3, "variance": 2.0}, x)
+    with pytest.warns(RuntimeWarning, match="not converged"):
+        one = inference.summary(model, {k: v[0] for k, v in lanes.items()}, x)
+    np.testing.assert_allclose(one.newton_step, steps.newton_step[0], rtol=1e-12)
+    with pytest.warns(RuntimeWarning, match="not converged"):
+        inference.summary(model, {"mean": 0.3, "variance": 2.0}, x)
+    inference.summary(model, Est({"mean": 0.3, "variance": 2.0}, 0), x)  # result or bare: same
     assert jaxmle._inference._summary_jit._cache_size() == size
 
 
@@ -418,8 +438,13 @@ def test_sweep_summary_per_lane():
     study = jaxmle.sweep(model, model.init(x), x, optimizer={"sgd": optax.sgd},
                          grid={"learning_rate": [0.1, 0.5], "seed": [0]}, steps=30,
                          key=jax.random.key(0))  # fmt: skip
-    s = inference.sweep_summary(model, study, x)
+    # 30 steps at learning rate 0.1 stop short (the study's own `converged` says so).
+    assert np.asarray(study.converged).ravel().tolist() == [False, True]
+    with pytest.warns(RuntimeWarning, match="1 of 2 lanes.*1 not converged"):
+        s = inference.sweep_summary(model, study, x)
     assert s.batch_shape == study.shape
+    assert np.asarray(s.status).ravel().tolist() == [9, 0]
+    assert np.isnan(s.lane(0, 0, 0).stderr).all()
     lane = s.lane(0, 1, 0)
     ref = inference.summary(model, study.lane(optimizer="sgd", learning_rate=0.5, seed=0).params, x)
     np.testing.assert_allclose(lane.estimate, ref.estimate, rtol=1e-13)
@@ -427,12 +452,18 @@ def test_sweep_summary_per_lane():
     df = s.to_dataframe()
     assert {"optimizer", "learning_rate", "seed", "parameter", "std err"} <= set(df.columns)
     assert len(df) == 2
+    # The same lanes as bare params: the stationarity check finds the same lane.
+    with pytest.warns(RuntimeWarning, match="1 of 2 lanes"):
+        bare = inference.sweep_summary(model, study.params, x, batch_ndim=3)
+    assert np.asarray(bare.status).ravel().tolist() == [9, 0]
     # A diverged lane (NaN estimate) is that lane's status, counted in one warning; the other
     # lane is untouched (the design's "one diverging run never spoils the others").
-    mean = np.asarray(study.params["mean"]).copy()
-    mean[0, 1, 0] = np.nan
+    mean = np.array([[[x.mean()], [np.nan]]])
     with pytest.warns(RuntimeWarning, match="1 of 2 lanes"):
-        bad = inference.sweep_summary(model, dataclasses.replace(study, params={"mean": mean}), x)
+        ok = np.ones((1, 2, 1), bool)
+        bad = inference.sweep_summary(
+            model, dataclasses.replace(study, params={"mean": mean}, converged=ok), x
+        )
     assert np.asarray(bad.status).ravel().tolist() == [0, 1]
     assert np.isnan(bad.lane(0, 1, 0).stderr).all()
     np.testing.assert_allclose(bad.lane(0, 0, 0).stderr, 1.0 / np.sqrt(50), rtol=1e-12)
@@ -461,7 +492,7 @@ def test_every_public_name_imports():
 
 
 def test_to_dataframe_without_pandas(monkeypatch):
-    s = inference.summary(Gaussian(variance=1.0), {"mean": 0.0}, np.array([0.1, -0.2, 0.3]))
+    s = inference.summary(Gaussian(variance=1.0), {"mean": 0.0}, np.array([0.1, -0.2, 0.1]))
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(ImportError, match="pip install pandas"):
         s.to_dataframe()
