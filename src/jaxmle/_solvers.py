@@ -76,6 +76,7 @@ def run_solver(
     max_steps: int,
     rtol: float,
     atol: float,
+    scale: bool = True,
 ) -> tuple[jax.Array, jax.Array]:
     """Runs one solver from ``x0``; returns ``(x, steps)``.
 
@@ -87,13 +88,14 @@ def run_solver(
         max_steps: iteration cap.
         rtol: optimistix's relative step/function tolerance.
         atol: optimistix's absolute tolerance.
+        scale: solve in coordinates scaled to unit curvature at the start.
 
     Returns:
         The final point and the number of steps taken.
     """
     if method == "least_squares":
         J0 = jax.jacfwd(residuals)(x0)
-        s = _scales(jnp.sum(J0 * J0, axis=0))
+        s = _scales(jnp.sum(J0 * J0, axis=0)) if scale else jnp.ones_like(x0)
 
         def fn(z, _):
             return residuals(s * z)
@@ -102,8 +104,7 @@ def run_solver(
         sol = optx.least_squares(fn, solver, x0 / s, max_steps=max_steps, throw=False)
         return s * sol.value, sol.stats["num_steps"]
 
-    H0 = jax.hessian(objective)(x0)
-    s = _scales(jnp.abs(jnp.diagonal(H0)))
+    s = _scales(jnp.abs(jnp.diagonal(jax.hessian(objective)(x0)))) if scale else jnp.ones_like(x0)
 
     def f(z):
         return objective(s * z)
