@@ -256,17 +256,21 @@ def test_no_recompilation_for_new_hyperparams_data_model_values():
 def test_divergence_is_flagged_and_frozen():
     lam, steps = 1e30, 100
     run = _sgd(lam, steps=steps)
-    # numpy: the first step whose loss, gradient or update is non-finite freezes the run.
+    # numpy: the first step whose loss, gradient or update is non-finite, or whose loss
+    # exceeds EXPLODE_FACTOR (1e50) times max(1, |first loss|), freezes the run.
     sinv = np.linalg.inv(SIGMA)
     logdet = np.log(np.linalg.det(SIGMA))
-    mus, mu, expected_step = [np.zeros(2)], np.zeros(2), -1
+    mus, mu, expected_step, loss0 = [np.zeros(2)], np.zeros(2), -1, None
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(steps):
             d = XG - mu
             loss = np.mean(0.5 * (2 * np.log(2 * np.pi) + logdet + np.sum((d @ sinv) * d, 1)))
+            loss0 = loss if loss0 is None else loss0
+            exploded = abs(loss) > 1e50 * max(1.0, abs(loss0))
             g = -sinv @ d.mean(0)
             new = mu - lam * g
-            if not (np.isfinite(loss) and np.all(np.isfinite(g)) and np.all(np.isfinite(new))):
+            finite = np.isfinite(loss) and np.all(np.isfinite(g)) and np.all(np.isfinite(new))
+            if exploded or not finite:
                 expected_step = t
                 break
             mu = new
@@ -503,3 +507,144 @@ def test_data_leaves_with_different_leading_sizes():
         model = models.LinearRegression()
         data = {"X": jnp.zeros((5, 2)), "y": jnp.zeros(4)}
         jaxmle.fit(model, model.init(data), data, optimizer=LBFGS, steps=2)
+
+
+# --------------------------------------------------------------------------------------------
+# `converged` and `status` describe the final state; `steps_to_tol` when the tolerance first
+# held. SGD with heavy momentum on the isotropic 2-D Gaussian oscillates: the error shrinks
+# along one line through zero, so its distance dips below a tolerance and comes back above it.
+
+
+def _momentum(**kw):
+    return jaxmle.fit(MVN, P0, XG, optimizer=optax.sgd,
+                      hyperparams={"learning_rate": 0.5, "momentum": 0.9}, steps=40,
+                      record_every=1, **kw)  # fmt: skip
+
+
+def test_converged_is_the_final_state_not_a_passing_visit():
+    probe = _momentum(reference=REF, tol=1e-3)
+    dist = np.linalg.norm(np.asarray(probe.trace.params["mean"]) - XBAR, axis=1)
+    final = dist[-1]
+    assert dist.min() < 0.5 * final  # it did pass closer than where it ended
+    tol = float(np.sqrt(dist.min() * final))  # reached once, not at the end
+    run = _momentum(reference=REF, tol=tol)
+    first = int(np.argmax(dist <= tol)) + 1
+    assert int(run.steps_to_tol) == first and int(run.samples_to_tol) == first * N
+    assert not bool(run.converged)
+    assert int(run.status) == jaxmle.Status.MAX_STEPS
+    assert run.status.dtype == jnp.int32
+    ok = _momentum(reference=REF, tol=float(2.0 * final))
+    assert bool(ok.converged) and int(ok.status) == jaxmle.Status.OK
+
+
+def test_converged_without_reference_uses_the_final_gradient_norm():
+    probe = _momentum(tol=1e-3)
+    g = np.asarray(probe.trace.grad_norm)
+    assert g.min() < 0.5 * g[-1]
+    tol = float(np.sqrt(g.min() * g[-1]))
+    run = _momentum(tol=tol)
+    assert int(run.steps_to_tol) >= 0
+    assert float(run.grad_norm) > tol and not bool(run.converged)
+    assert int(run.status) == jaxmle.Status.MAX_STEPS
+    ok = _momentum(tol=float(2.0 * g[-1]))
+    assert bool(ok.converged) and int(ok.status) == jaxmle.Status.OK
+
+
+def test_divergence_status_and_not_converged():
+    run = _sgd(1e30, reference=REF, tol=1e300)  # any distance is "within tol" ...
+    assert bool(run.diverged) and not bool(run.converged)  # ... but a diverged run is not
+    assert int(run.status) == jaxmle.Status.NONFINITE
+    assert int(run.steps_to_tol) >= 0  # the tolerance did hold (at the start)
+
+
+def test_exploding_finite_loss_is_a_divergence():
+    # Plain gradient descent with a step 20/5 = 4 times the curvature's limit: the error
+    # triples each step, so the loss grows ~9x a step and stays finite for ~300 steps (2e199
+    # and the like). It is flagged once the loss exceeds 1e50 × max(1, |first loss|).
+    lam, steps = 20.0, 100
+    run = _sgd(lam, steps=steps)
+    sinv = np.linalg.inv(SIGMA)
+    logdet = np.log(np.linalg.det(SIGMA))
+    mu, losses = np.zeros(2), []
+    for _ in range(steps):
+        d = XG - mu
+        losses.append(np.mean(0.5 * (2 * np.log(2 * np.pi) + logdet + np.sum((d @ sinv) * d, 1))))
+        mu = mu + lam * sinv @ d.mean(0)
+    losses = np.array(losses)
+    assert np.all(np.isfinite(losses))  # never NaN or inf: the old rule saw no divergence
+    expected = int(np.argmax(np.abs(losses) > _fit.EXPLODE_FACTOR * max(1.0, abs(losses[0]))))
+    assert 0 < expected < steps - 1
+    assert bool(run.diverged) and int(run.diverged_step) == expected
+    assert int(run.status) == jaxmle.Status.NONFINITE
+    assert float(run.loss) <= _fit.EXPLODE_FACTOR * max(1.0, abs(losses[0]))
+
+
+# --------------------------------------------------------------------------------------------
+# Optimiser factories: numeric hyperparameters traced, integer settings bound, and factories
+# that branch on a hyperparameter in Python built as given.
+
+
+def test_lbfgs_factory_works():
+    model, data, _ = _CASES["gaussian"]
+    exact = model.closed_form(data)
+    for hyper in (None, {"memory_size": 3, "linesearch": None, "learning_rate": 1.0}):
+        run = jaxmle.fit(model, model.init(data), data, optimizer=optax.lbfgs, hyperparams=hyper,
+                         steps=50, reference=exact, tol=1e-7, record_every=50)  # fmt: skip
+        assert bool(run.converged), hyper
+        assert bool(jaxmle.check(run.params, exact, rtol=1e-8).ok), hyper
+
+
+def _clipped_sgd(learning_rate, max_norm=1.0):
+    if max_norm <= 0:  # Python control flow on a hyperparameter: it cannot be traced
+        raise ValueError("max_norm must be positive")
+    return optax.chain(optax.clip_by_global_norm(max_norm), optax.sgd(learning_rate))
+
+
+def test_factory_branching_on_hyperparameter_is_built_from_values():
+    hyper = {"learning_rate": 0.5, "max_norm": 0.05}
+    run = _sgd_like(_clipped_sgd, hyper)
+    built = _sgd_like(_clipped_sgd(**hyper), None)
+    _assert_tree_equal(run.params, built.params)
+    # Swept, it cannot be vmapped: a clear error, not a TracerBoolConversionError.
+    with pytest.raises(jaxmle.InputError, match="Python control flow"):
+        jaxmle.sweep(MVN, P0, XG, optimizer=_clipped_sgd, grid={"max_norm": [0.1, 0.2]},
+                     hyperparams={"learning_rate": 0.5}, steps=3,
+                     key=jax.random.key(0))  # fmt: skip
+    with pytest.raises(jaxmle.InputError, match=r"`grid\['memory_size'\]`.*integer setting"):
+        jaxmle.sweep(MVN, P0, XG, optimizer=optax.lbfgs, grid={"memory_size": [3, 5]}, steps=3,
+                     key=jax.random.key(0))  # fmt: skip
+    with pytest.raises(jaxmle.InputError, match="`hyperparams`"):
+        _sgd_like(optax.sgd, {"lr": 0.1})  # misspelt
+
+
+def _sgd_like(optimizer, hyper):
+    return jaxmle.fit(MVN, P0, XG, optimizer=optimizer, hyperparams=hyper, steps=5)
+
+
+# --------------------------------------------------------------------------------------------
+# params0 and log_prob are checked at the boundary.
+
+
+def test_params0_outside_domain_raises():
+    model = models.Gaussian()
+    with pytest.raises(jaxmle.InputError, match=r"`params0\['variance'\]` = -1.0 .*positive"):
+        jaxmle.fit(model, {"mean": 0.0, "variance": -1.0}, _X1, optimizer=LBFGS, steps=2)
+    bern = models.Bernoulli()
+    with pytest.raises(jaxmle.InputError, match=r"`params0\['prob'\]`.*unit"):
+        jaxmle.fit(bern, {"prob": 1.0}, _B, optimizer=LBFGS, steps=2)
+    with pytest.raises(jaxmle.InputError, match=r"`params0\['mean'\]` is not finite"):
+        jaxmle.fit(model, {"mean": np.nan, "variance": 1.0}, _X1, optimizer=LBFGS, steps=2)
+    with pytest.raises(jaxmle.InputError, match="`params0` must be a dict with keys"):
+        jaxmle.fit(model, {"mean": 0.0}, _X1, optimizer=LBFGS, steps=2)
+
+
+def test_log_prob_must_be_pointwise():
+    def summed(p, x):
+        return jnp.sum(-0.5 * (x - p["mu"]) ** 2)
+
+    def outer(p, x):  # a broadcasting slip: (n, n)
+        return -0.5 * (x[:, None] - p["mu"] * jnp.ones_like(x)) ** 2
+
+    for bad, shape in ((summed, r"\(\)"), (outer, r"\(50, 50\)")):
+        with pytest.raises(jaxmle.InputError, match=rf"shape \(50,\); got shape {shape}"):
+            jaxmle.fit(bad, {"mu": 0.0}, _X1, optimizer=LBFGS, steps=2)

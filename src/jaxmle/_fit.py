@@ -13,6 +13,7 @@ steps; only the records leave the loop, so the trace is bounded whatever the ste
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -26,7 +27,8 @@ from jax import lax
 from . import _batching, _xla
 from ._errors import InputError
 from ._models import Model
-from ._validation import n_rows
+from ._status import Status
+from ._validation import check_log_prob_shape, check_params_domain, n_rows
 
 __all__ = ["FitResult", "Trace", "fit"]
 
@@ -55,18 +57,27 @@ class FitResult(NamedTuple):
     Attributes:
         params: final natural parameters (the last finite state if the run diverged).
         loss: objective at the last step (its minibatch).
-        grad_norm: gradient norm at the last step.
+        grad_norm: gradient norm at the last step (measured on its minibatch, at the params
+            that step started from).
         distance: Euclidean distance of ``params`` to ``reference`` over all leaves (NaN
             without a reference).
-        converged: reached the tolerance at some step (distance to the reference ≤ ``tol``
-            when a reference is given, else gradient norm ≤ ``tol``).
+        converged: the FINAL state meets the criterion and the run did not diverge: the final
+            ``distance`` ≤ ``tol`` when a reference is given, else the final ``grad_norm`` ≤
+            ``tol``. A run that passed through the tolerance and left it again (Adam
+            oscillating, a too-large step) is not converged; when the tolerance first held is
+            ``steps_to_tol``.
         steps_to_tol: number of steps done when the tolerance first held: the parameters
             after that many steps were within ``tol`` of the reference, or had a gradient
-            norm ≤ ``tol`` (-1 if never).
-        samples_to_tol: observations processed up to then, ``steps_to_tol × batch size``.
-        diverged: a loss, gradient or update became non-finite; the run froze at its last
-            finite state.
+            norm ≤ ``tol`` (-1 if never). It may be ≥ 0 for a run that is not ``converged``.
+        samples_to_tol: observations processed up to then, ``steps_to_tol × batch size``
+            (-1 if never).
+        diverged: the run diverged and froze at its last finite state: a loss, gradient or
+            update became non-finite, or the loss exploded (``|loss| > 1e50·max(1, |loss₀|)``
+            with ``loss₀`` the first step's; see ``EXPLODE_FACTOR``).
         diverged_step: the step at which that happened (-1 if never).
+        status: ``int32`` :class:`jaxmle.Status` code: ``OK`` when ``converged``,
+            ``NONFINITE`` when ``diverged``, ``MAX_STEPS`` otherwise (the steps ran out
+            first). :func:`jaxmle.status_message` turns it into a sentence.
         trace: the thinned :class:`Trace`.
     """
 
@@ -79,7 +90,13 @@ class FitResult(NamedTuple):
     samples_to_tol: jax.Array
     diverged: jax.Array
     diverged_step: jax.Array
+    status: jax.Array
     trace: Trace
+
+
+# A finite loss this many times larger than the first step's (or than 1) is an explosion: the
+# run is flagged as diverged and frozen, as for a NaN (2e199 is not a result worth reporting).
+EXPLODE_FACTOR = 1e50
 
 
 class _Config(NamedTuple):
@@ -108,6 +125,7 @@ class _State(NamedTuple):
     conv_step: jax.Array
     loss: jax.Array
     grad_norm: jax.Array
+    loss0: jax.Array  # the first step's loss: the scale an exploding loss is measured against
 
 
 class _Dynamic(NamedTuple):
@@ -236,7 +254,9 @@ def _step(cfg: _Config, dyn: _Dynamic, state: _State, t: jax.Array, stats=None) 
         g, state.opt_state, state.u, value=loss, grad=g, value_fn=loss_fn
     )
     u = optax.apply_updates(state.u, updates)
-    ok = jnp.isfinite(loss) & _all_finite(g) & _all_finite(u)
+    loss0 = jnp.where(t == 0, loss, state.loss0)
+    exploded = jnp.abs(loss) > EXPLODE_FACTOR * jnp.maximum(1.0, jnp.abs(loss0))
+    ok = jnp.isfinite(loss) & ~exploded & _all_finite(g) & _all_finite(u)
     frozen = state.frozen | ~ok
     u = _tree_where(frozen, state.u, u)
     opt_state = _tree_where(frozen, state.opt_state, opt_state)
@@ -258,6 +278,7 @@ def _step(cfg: _Config, dyn: _Dynamic, state: _State, t: jax.Array, stats=None) 
         conv_step=conv_step,
         loss=jnp.where(frozen, state.loss, loss),
         grad_norm=jnp.where(frozen, state.grad_norm, gnorm),
+        loss0=loss0,
     )
 
 
@@ -273,6 +294,7 @@ def _init_state(cfg: _Config, dyn: _Dynamic, u0: PyTree, key: jax.Array) -> _Sta
         conv_step=jnp.asarray(-1, jnp.int32),
         loss=jnp.asarray(jnp.nan, dt),
         grad_norm=jnp.asarray(jnp.nan, dt),
+        loss0=jnp.asarray(jnp.nan, dt),
     )
 
 
@@ -318,13 +340,19 @@ def _finish(cfg, dyn, state: _State, trace: Trace, batch_size) -> FitResult:
         if cfg.has_reference
         else jnp.asarray(jnp.nan, jnp.result_type(float))
     )
-    conv = state.conv_step >= 0
+    # Converged describes the final state: the criterion holds there and the run is sane.
+    final = dist if cfg.has_reference else state.grad_norm
+    conv = (final <= dyn.tol) & ~state.frozen
+    status = jnp.where(
+        conv, int(Status.OK), jnp.where(state.frozen, int(Status.NONFINITE), int(Status.MAX_STEPS))
+    ).astype(jnp.int32)
+    reached = state.conv_step >= 0
     # Steps × rows overflows int32 for long large-batch runs: widen (float without x64).
     wide = jnp.int64 if jax.config.jax_enable_x64 else jnp.result_type(float)
-    samples = jnp.where(conv, state.conv_step.astype(wide) * jnp.asarray(batch_size, wide), -1)
+    samples = jnp.where(reached, state.conv_step.astype(wide) * jnp.asarray(batch_size, wide), -1)
     return FitResult(
         params, state.loss, state.grad_norm, dist, conv, state.conv_step, samples,
-        state.frozen, state.diverged_step, trace,
+        state.frozen, state.diverged_step, status, trace,
     )  # fmt: skip
 
 
@@ -336,29 +364,180 @@ _finish_jit = _xla.jit(_finish, static_argnums=0)
 
 
 @functools.cache
-def _injected(factory: Callable) -> Callable:
-    # One inject_hyperparams wrapper per optimiser factory, so the static config is the same
-    # object on every call and a new learning rate never recompiles.
-    return optax.inject_hyperparams(factory)
+def _injected(factory: Callable, static: tuple = (), names: tuple[str, ...] = ()) -> Callable:
+    """``inject_hyperparams`` of ``factory`` with the ``static`` settings bound as Python values.
+
+    One wrapper per (factory, static settings), so the static config is the same object on
+    every call and a new learning rate never recompiles. Only ``names`` are traced (the wrapper
+    takes exactly those keywords); every other argument keeps the factory's Python default
+    (``optax.inject_hyperparams(optax.lbfgs)`` would trace ``memory_size=10`` and fail on its
+    ``if memory_size < 1``).
+    """
+
+    def inner(**traced):
+        return factory(**dict(static), **traced)
+
+    inner.__name__ = inner.__qualname__ = getattr(factory, "__name__", "optimizer")
+    kw = inspect.Parameter.KEYWORD_ONLY
+    inner.__signature__ = inspect.Signature([inspect.Parameter(k, kw) for k in names])
+    return optax.inject_hyperparams(inner)
+
+
+@functools.cache
+def _built(factory: Callable, settings: tuple) -> optax.GradientTransformation:
+    # A factory whose hyperparameters cannot be traced, built once per value set.
+    return factory(**dict(settings))
+
+
+def _is_traceable_value(factory: Callable, name: str, value: Any) -> bool:
+    """Whether a hyperparameter is numeric and not a shape-deciding (integer) setting.
+
+    Integers are traced only when the factory's default for them is not an integer
+    (``learning_rate=1`` is a rate; ``memory_size=5`` decides array shapes).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number | np.ndarray
+                                                 | jax.Array):  # fmt: skip
+        return False
+    if np.ndim(value) != 0:
+        return False
+    if isinstance(value, int | np.integer) or np.issubdtype(np.asarray(value).dtype, np.integer):
+        try:
+            default = inspect.signature(factory).parameters[name].default
+        except (KeyError, TypeError, ValueError):
+            return True
+        return not (isinstance(default, int) and not isinstance(default, bool))
+    return True
+
+
+def _hashable(name: str, value: Any) -> Any:
+    if isinstance(value, np.ndarray | jax.Array) and np.ndim(value) == 0:
+        value = value.item()
+    try:
+        hash(value)
+    except TypeError as err:
+        raise InputError(
+            f"`hyperparams['{name}']` ({type(value).__name__}) is neither a number that can be "
+            "traced nor a hashable setting; pass a number, or build the transformation yourself "
+            "(optimizer=factory(...))."
+        ) from err
+    return value
+
+
+@functools.cache
+def _traces_cleanly(opt: Callable, names: tuple[str, ...]) -> bool:
+    """Whether ``opt(**hyper)`` can be initialised and updated with traced ``hyper``.
+
+    Checked once per (wrapper, names) on a tiny quadratic, abstractly (nothing compiles).
+    """
+    dt = jnp.result_type(float)
+
+    def run(hyper, u):
+        o = optax.with_extra_args_support(opt(**hyper))
+        state = o.init(u)
+
+        def f(v):
+            return jnp.sum(v * v)
+
+        v, g = jax.value_and_grad(f)(u)
+        return o.update(g, state, u, value=v, grad=g, value_fn=f)
+
+    hyper = {k: jax.ShapeDtypeStruct((), dt) for k in names}
+    try:
+        jax.eval_shape(run, hyper, jax.ShapeDtypeStruct((2,), dt))
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerBoolConversionError,
+            jax.errors.TracerIntegerConversionError):  # fmt: skip
+        return False
+    except TypeError as err:  # e.g. a misspelt hyperparameter
+        name = getattr(opt, "__name__", "the optimiser factory")
+        raise InputError(
+            f"`hyperparams` {list(names)} do not fit {name}: {err}. Pass the factory's numeric "
+            "hyperparameters by name, e.g. hyperparams={'learning_rate': 0.1}."
+        ) from err
+    return True
+
+
+def factory_optimizer(
+    factory: Callable, hyperparams: Mapping[str, Any] | None, swept: tuple[str, ...] = ()
+) -> tuple[Callable | optax.GradientTransformation, bool, dict, tuple]:
+    """How an optax factory runs: (optimizer, injected, traced hyperparameters, static ones).
+
+    Numeric hyperparameters are traced through ``inject_hyperparams`` (a new value never
+    recompiles; a sweep vmaps them); integer settings whose default is an integer
+    (``memory_size``) and non-numeric ones (a ``linesearch``) are bound as Python values. When
+    the factory uses a traced hyperparameter in Python control flow, a single run builds the
+    transformation from the given values instead (a new value then compiles anew); a sweep,
+    which must trace ``swept``, raises.
+
+    Args:
+        factory: an optax optimiser factory such as ``optax.adam`` or ``optax.lbfgs``.
+        hyperparams: fixed hyperparameters (numbers or settings).
+        swept: names a sweep will trace per lane.
+
+    Returns:
+        ``(optimizer, injected, traced, static)``: ``optimizer`` an ``inject_hyperparams``
+        wrapper when ``injected`` (call it with ``traced``), else a built transformation.
+
+    Raises:
+        InputError: when a swept name is a static setting or cannot be traced.
+    """
+    traced, static = {}, []
+    for k, v in (hyperparams or {}).items():
+        if _is_traceable_value(factory, k, v):
+            traced[k] = v
+        else:
+            static.append((k, _hashable(k, v)))
+    static = tuple(sorted(static, key=lambda kv: kv[0]))
+    fname = getattr(factory, "__name__", "the optimiser factory")
+    for k in swept:
+        try:
+            default = inspect.signature(factory).parameters[k].default
+        except (KeyError, TypeError, ValueError):
+            continue
+        if isinstance(default, int) and not isinstance(default, bool):
+            raise InputError(
+                f"`grid['{k}']`: {fname}'s `{k}` is an integer setting that decides array "
+                "shapes; it cannot be vmapped. Fix it in `hyperparams` and run one sweep per value."
+            )
+    names = tuple(sorted({*traced, *swept}))
+    opt = _injected(factory, static, names)
+    if _traces_cleanly(opt, names):
+        return opt, True, traced, static
+    if swept:
+        raise InputError(
+            f"{fname} uses its hyperparameter(s) {list(names)} in Python control flow, so they "
+            f"cannot be traced and swept; sweep only hyperparameters that {fname} accepts as "
+            "arrays, or run jaxmle.fit once per value."
+        )
+    settings = tuple(sorted({**dict(static), **{k: _hashable(k, v) for k, v in traced.items()}
+                             }.items()))  # fmt: skip
+    return _built(factory, settings), False, {}, static
 
 
 def _prepare(model, params0, data, optimizer, hyperparams, batch_size, replace, reduction,
-             reference, tol, steps, key, sufficient_stats=None):  # fmt: skip
+             reference, tol, steps, key, sufficient_stats=None, swept=()):  # fmt: skip
     """Validates inputs and builds the static config and the traced inputs."""
-    if isinstance(model, Model):
-        data = model.validate(data)
-        u0 = model.to_unconstrained(params0)
-        log_prob, dyn_model = None, model
-    elif callable(model):
-        log_prob, dyn_model = model, None
-        data = jax.tree_util.tree_map(jnp.asarray, data)
-        u0 = params0
-    else:
+    if not (isinstance(model, Model) or callable(model)):
         raise InputError(
             f"`model` must be a jaxmle Model or a function log_prob(params, data) -> (n,), "
             f"got {type(model).__name__}."
         )
-    n = n_rows(data)
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params0)[0]:
+        if not np.all(np.isfinite(np.asarray(leaf))):
+            raise InputError(
+                f"`params0{jax.tree_util.keystr(path)}` is not finite; pass a finite start."
+            )
+    if isinstance(model, Model):
+        data = model.validate(data)
+        u0 = check_params_domain(model.constraints, params0, "params0")
+        log_prob, dyn_model = None, model
+        n = n_rows(data)
+    else:
+        log_prob, dyn_model = model, None
+        data = jax.tree_util.tree_map(jnp.asarray, data)
+        u0 = params0
+        n = n_rows(data)
+        # A jaxmle Model's log_prob is pointwise by construction; a user's function may not be.
+        check_log_prob_shape(log_prob, params0, data, n=n)
     u0 = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.result_type(float)), u0)
     if not isinstance(steps, int | np.integer) or steps < 1:
         raise InputError(f"`steps` must be a positive integer, got {steps!r}.")
@@ -389,8 +568,8 @@ def _prepare(model, params0, data, optimizer, hyperparams, batch_size, replace, 
             )
         opt, injected, hyper = optimizer, False, {}
     elif callable(optimizer):
-        opt, injected = _injected(optimizer), True
-        hyper = {k: jnp.asarray(v, jnp.result_type(float)) for k, v in (hyperparams or {}).items()}
+        opt, injected, traced, _ = factory_optimizer(optimizer, hyperparams, swept)
+        hyper = {k: jnp.asarray(v, jnp.result_type(float)) for k, v in traced.items()}
     else:
         raise InputError(
             "`optimizer` must be an optax.GradientTransformation (e.g. optax.adam(1e-2)) or an "
@@ -533,7 +712,9 @@ def fit(
         if progress is not None:
             progress(done, steps)
     # (One chunk, the default, needs no concatenation: an eager op would compile a program.)
-    trace = traces[0] if len(traces) == 1 else jax.tree_util.tree_map(
-        lambda *xs: jnp.concatenate(xs), *traces
+    trace = (
+        traces[0]
+        if len(traces) == 1
+        else jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *traces)
     )
     return _finish_jit(_finish_cfg(cfg), dyn, state, trace, dyn.batch_size)

@@ -51,7 +51,7 @@ ROW_COST = 8.0e-9  # seconds per gathered row per lane-step, row-by-row log-dens
 ROW_COST_STATS = 3.0e-9  # the same, summed sufficient statistics
 COMPILE_COST = 0.8  # seconds to compile one (optimiser, batch group) program
 _RESULT_FIELDS = ("loss", "grad_norm", "distance", "converged", "steps_to_tol",
-                  "samples_to_tol", "diverged", "diverged_step")  # fmt: skip
+                  "samples_to_tol", "diverged", "diverged_step", "status")  # fmt: skip
 
 
 def plan_batch_groups(
@@ -105,7 +105,9 @@ class SweepResult:
             then the grid's keys in the order given).
         params: natural parameters, each leaf ``(*grid, ...)``.
         loss, grad_norm, distance, converged, steps_to_tol, samples_to_tol, diverged,
-            diverged_step: ``(*grid)`` arrays, as in :class:`jaxmle.FitResult`.
+            diverged_step, status: ``(*grid)`` arrays, as in :class:`jaxmle.FitResult`:
+            ``converged`` describes each lane's final state (``steps_to_tol`` when the
+            tolerance first held), ``status`` is its ``int32`` :class:`jaxmle.Status` code.
         trace: :class:`jaxmle.Trace` with leaves ``(*grid, R, ...)``.
         meta: settings of the study (steps, tolerance, batch groups, devices...).
         timings: seconds spent compiling and running each program.
@@ -121,6 +123,7 @@ class SweepResult:
     samples_to_tol: np.ndarray
     diverged: np.ndarray
     diverged_step: np.ndarray
+    status: np.ndarray
     trace: _fit.Trace
     meta: dict
     timings: dict
@@ -216,7 +219,12 @@ class SweepResult:
             params = {unkey(k): z[f"param_{i}"] for i, k in enumerate(keys)}
             tparams = {unkey(k): z[f"trace_param_{i}"] for i, k in enumerate(keys)}
             trace = _fit.Trace(z["trace_step"], z["trace_loss"], z["trace_grad_norm"], tparams)
-            fields = {f: z[f] for f in _RESULT_FIELDS}
+            fields = {f: z[f] for f in _RESULT_FIELDS if f in z}
+            if "status" not in fields:  # written before lanes carried a status
+                fields["status"] = np.where(
+                    fields["converged"], 0, np.where(fields["diverged"], 1, 6)
+                ).astype(np.int32)
+
         return cls(axes=header["axes"], params=params, trace=trace, meta=header["meta"],
                    timings=header["timings"], **fields)  # fmt: skip
 
@@ -358,18 +366,23 @@ def sweep(
     first = next(iter(opts.values()))
     cfg0, dyn0, u0, key = _fit._prepare(
         model, params0, data, first, hyperparams, minibatch[0] if minibatch else None, replace,
-        reduction, reference, tol, steps, key, sufficient_stats,
+        reduction, reference, tol, steps, key, sufficient_stats, tuple(hyper_axes),
     )  # fmt: skip
     for b in minibatch[1:]:  # validate every size against n
-        _fit._prepare(model, params0, data, first, None, b, replace, reduction, None, tol,
-                      steps, key)  # fmt: skip
+        _fit._prepare(model, params0, data, first, hyperparams, b, replace, reduction, None,
+                      tol, steps, key, None, tuple(hyper_axes))  # fmt: skip
     if not replace and len(minibatch) > 1 and strategy != "grouped":
         strategy = "grouped"  # epoch permutations are per batch size: no masking
     k_rec, n_full, tail = _fit._record_plan(steps, record_every)
     axes = {"optimizer": list(opts), **{k: [_scalar(v) for v in grid[k]] for k in grid}}
     shape = tuple(len(v) for v in axes.values())
     order = list(axes)
-    fixed = {k: float(v) for k, v in (hyperparams or {}).items()}
+    # Per optimiser: how it runs, and which fixed hyperparameters are traced per lane (numbers)
+    # or bound as Python values (integer settings such as memory_size, a linesearch).
+    runs = {name: _fit.factory_optimizer(f, hyperparams, swept=tuple(hyper_axes))
+            for name, f in opts.items()}  # fmt: skip
+    fixed_meta = {k: (float(v) if _fit._is_traceable_value(first, k, v) else repr(v))
+                  for k, v in (hyperparams or {}).items()}  # fmt: skip
     hyper_names = list(hyper_axes)
     combos = list(itertools.product(*(range(len(hyper_axes[h])) for h in hyper_names)))
     lanes_per_size = len(combos) * len(seeds)
@@ -390,12 +403,12 @@ def sweep(
     plan = _chunk_plan(n_full, tail, k_rec, chunk_records)
     shard = NamedSharding(mesh, P("lanes")) if mesh is not None else None
 
-    def block_inputs(cfg, chunk_p):
+    def block_inputs(cfg, chunk_p, fixed):
         # Host arrays, moved in one device_put: eager jnp ops would each compile a program.
         fdt = jnp.result_type(float)
         hyper = {h: np.asarray([hyper_axes[h][c[i]] for c, _, _ in chunk_p], fdt)
                  for i, h in enumerate(hyper_names)}  # fmt: skip
-        hyper.update({h: np.full((len(chunk_p),), v, fdt) for h, v in fixed.items()})
+        hyper.update({h: np.full((len(chunk_p),), float(v), fdt) for h, v in fixed.items()})
         seeds_b = np.asarray([s for _, s, _ in chunk_p], np.uint32)
         bs = np.asarray([cfg.n if b is None else b for _, _, b in chunk_p],
                         jnp.result_type(int))  # fmt: skip
@@ -410,11 +423,12 @@ def sweep(
     t_start = time.perf_counter()
     pool = ThreadPoolExecutor(max_workers=1)
     try:
-        for opt_name, factory in opts.items():
+        for opt_name in opts:
+            opt, injected, fixed, _ = runs[opt_name]
             for group in groups:
                 b_max = None if group == [None] else max(group)
                 cfg = cfg0._replace(
-                    optimizer=_fit._injected(factory), injected=True,
+                    optimizer=opt, injected=injected,
                     batch=cfg0.n if b_max is None else b_max, full_batch=b_max is None,
                     masked=len(group) > 1,
                 )  # fmt: skip
@@ -425,7 +439,8 @@ def sweep(
                 if mesh is not None:
                     block = math.ceil(block / len(devices)) * len(devices)
                 blocks = [lanes[i : i + block] for i in range(0, len(lanes), block)]
-                first = block_inputs(cfg, blocks[0] + [blocks[0][-1]] * (block - len(blocks[0])))
+                first = block_inputs(cfg, blocks[0] + [blocks[0][-1]] * (block - len(blocks[0])),
+                                     fixed)  # fmt: skip
                 programs = {
                     cshape: pool.submit(_timed_compile, _v_run.lower(
                         cfg, first[0], first[1], jnp.asarray(0, jnp.int32), *cshape
@@ -433,14 +448,14 @@ def sweep(
                     for cshape in dict.fromkeys(plan)
                 }  # fmt: skip
                 label = f"{opt_name}/b={'full' if b_max is None else '|'.join(map(str, group))}"
-                jobs.append((opt_name, cfg, label, lanes, blocks, block, first, programs))
+                jobs.append((opt_name, cfg, label, lanes, blocks, block, first, programs, fixed))
 
         t_prepared = time.perf_counter()
-        for opt_name, cfg, label, lanes, blocks, block, first, programs in jobs:
+        for opt_name, cfg, label, lanes, blocks, block, first, programs, fixed in jobs:
             t_run = t_wait = 0.0
             for i, chunk in enumerate(blocks):
                 chunk_p = chunk + [chunk[-1]] * (block - len(chunk))
-                dyn, state = first if i == 0 else block_inputs(cfg, chunk_p)
+                dyn, state = first if i == 0 else block_inputs(cfg, chunk_p, fixed)
                 traces, done = [], 0
                 for cshape in plan:
                     t1 = time.perf_counter()
@@ -455,8 +470,10 @@ def sweep(
                     done_work += len(chunk) * cshape[0] * cshape[1]
                     if bar is not None:
                         bar(done_work, total_work)
-                trace = traces[0] if len(traces) == 1 else jax.tree_util.tree_map(
-                    lambda *xs: np.concatenate(xs, axis=1), *traces
+                trace = (
+                    traces[0]
+                    if len(traces) == 1
+                    else jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=1), *traces)
                 )
                 res = _v_finish(_fit._finish_cfg(cfg), dyn, state, trace)
                 n_real = len(chunk)
@@ -473,7 +490,7 @@ def sweep(
     meta = {"steps": steps, "tol": tol, "reduction": reduction, "replace": replace,
             "record_every": k_rec, "strategy": strategy, "sufficient_stats": cfg0.stats,
             "batch_groups": [[("full" if b is None else b) for b in g] for g in groups],
-            "devices": [str(d) for d in devices], "hyperparams": fixed,
+            "devices": [str(d) for d in devices], "hyperparams": fixed_meta,
             "lane_key": "jax.random.fold_in(key, seed)",
             "host_s": {"prepare": t_prepared - t_start,
                        "total": time.perf_counter() - t_start}}  # fmt: skip

@@ -20,9 +20,12 @@ __all__ = [
     "as_array",
     "check_binary",
     "check_count",
+    "check_log_prob_shape",
+    "check_params_domain",
     "check_positive",
     "check_same_length",
     "is_concrete",
+    "n_rows",
 ]
 
 
@@ -181,3 +184,88 @@ def check_positive(x: Any, name: str, *, what: str = "value") -> None:
         if not np.all(np.isfinite(v)) or np.any(v <= 0):
             shown = v if v.ndim == 0 else v.ravel()[:5]
             raise InputError(f"`{name}` must be a positive, finite {what}; got {shown}.")
+
+
+def check_log_prob_shape(
+    log_prob: Any, params: Any, data: Any, *, n: int | None = None, name: str = "model"
+) -> None:
+    """Checks that ``log_prob(params, data)`` returns one log-density per observation.
+
+    Traces ``log_prob`` abstractly (``jax.eval_shape``: nothing is computed or compiled) and
+    requires an output of shape ``(n,)``. A scalar (a summed log-likelihood) or an ``(n, n)``
+    array (a broadcasting slip such as ``x[:, None] - mu``) would otherwise be summed by the
+    engine into a wrong objective without any error.
+
+    Args:
+        log_prob: the pointwise log-likelihood ``log_prob(params, data)``.
+        params: parameters to trace it with (concrete or ``jax.ShapeDtypeStruct`` leaves).
+        data: the observations, a pytree whose leaves share the leading axis ``n``.
+        n: the number of observations; read from ``data`` (:func:`n_rows`) when None.
+        name: the argument that supplied ``log_prob``, for the message.
+
+    Raises:
+        InputError: when tracing fails or the output is not an array of shape ``(n,)``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> check_log_prob_shape(lambda p, x: -0.5 * (x - p) ** 2, 0.0, jnp.zeros(3))
+        >>> try:
+        ...     check_log_prob_shape(lambda p, x: jnp.sum(x - p), 0.0, jnp.zeros(3))
+        ... except ValueError as err:
+        ...     print(str(err)[:75])
+        `model`: log_prob(params, data) must return one log-density per observation
+    """
+    n = n_rows(data) if n is None else n
+    try:
+        out = jax.eval_shape(log_prob, params, data)
+    except InputError:
+        raise
+    except Exception as err:
+        raise InputError(
+            f"`{name}`: log_prob(params, data) failed on the given params and data: "
+            f"{type(err).__name__}: {err}"
+        ) from err
+    shape = getattr(out, "shape", None)
+    if shape is None or tuple(shape) != (n,):
+        got = f"shape {tuple(shape)}" if shape is not None else type(out).__name__
+        raise InputError(
+            f"`{name}`: log_prob(params, data) must return one log-density per observation, "
+            f"an array of shape ({n},); got {got}. Do not sum or average over observations "
+            "(the engine does), and check for broadcasting slips such as x[:, None] - mu."
+        )
+
+
+def check_params_domain(constraints: Mapping[str, Any], params: Any, name: str = "params0") -> Any:
+    """Maps natural ``params`` to unconstrained space, rejecting values outside their domain.
+
+    Args:
+        constraints: a model's ``constraints`` (name -> :class:`~jaxmle.models.Constraint`).
+        params: natural parameters, a dict with the same keys.
+        name: the argument's name, for the message.
+
+    Returns:
+        The unconstrained parameters (a dict, same keys).
+
+    Raises:
+        InputError: when a key is missing or extra, or a value maps to a non-finite
+            unconstrained value (e.g. a variance of -1 or 0, a probability of 1); the message
+            names ``params0['variance']`` and its constraint.
+    """
+    if not isinstance(params, Mapping) or set(params) != set(constraints):
+        got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
+        raise InputError(
+            f"`{name}` must be a dict with keys {sorted(constraints)} (e.g. model.init(data)); "
+            f"got {got}."
+        )
+    out = {}
+    for k, c in constraints.items():
+        u = c.to_unconstrained(params[k])
+        out[k] = u
+        if is_concrete(u) and not np.all(np.isfinite(np.asarray(u))):
+            v = np.asarray(params[k])
+            shown = v if v.ndim == 0 else v.ravel()[:5]
+            raise InputError(
+                f"`{name}['{k}']` = {shown} is outside the parameter's domain ({c.name}): "
+                f"pass a starting value inside it (e.g. model.init(data)['{k}'])."
+            )
+    return out
