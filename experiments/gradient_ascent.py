@@ -175,12 +175,16 @@ def _task1(ctx, rep, model, x, exact, mu0, surface):
         ratios = d[1:11][ok[1:]] / d[:10][ok[1:]] if ok[1:].any() else np.asarray([0.0])
         measured = float(np.median(ratios)) if ratios.size else 0.0
         diverged = bool(study.diverged[0, i])
-        converged = bool(study.converged[0, i])
+        converged = bool(study.converged[0, i])  # the final state is within the tolerance
+        reached = int(study.steps_to_tol[0, i]) >= 0  # it was at some step
         final = float(study.distance[0, i])
         if diverged:
             verdict = f"diverges: overflow at step {int(study.diverged_step[0, i])} (flagged)"
         elif converged:
             verdict = f"converges in {int(study.steps_to_tol[0, i])} steps"
+        elif reached:
+            verdict = (f"reaches the tolerance at step {int(study.steps_to_tol[0, i])} but "
+                       f"ends {final:.3g} away")  # fmt: skip
         elif final > d[0] * 1.01:
             verdict = f"diverges: distance ×{measured:.3g} per step"
         elif abs(measured - 1) < 1e-6:
@@ -197,7 +201,7 @@ def _task1(ctx, rep, model, x, exact, mu0, surface):
             same = float(np.max(np.abs(p_sum - p_mean)) / scale)
         rows.append({"λ (sum)": lr, "λ·n/10 (λ/λ_crit)": lr / crit, "λ_mean = n·λ": lr * n,
                      "|1 − λn/5| theory": factor, "measured factor": measured,
-                     "steps to 1e-6": (int(study.steps_to_tol[0, i]) if converged else None),
+                     "steps to 1e-6": (int(study.steps_to_tol[0, i]) if reached else None),
                      "final ‖μ − μ̂‖": final,
                      "diverged flag": diverged, "verdict": verdict,
                      "mean-scaled run: rel. diff.": same})  # fmt: skip
@@ -469,8 +473,11 @@ def _task3(ctx, rep, model, x, exact, mu0, steps, seeds, tol):
     bar.close()
     label = {b: (str(b) if b is not None else f"{n} (all)") for b in sizes}
     dist = np.where(study.diverged[0], np.nan, study.distance[0])  # (k, lr, seed)
-    s2t = np.where(study.converged[0], study.steps_to_tol[0], np.nan).astype(float)
-    samp = np.where(study.converged[0], study.samples_to_tol[0], np.nan).astype(float)
+    # First hitting times (steps_to_tol, -1 if never) vs `converged`: the FINAL iterate is
+    # within the tolerance. A noisy small-k run can pass through the tolerance and leave it.
+    reached = study.steps_to_tol[0] >= 0
+    s2t = np.where(reached, study.steps_to_tol[0], np.nan).astype(float)
+    samp = np.where(reached, study.samples_to_tol[0], np.nan).astype(float)
 
     def med(a):
         with np.errstate(all="ignore"):
@@ -488,15 +495,18 @@ def _task3(ctx, rep, model, x, exact, mu0, steps, seeds, tol):
             grid_rows.append({"k": label[b], "λ": lr,
                               "median final ‖μ − μ̂‖": float(med(dist[i, j])),
                               "SGD noise theory (RMS)": theory,
-                              "converged (of seeds)": int(study.converged[0, i, j].sum()),
+                              "reached tol (of seeds)": int(reached[i, j].sum()),
+                              "final ≤ tol (of seeds)": int(study.converged[0, i, j].sum()),
                               "median steps to tol": float(med(s2t[i, j])),
                               "median samples to tol": float(med(samp[i, j]))})  # fmt: skip
         # Best λ for this k: the smallest final error (median over seeds): what an estimate
         # is judged by. (First hitting times of a noisy iterate are partly luck.)
         conv = study.converged[0, i].sum(-1)
+        hit = reached[i].sum(-1)
         j = min(range(len(lrs)), key=lambda j: np.nan_to_num(med(dist[i, j]), nan=np.inf))
         best_rows.append({"k": label[b], "best λ (final error)": lrs[j],
-                          "seeds converged": f"{int(conv[j])}/{seeds}",
+                          "seeds reached tol": f"{int(hit[j])}/{seeds}",
+                          "seeds final ≤ tol": f"{int(conv[j])}/{seeds}",
                           "median steps to tol": float(med(s2t[i, j])),
                           "median samples to tol": float(med(samp[i, j])),
                           "median final ‖μ − μ̂‖": float(med(dist[i, j])),
@@ -525,11 +535,13 @@ def _task3(ctx, rep, model, x, exact, mu0, steps, seeds, tol):
         f"{{{', '.join(f'{v:g}' for v in lrs)}}} × {seeds} seeds, {steps} steps each, "
         f"{lanes} runs. Tolerance ‖μ − μ̂‖ ≤ {tol:g} (the MLE's own standard error is "
         f"{math.sqrt(VAR / n):.3f} per coordinate). Steps/samples to tolerance count until "
-        "the first time the iterate is within it.",
+        "the first time the iterate is within it ('reached tol'); 'final ≤ tol' counts the "
+        "runs whose last iterate still is (jaxmle's `converged`): a noisy run can pass through "
+        "the tolerance and leave it again.",
     )  # fmt: skip
     b1, bfull = best_rows[0], best_rows[-1]
     # Cheapest cell in samples among those where every seed reached the tolerance.
-    sure = [g for g in grid_rows if g["converged (of seeds)"] == seeds]
+    sure = [g for g in grid_rows if g["reached tol (of seeds)"] == seeds]
     cheap = min(sure, key=lambda g: g["median samples to tol"]) if sure else None
     cheap_s = (f"fewest samples where every seed got there: k = {cheap['k']}, λ = "
                f"{cheap['λ']:g}, {fmt(cheap['median samples to tol'], 3)} samples in "

@@ -124,7 +124,7 @@ def run(ctx, n: int = 100, d: int = 3, noise_sd: float = 0.01) -> dict:
         f"L-BFGS (optax, backtracking line search): {steps} steps from θ = 0 on the negative "
         "mean log-likelihood; it reached "
         f"relative distance 1e-9 of the closed form after {int(opt.steps_to_tol)} steps "
-        f"(converged: {bool(opt.converged)})."
+        f"(still within it at the last step, i.e. converged: {bool(opt.converged)})."
     )
 
     dist = np.linalg.norm(np.asarray(opt.trace.params["coef"]) - np.asarray(theta_hat), axis=1)

@@ -655,10 +655,13 @@ def fit(
         data: pytree of arrays sharing the leading axis ``n``.
         optimizer: an ``optax.GradientTransformation`` (e.g. ``optax.adam(1e-2)``,
             ``optax.lbfgs()``; a new instance compiles anew), or an optax factory such as
-            ``optax.adam`` with numeric ``hyperparams``: those are traced through
-            ``optax.inject_hyperparams``, so changing them never recompiles.
+            ``optax.adam`` or ``optax.lbfgs`` with ``hyperparams``: numeric ones are traced
+            through ``optax.inject_hyperparams``, so changing them never recompiles; integer
+            settings whose default is an integer (``memory_size``) and non-numeric ones (a
+            ``linesearch``) are bound as given (a new value compiles anew). A factory that
+            branches on a numeric hyperparameter in Python is built from the given values.
         steps: number of optimiser steps.
-        hyperparams: numeric hyperparameters for a factory ``optimizer``.
+        hyperparams: hyperparameters for a factory ``optimizer``.
         batch_size: rows per step; ``None`` for full batch.
         key: ``jax.random`` key for minibatch sampling (required with ``batch_size``).
         replace: minibatches drawn with replacement each step (the seed notebook's scheme);
@@ -667,6 +670,8 @@ def fit(
         reduction: ``"mean"`` (default; learning rates independent of n) or ``"sum"``.
         reference: natural params to measure distance to (e.g. the closed form).
         tol: convergence tolerance: distance to ``reference`` when given, else gradient norm.
+            ``converged`` and ``status`` judge the final state by it; ``steps_to_tol`` records
+            when it first held.
         record_every: steps between trace records (default: at most 100 records).
         chunk_records: run this many records per compiled call (progress, partial results);
             chunking never changes results.
@@ -679,6 +684,11 @@ def fit(
 
     Returns:
         A :class:`FitResult` in natural parameters.
+
+    Raises:
+        InputError: on bad settings, data outside the model's support, ``params0`` outside its
+            domain (``params0['variance'] = -1``) or non-finite, a plain ``log_prob`` that
+            does not return shape ``(n,)``, or hyperparameters that do not fit the factory.
 
     Example:
         >>> import jax, jax.numpy as jnp, optax, jaxmle
