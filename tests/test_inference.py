@@ -443,7 +443,8 @@ def test_sweep_summary_per_lane():
     with pytest.warns(RuntimeWarning, match="1 of 2 lanes.*1 not converged"):
         s = inference.sweep_summary(model, study, x)
     assert s.batch_shape == study.shape
-    assert np.asarray(s.status).ravel().tolist() == [9, 0]
+    first, second = np.asarray(s.status).ravel().tolist()
+    assert first in (6, 9) and second == 0  # the study's own code (MAX_STEPS) or NOT_CONVERGED
     assert np.isnan(s.lane(0, 0, 0).stderr).all()
     lane = s.lane(0, 1, 0)
     ref = inference.summary(model, study.lane(optimizer="sgd", learning_rate=0.5, seed=0).params, x)
@@ -460,9 +461,11 @@ def test_sweep_summary_per_lane():
     # lane is untouched (the design's "one diverging run never spoils the others").
     mean = np.array([[[x.mean()], [np.nan]]])
     with pytest.warns(RuntimeWarning, match="1 of 2 lanes"):
-        ok = np.ones((1, 2, 1), bool)
+        ok = {"converged": np.ones((1, 2, 1), bool)}
+        if hasattr(study, "status"):  # a study's status, when it has one, is what counts
+            ok["status"] = np.zeros((1, 2, 1), np.int32)
         bad = inference.sweep_summary(
-            model, dataclasses.replace(study, params={"mean": mean}, converged=ok), x
+            model, dataclasses.replace(study, params={"mean": mean}, **ok), x
         )
     assert np.asarray(bad.status).ravel().tolist() == [0, 1]
     assert np.isnan(bad.lane(0, 1, 0).stderr).all()

@@ -60,7 +60,10 @@ STATIONARY_TOL = 1e-3
 log-likelihood plus the log prior), ``se_i = sqrt((H⁻¹)_ii)``; for the regression conventions
 (``classical``, HC0–HC3) the Gauss–Newton step of the regression coefficients in their
 classical standard errors. The estimate is flagged not converged (status 9) when it is more
-than 0.001 standard errors from the nearby optimum in some coordinate.
+than 0.001 standard errors from the nearby optimum in some coordinate, beyond what rounding
+alone explains (``64·eps·cond·|θ_i|``, cond the condition number of the column-scaled design,
+Jacobian, or ``sqrt`` of the scaled Hessian's: it matters only for exact fits, whose standard
+errors are rounding noise themselves).
 """
 
 _OLS_TYPES = ("classical", "HC0", "HC1", "HC2", "HC3")
@@ -366,7 +369,9 @@ def _ols_cov(model: LinearRegression, pk: _Packer, data, cov_type: str, hc):
     As_t = ((sw[:, None] * A) / S).T
     t = solve_triangular(R, As_t @ (sw * r), trans="T", lower=False)
     Rinv = solve_triangular(R, jnp.eye(p, dtype=dt), lower=False)
-    step_a = _ratio(solve_triangular(R, t, lower=False), jnp.sqrt(s2 * jnp.sum(Rinv**2, axis=1)))
+    se_a = jnp.sqrt(s2 * jnp.sum(Rinv**2, axis=1))  # scaled: S cancels
+    step_a = _ratio(solve_triangular(R, t, lower=False), se_a)
+    slack_a = _ratio(_rounding(theta, sol.cond) * S, se_a)
     if classical:
         cov_a = s2 * sol.cov_unscaled
     else:
@@ -415,7 +420,8 @@ def _ols_cov(model: LinearRegression, pk: _Packer, data, cov_type: str, hc):
     # p, its largest eigenvalue): the same scale as _inv_pd's estimate.
     lam = 1.0 / sol.cond**2
     step = jnp.full((k,), jnp.nan, dt).at[idx].set(step_a)
-    return jnp.where(status == 0, cov, jnp.nan), status.astype(jnp.int32), lam, step
+    slack = jnp.zeros((k,), dt).at[idx].set(slack_a)
+    return jnp.where(status == 0, cov, jnp.nan), status.astype(jnp.int32), lam, (step, slack)
 
 
 def _nls_cov(model: NonlinearRegression, pk: _Packer, data):
@@ -454,7 +460,8 @@ def _nls_cov(model: NonlinearRegression, pk: _Packer, data):
     else:
         s2 = jnp.asarray(model.noise_variance, dt)
     delta = -solve_triangular(R, Q.T @ r, lower=False) / S
-    step_t = _ratio(delta, jnp.sqrt(s2 * jnp.diagonal(cu)))
+    se_t = jnp.sqrt(s2 * jnp.diagonal(cu))
+    step_t = _ratio(delta, se_t)
     eps = float(jnp.finfo(dt).eps)
     singular = ~(cond < 1.0 / (max(n, p) * eps))  # NaN cond counts as singular
     no_df = df <= 0 and model.noise_variance is None
@@ -466,9 +473,21 @@ def _nls_cov(model: NonlinearRegression, pk: _Packer, data):
         j = pk.slices["variance"][0]
         cov = cov.at[j, j].set(2.0 * params["variance"] ** 2 / n)
     step = jnp.full((k,), jnp.nan, dt).at[idx].set(step_t)
+    slack = jnp.zeros((k,), dt).at[idx].set(_ratio(_rounding(tvec, cond), se_t))
     lam = 1.0 / cond**2
-    return jnp.where(status == 0, cov, jnp.nan), status.astype(jnp.int32), lam, step
+    return jnp.where(status == 0, cov, jnp.nan), status.astype(jnp.int32), lam, (step, slack)
 
+
+def _rounding(theta: jax.Array, cond: jax.Array) -> jax.Array:
+    """What rounding alone moves a least-squares solution by: ``64·eps·cond·|θ_i|``.
+
+    ``cond`` is the condition number of the column-scaled design (or Jacobian); the forward
+    error of a solution computed in float64 is about ``cond·eps`` relative. A Newton step
+    within it is no evidence against convergence: it matters for exact fits (NIST Wampler1-2,
+    RSS ≈ 0, so standard errors ≈ 0 and the step is rounding noise over rounding noise).
+    """
+    eps = jnp.finfo(theta.dtype).eps
+    return 64.0 * eps * jnp.where(jnp.isfinite(cond), cond, 0.0) * jnp.abs(theta)
 
 def _ratio(delta: jax.Array, se: jax.Array) -> jax.Array:
     """``δ/se`` with ``0/0 = 0`` (an exact fit), ``δ/0 = ±inf`` and NaN for a NaN ``se``."""
@@ -492,15 +511,16 @@ def _objective(model, pk: _Packer, data, include_prior: bool) -> Callable:
 
 def _cov_kernel(model, pk: _Packer, data, cov_type: str, include_prior: bool, hc=0,
                 check: bool = False):  # fmt: skip
-    """``(cov, status, λ, step, curvature status)`` of one covariance type.
+    """``(cov, status, λ, (step, slack), curvature status)`` of one covariance type.
 
     With ``check``, ``step`` is the Newton step to the nearby stationary point in standard
-    errors, ``δ_i / se_i`` (:func:`_stationarity`; NaN where not checked) and the curvature
+    errors, ``δ_i / se_i`` (:func:`_stationarity`; NaN where not checked), ``slack`` what
+    rounding alone explains in the same units (:func:`_rounding`), and the curvature
     status says whether the negative Hessian that defines it is positive definite (0) or not
     (the code of :func:`_inv_pd`); without it, a NaN step and 0.
     """
     k = pk.vec.shape[0]
-    nan_step = jnp.full((k,), jnp.nan, pk.vec.dtype)
+    nan_step = (jnp.full((k,), jnp.nan, pk.vec.dtype), jnp.zeros((k,), pk.vec.dtype))
     zero = jnp.zeros((), jnp.int32)
     if cov_type in ("classical", "HC"):
         if isinstance(model, NonlinearRegression):
@@ -527,19 +547,24 @@ def _cov_kernel(model, pk: _Packer, data, cov_type: str, include_prior: bool, hc
     if Hinv is None or (has_prior and not include_prior):
         # The check is for the full objective (a MAP estimate is stationary for the posterior,
         # whatever curvature the covariance uses): its own factorisation.
-        Hinv, hstatus, _ = _inv_pd(_neg_hessian(model, pk, data, True))
+        Hinv, hstatus, heig = _inv_pd(_neg_hessian(model, pk, data, True))
     else:
-        hstatus = status
-    return cov, status, eig, _stationarity(model, pk, data, Hinv), hstatus
+        hstatus, heig = status, eig
+    return cov, status, eig, _stationarity(model, pk, data, Hinv, heig), hstatus
 
 
-def _stationarity(model, pk: _Packer, data, Hinv: jax.Array) -> jax.Array:
+def _stationarity(model, pk: _Packer, data, Hinv: jax.Array, lam: jax.Array):
     """Newton step of the full objective in its own standard errors, ``δ_i / se_i``.
 
     ``g = ∇(ℓ + log prior)``, ``δ = H⁻¹g`` with ``H = −∇²(ℓ + log prior)`` (``Hinv`` from the
     Jacobi-scaled Cholesky of :func:`_inv_pd`) and ``se_i = sqrt((H⁻¹)_ii)``. Invariant to
     rescaling any parameter; at a quadratic objective ``|δ_i|/se_i`` is how many standard
-    errors the estimate is from the optimum. NaN when H is not positive definite.
+    errors the estimate is from the optimum. NaN when H is not positive definite. Returns
+    ``(step, slack)``, the slack the rounding floor of :func:`_rounding` in the same units, with
+    ``sqrt(k/λ)`` (λ the smallest eigenvalue of H's unit-diagonal scaling) for the condition
+    number: H plays the role of JᵀWJ, whose square root's condition number that is.
     """
     g = jax.grad(_objective(model, pk, data, True))(pk.vec)
-    return _ratio(Hinv @ g, jnp.sqrt(jnp.diagonal(Hinv)))
+    se = jnp.sqrt(jnp.diagonal(Hinv))
+    k = pk.vec.shape[0]
+    return _ratio(Hinv @ g, se), _ratio(_rounding(pk.vec, jnp.sqrt(k / lam)), se)

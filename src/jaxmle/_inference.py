@@ -154,11 +154,14 @@ def _summary_kernel(model, params, data, fn, cfg: _Cfg, hc=0, given=-1) -> Summa
     mapped = jnp.where(jnp.isin(given, jnp.asarray(_ESTIMATION_CODES)), given, 9)
     if cfg.check:
         not_max = hstatus == 2  # minus the Hessian is not positive definite: no maximum here
-        far = jnp.any(jnp.abs(step) > STATIONARY_TOL)  # NaN (not checked) compares False
+        step, slack = step
+        # NaN (not checked) compares False; slack: what rounding alone moves the estimate by.
+        far = jnp.any(jnp.abs(step) > STATIONARY_TOL + slack)
         # Only where the covariance itself is fine: a failed one has its own code and reason.
         found = (given < 0) & (status == 0) & (not_max | far)
         status = jnp.where(found, jnp.where(not_max, 2, 9), status)
     else:
+        step = step[0]
         found = jnp.zeros((), bool)
     status = jnp.where(given > 0, mapped, status)
     converged = jnp.where(given >= 0, given == 0, ~found)
