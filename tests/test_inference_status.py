@@ -184,3 +184,26 @@ def test_status_vocabulary_is_the_enum():
         assert inference.STATUS[c] == Status(c).message
     assert inference.STATUS[Status.SINGULAR] is inference.STATUS[3]
     assert inference.STATIONARY_TOL == 1e-3
+
+
+@pytest.mark.parametrize("name", ["Wampler2", "Filip"])
+def test_nist_certified_estimates_are_stationary(name):
+    """Certified values are the optimum: status 0 even for an exact fit (Wampler2, RSS ≈ 0:
+    the step is rounding over rounding) and κ ≈ 5e9 (Filip: the step is 3e-8 SE)."""
+    import nist
+
+    if not nist.available():
+        pytest.skip("NIST StRD files not found")
+    from test_nist_linear import _design
+
+    p = nist.load_linear(name)
+    A = _design(p)
+    X = A[:, 1:] if p.intercept else A
+    params = {"coef": p.coef[1:] if p.intercept else p.coef, "variance": 1.0}
+    if p.intercept:
+        params["intercept"] = p.coef[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = inference.summary(LinearRegression(intercept=p.intercept), params, {"X": X, "y": p.y},
+                              cov_type="classical")  # fmt: skip
+    assert int(s.status) == 0 and bool(s.converged)
