@@ -33,7 +33,7 @@ from ._errors import InputError
 from ._models import Model
 from ._nonlinear import NonlinearRegression
 from ._status import Status
-from ._validation import n_rows
+from ._validation import check_log_prob_shape, check_params_domain, n_rows
 
 __all__ = ["MLEResult", "mle"]
 
@@ -247,7 +247,7 @@ def _better(new, old):
     return (pick[0], steps, pick[2], pick[3])
 
 
-def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree, fixed: PyTree):
+def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree) -> MLEResult:
     log_prob, log_prior, to_natural = _parts(cfg, model)
     x_all, unravel = ravel_pytree(u0)
     free, bounded = _coordinates(model, u0)
@@ -410,23 +410,14 @@ def _to_float(tree: PyTree, name: str) -> PyTree:
         raise InputError(f"`{name}` must be a pytree of numbers: {err}") from err
 
 
+def _is_traced(*trees: Any) -> bool:
+    return any(isinstance(x, jax.core.Tracer) for t in trees for x in jax.tree_util.tree_leaves(t))
+
+
 def _check_finite(tree: PyTree, name: str, hint: str) -> None:
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
         if not np.all(np.isfinite(np.asarray(leaf))):
             raise InputError(f"`{name}{jax.tree_util.keystr(path)}` is not finite: {hint}")
-
-
-def _check_log_prob(log_prob: Callable, params0: PyTree, data: PyTree, n: int) -> None:
-    try:
-        out = jax.eval_shape(log_prob, params0, data)
-    except Exception as err:
-        raise InputError(f"`model`: log_prob(params0, data) failed: {err}") from err
-    if not hasattr(out, "shape") or tuple(out.shape) != (n,):
-        raise InputError(
-            f"`model`: log_prob(params, data) must return one log-density per observation, "
-            f"shape ({n},); got {getattr(out, 'shape', type(out).__name__)}. Do not sum or "
-            "average: jaxmle does."
-        )
 
 
 def mle(
@@ -512,27 +503,16 @@ def mle(
         data = jax.tree_util.tree_map(jnp.asarray, data)
     n = n_rows(data)
     params0 = _to_float(_check_params0(model, params0, data), "params0")
-    _check_finite(params0, "params0", "pass finite starting values.")
+    traced = _is_traced(data, params0, model)
+    if not traced:
+        _check_finite(params0, "params0", "pass finite starting values.")
     if isinstance(model, Model):
-        u0 = model.to_unconstrained(params0)
-        try:
-            _check_finite(u0, "params0", "")
-        except InputError:
-            bad = [
-                f"'{k}' ({c.name})"
-                for k, c in model.constraints.items()
-                if not np.all(np.isfinite(np.asarray(c.to_unconstrained(params0[k]))))
-            ]
-            raise InputError(
-                f"`params0` is outside the domain of {type(model).__name__}: parameter(s) "
-                f"{', '.join(bad)} must lie inside their constraint (e.g. a positive "
-                "variance); pass a valid start or omit params0."
-            ) from None
+        u0 = check_params_domain(model.constraints, params0)
         log_prob = None
-        _check_log_prob(model.log_prob, params0, data, n)
+        check_log_prob_shape(model.log_prob, params0, data, n=n)
     else:
         u0, log_prob = params0, model
-        _check_log_prob(model, params0, data, n)
+        check_log_prob_shape(model, params0, data, n=n)
     k = int(sum(np.size(x) for x in jax.tree_util.tree_leaves(u0)))
     chosen = _choose_method(model, method, k)
     if chosen == "closed_form":
@@ -550,7 +530,9 @@ def mle(
             raise InputError(f"`{name}` must be a positive number, got {v!r}.")
     cfg = _Cfg(log_prob, chosen, n, int(max_steps), float(rtol), float(atol),
                fallback=method == "auto" and chosen == "newton")
-    res = _solve_jit(cfg, model if isinstance(model, Model) else None, data, u0, None)
+    res = _solve_jit(cfg, model if isinstance(model, Model) else None, data, u0)
+    if traced:  # inside jit/vmap: the status is the answer; no summary, no warning
+        return res
     return _finish(res, model, data, cov_type, throw)
 
 
@@ -559,16 +541,11 @@ def _finish(res: MLEResult, model, data, cov_type, throw: bool) -> MLEResult:
     kw = {} if cov_type is None else {"cov_type": cov_type}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        summ = _inference.summary(model, res.params, data, **kw)
+        # Given the result, the summary never calls an estimate that is not one "ok": a
+        # non-ok status comes with a NaN covariance. It reports the solver's own code.
+        summ = _inference.summary(model, res, data, **kw)
     if status != Status.OK:
-        # Never standard errors for an estimate that is not one (the contract of Summary:
-        # a non-ok status comes with a NaN covariance).
-        nan = jnp.full_like(summ.cov, jnp.nan)
-        summ = dataclasses.replace(
-            summ, status=jnp.asarray(int(status), jnp.int32), cov=nan,
-            stderr=jnp.diagonal(nan), statistic=jnp.diagonal(nan), pvalue=jnp.diagonal(nan),
-            ci_low=jnp.diagonal(nan), ci_high=jnp.diagonal(nan),
-        )  # fmt: skip
+        summ = dataclasses.replace(summ, status=jnp.asarray(int(status), jnp.int32))
     se = _inference._unpack_host(
         res.params, _inference._sym_keys(model, ()), np.asarray(summ.stderr)
     )

@@ -259,11 +259,13 @@ def check_params_domain(constraints: Mapping[str, Any], params: Any, name: str =
         )
     out = {}
     for k, c in constraints.items():
-        u = c.to_unconstrained(params[k])
+        # (A leaf per constraint, or a pytree of real leaves: NonlinearRegression's θ.)
+        u = jax.tree_util.tree_map(c.to_unconstrained, params[k])
         out[k] = u
-        if is_concrete(u) and not np.all(np.isfinite(np.asarray(u))):
-            v = np.asarray(params[k])
-            shown = v if v.ndim == 0 else v.ravel()[:5]
+        leaves = jax.tree_util.tree_leaves(u)
+        if all(map(is_concrete, leaves)) and not all(np.all(np.isfinite(x)) for x in leaves):
+            v = np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(params[k])])
+            shown = v[0] if v.size == 1 else v[:5]
             raise InputError(
                 f"`{name}['{k}']` = {shown} is outside the parameter's domain ({c.name}): "
                 f"pass a starting value inside it (e.g. model.init(data)['{k}'])."
