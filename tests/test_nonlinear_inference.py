@@ -1,14 +1,20 @@
 """Inference for NonlinearRegression against independent references.
 
-NIST StRD Misra1a (certified estimates and standard deviations, hard-coded from the NIST
-page), statsmodels OLS for a linear mean function, and hand-derived formulas (the observed
-Hessian of a Gaussian log_prob with its residual-curvature term; the Fisher information).
+The exponential-rise model of NIST's Misra1a, ``y = b1 (1 − exp(−b2 x))``, on the project's
+own simulated data (fixed seed; NIST's data are not copied here), with the reference estimate
+and regression standard errors ``s²(JᵀJ)⁻¹`` computed independently in this file
+(scipy's MINPACK Levenberg–Marquardt with the analytic Jacobian, numpy QR; checked against a
+40-digit mpmath Gauss–Newton polish), statsmodels OLS for a linear mean function, and
+hand-derived formulas (the observed Hessian of a Gaussian log_prob with its
+residual-curvature term; the Fisher information).
 """
 
 import jax
 import jax.numpy as jnp
+import mpmath
 import numpy as np
 import pytest
+import scipy.optimize
 
 import jaxmle
 from jaxmle import inference
@@ -16,18 +22,75 @@ from jaxmle.models import NonlinearRegression, Normal
 
 sm = pytest.importorskip("statsmodels.api")
 
-# NIST StRD Misra1a: y = b1 (1 − exp(−b2 x)); NIST lists y first (y = 10.07 at x = 77.6).
-MISRA_X = np.array([77.6, 114.9, 141.1, 190.8, 239.9, 289.0, 332.8, 378.4, 434.8, 477.3,
-                    536.8, 593.1, 689.1, 760.0])  # fmt: skip
-MISRA_Y = np.array([10.07, 14.73, 17.94, 23.93, 29.61, 35.18, 40.02, 44.82, 50.76, 55.05,
-                    61.01, 66.40, 75.47, 81.78])  # fmt: skip
-MISRA_B = np.array([2.3894212918e02, 5.5015643181e-04])
-MISRA_SD = np.array([2.7070075241e00, 7.2668688436e-06])
-MISRA_RESID_SD = 1.0187876330e-01
-MISRA_DATA = {"x": MISRA_X, "y": MISRA_Y}
+
+def _simulate():
+    """14 rows on an irregular grid over [70, 770], b = (240, 5.5e-4), noise SD 0.1."""
+    rng = np.random.default_rng(20240611)
+    x = np.round(np.linspace(80.0, 760.0, 14) + rng.uniform(-12.0, 12.0, 14), 1)
+    y = 240.0 * (1.0 - np.exp(-5.5e-4 * x)) + rng.normal(0.0, 0.1, 14)
+    return x, np.round(y, 3)
 
 
-def misra(theta, x):
+EXP_X, EXP_Y = _simulate()
+N = len(EXP_X)
+EXP_DATA = {"x": EXP_X, "y": EXP_Y}
+
+
+def _exp_residuals(b):
+    return EXP_Y - b[0] * (1.0 - np.exp(-b[1] * EXP_X))
+
+
+def _exp_jacobian(b):
+    """∂f/∂(b1, b2), by hand (the residuals' Jacobian is minus this)."""
+    e = np.exp(-b[1] * EXP_X)
+    return np.column_stack([1.0 - e, b[0] * EXP_X * e])
+
+
+def _reference():
+    """scipy LM (MINPACK, analytic Jacobian, tolerances 1e-15), then s²(JᵀJ)⁻¹ by the QR of
+    the column-scaled Jacobian (numpy)."""
+    fit = scipy.optimize.least_squares(
+        _exp_residuals, [500.0, 1e-4], jac=lambda b: -_exp_jacobian(b), method="lm",
+        xtol=1e-15, ftol=1e-15, gtol=1e-15, x_scale="jac",
+    )  # fmt: skip
+    assert fit.success, fit.message
+    b = fit.x
+    r = _exp_residuals(b)
+    J = _exp_jacobian(b)
+    c = np.linalg.norm(J, axis=0)
+    R = np.linalg.qr(J / c, mode="r")
+    Rinv = np.linalg.inv(R)
+    s2 = float(r @ r) / (N - 2)
+    return b, np.sqrt(s2 * np.sum(Rinv**2, axis=1)) / c, np.sqrt(s2)
+
+
+REF_B, REF_SD, REF_RESID_SD = _reference()
+
+
+def _mp_reference(dps=40, steps=8):
+    """Gauss–Newton polished in mpmath from REF_B, and s²(JᵀJ)⁻¹ there, at ``dps`` digits."""
+    with mpmath.workdps(dps):
+        x = [mpmath.mpf(float(v)) for v in EXP_X]
+        y = [mpmath.mpf(float(v)) for v in EXP_Y]
+        b = mpmath.matrix([mpmath.mpf(float(v)) for v in REF_B])
+
+        def parts(b):
+            e = [mpmath.exp(-b[1] * xi) for xi in x]
+            J = mpmath.matrix([[1 - ei, b[0] * xi * ei] for xi, ei in zip(x, e, strict=True)])
+            r = mpmath.matrix([yi - b[0] * (1 - ei) for yi, ei in zip(y, e, strict=True)])
+            return J, r
+
+        for _ in range(steps):
+            J, r = parts(b)
+            b = b + mpmath.lu_solve(J.T * J, J.T * r)
+        J, r = parts(b)
+        s2 = (r.T * r)[0] / (N - 2)
+        cov = s2 * mpmath.inverse(J.T * J)
+        sd = [float(mpmath.sqrt(cov[i, i])) for i in range(2)]
+        return np.array([float(b[0]), float(b[1])]), np.array(sd)
+
+
+def exp_rise(theta, x):
     return theta[0] * (1.0 - jnp.exp(-theta[1] * x))
 
 
@@ -36,43 +99,59 @@ def rel(a, b):
     return float(np.max(np.abs(a - b) / np.abs(b)))
 
 
-def misra_rss(b):
-    r = MISRA_Y - b[0] * (1.0 - np.exp(-b[1] * MISRA_X))
+def exp_rss(b):
+    r = _exp_residuals(b)
     return float(r @ r)
 
 
-def misra_jacobian_and_curvature(b):
-    """∂f/∂(b1, b2) and Σ_i r_i ∇²f_i of Misra1a, by hand."""
-    x, e = MISRA_X, np.exp(-b[1] * MISRA_X)
-    J = np.column_stack([1.0 - e, b[0] * x * e])
-    r = MISRA_Y - b[0] * (1.0 - e)
+def exp_jacobian_and_curvature(b):
+    """∂f/∂(b1, b2) and Σ_i r_i ∇²f_i, by hand."""
+    x, e = EXP_X, np.exp(-b[1] * EXP_X)
+    J = _exp_jacobian(b)
+    r = _exp_residuals(b)
     off = np.sum(r * x * e)
     return J, np.array([[0.0, off], [off, -np.sum(r * b[0] * x**2 * e)]])
 
 
-def test_misra1a_data_reproduce_the_certified_residual_sd():
-    # The data and the model definition are the right way round: NIST's residual SD.
-    assert rel(np.sqrt(misra_rss(MISRA_B) / (14 - 2)), MISRA_RESID_SD) < 1e-9
+def test_reference_is_the_optimum_to_high_precision():
+    # The float64 scipy/numpy reference against a 40-digit Gauss–Newton polish and
+    # s²(JᵀJ)⁻¹ there (measured: 1e-15 in b, 5e-14 in the standard errors), so the
+    # tolerances below (1e-11 for standard errors at the same θ) are well above its error.
+    mp_b, mp_sd = _mp_reference()
+    assert rel(REF_B, mp_b) < 1e-12
+    assert rel(REF_SD, mp_sd) < 1e-12
+    # The simulation is sensible: residual SD near the noise SD 0.1, b near (240, 5.5e-4).
+    assert 0.05 < REF_RESID_SD < 0.2
+    assert rel(REF_B, [240.0, 5.5e-4]) < 0.05
 
 
-def test_misra1a_classical_is_the_default_and_matches_nist():
-    model = NonlinearRegression(misra)
-    params = {"theta": MISRA_B, "variance": misra_rss(MISRA_B) / 14}  # σ² the MLE
-    s = inference.summary(model, params, MISRA_DATA)  # cov_type=None: classical
+def test_classical_is_the_default_and_matches_the_reference():
+    model = NonlinearRegression(exp_rise)
+    params = {"theta": REF_B, "variance": exp_rss(REF_B) / N}  # σ² the MLE
+    s = inference.summary(model, params, EXP_DATA)  # cov_type=None: classical
     assert s.cov_type == "classical" and int(s.status) == 0
     assert s.labels == ("theta[0]", "theta[1]", "variance")
-    assert rel(s.stderr[:2], MISRA_SD) < 1e-9  # certified to 11 digits
-    assert s.use_t and s.df_resid == 12 and s.n_params == 2
+    assert rel(s.stderr[:2], REF_SD) < 1e-11  # the same s²(JᵀJ)⁻¹ at the same θ
+    assert s.use_t and s.df_resid == N - 2 and s.n_params == 2
     j = s.labels.index("variance")  # 2σ⁴/n, as for LinearRegression's classical path
-    assert rel(s.stderr[j], params["variance"] * np.sqrt(2.0 / 14)) < 1e-12
-    se = inference.stderr(model, params, MISRA_DATA)
-    assert rel(se["theta"], MISRA_SD) < 1e-9
-    assert np.max(np.abs(s.newton_step[:2])) < 1e-6  # certified values are the optimum
+    assert rel(s.stderr[j], params["variance"] * np.sqrt(2.0 / N)) < 1e-12
+    se = inference.stderr(model, params, EXP_DATA)
+    assert rel(se["theta"], REF_SD) < 1e-11
+    assert np.max(np.abs(s.newton_step[:2])) < 1e-6  # the reference is the optimum
     # Weights: w_i = 4 everywhere scales RSS and JᵀWJ alike: the same standard errors.
-    w = {**MISRA_DATA, "weight": np.full(14, 4.0)}
-    sw = inference.summary(model, {"theta": MISRA_B, "variance": 1.0}, w)
-    assert rel(sw.stderr[:2], MISRA_SD) < 1e-9
+    w = {**EXP_DATA, "weight": np.full(N, 4.0)}
+    sw = inference.summary(model, {"theta": REF_B, "variance": 1.0}, w)
+    assert rel(sw.stderr[:2], REF_SD) < 1e-11
 
+
+
+def test_mle_reaches_the_reference_and_reports_its_standard_errors():
+    # From a start far off (b1 doubled, b2 a fifth), as NIST's start 1 for Misra1a is.
+    res = jaxmle.mle(NonlinearRegression(exp_rise), EXP_DATA, {"theta": np.array([500.0, 1e-4])})
+    assert int(res.status) == 0 and bool(res.converged) and res.method == "least_squares"
+    assert rel(res.params["theta"], REF_B) < 1e-10  # measured 4e-15 (polished)
+    assert rel(res.stderr["theta"], REF_SD) < 1e-10  # measured 1.5e-13
+    assert rel(res.params["variance"], exp_rss(REF_B) / N) < 1e-9  # σ² = RSS/n
 
 def test_linear_mean_matches_statsmodels_ols():
     rng = np.random.default_rng(11)
@@ -108,65 +187,65 @@ def test_linear_mean_matches_statsmodels_ols():
 
 def test_df_correction_on_a_nonlinear_mean_keeps_the_residual_curvature():
     """n/(n − p) × inverse observed Hessian = s² (JᵀJ − Σ r_i ∇²f_i)⁻¹ (hand-derived), which is
-    not NIST's s²(JᵀJ)⁻¹ for Misra1a."""
+    not the regression convention s²(JᵀJ)⁻¹."""
 
     def log_prob(p, d):
-        return jax.scipy.stats.norm.logpdf(d["y"], misra(p["theta"], d["x"]), jnp.sqrt(p["v"]))
+        return jax.scipy.stats.norm.logpdf(d["y"], exp_rise(p["theta"], d["x"]), jnp.sqrt(p["v"]))
 
-    params = {"theta": MISRA_B, "v": misra_rss(MISRA_B) / 14}
-    s = inference.summary(log_prob, params, MISRA_DATA, df_correction=True)
-    J, curv = misra_jacobian_and_curvature(MISRA_B)
-    want = misra_rss(MISRA_B) / 12 * np.linalg.inv(J.T @ J - curv)  # Σ r_i ∇²f_i = curv
+    params = {"theta": REF_B, "v": exp_rss(REF_B) / N}
+    s = inference.summary(log_prob, params, EXP_DATA, df_correction=True)
+    J, curv = exp_jacobian_and_curvature(REF_B)
+    want = exp_rss(REF_B) / (N - 2) * np.linalg.inv(J.T @ J - curv)  # Σ r_i ∇²f_i = curv
     assert rel(s.stderr[:2], np.sqrt(np.diag(want))) < 1e-8
-    assert s.df_resid == 12 and s.use_t
-    assert rel(s.stderr[:2], MISRA_SD) > 1e-4  # not the regression convention
+    assert s.df_resid == N - 2 and s.use_t
+    assert rel(s.stderr[:2], REF_SD) > 1e-4  # not the regression convention
 
 
 def test_hessian_sandwich_expected_and_pytree_theta():
     model = NonlinearRegression(lambda t, x: t["b1"] * (1.0 - jnp.exp(-t["b2"] * x)))
-    v = misra_rss(MISRA_B) / 14
-    params = {"theta": {"b1": MISRA_B[0], "b2": MISRA_B[1]}, "variance": v}
-    s = inference.summary(model, params, MISRA_DATA, cov_type="expected")
+    v = exp_rss(REF_B) / N
+    params = {"theta": {"b1": REF_B[0], "b2": REF_B[1]}, "variance": v}
+    s = inference.summary(model, params, EXP_DATA, cov_type="expected")
     assert s.labels == ("theta.b1", "theta.b2", "variance") and not s.use_t
-    J, curv = misra_jacobian_and_curvature(MISRA_B)
+    J, curv = exp_jacobian_and_curvature(REF_B)
     assert rel(s.stderr[:2], np.sqrt(np.diag(v * np.linalg.inv(J.T @ J)))) < 1e-9  # σ̂²(JᵀJ)⁻¹
-    assert rel(s.stderr[2], v * np.sqrt(2.0 / 14)) < 1e-12
+    assert rel(s.stderr[2], v * np.sqrt(2.0 / N)) < 1e-12
     for cov_type in ("hessian", "sandwich"):
-        h = inference.summary(model, params, MISRA_DATA, cov_type=cov_type)
+        h = inference.summary(model, params, EXP_DATA, cov_type=cov_type)
         assert int(h.status) == 0 and np.all(np.isfinite(h.stderr)), cov_type
-    h = inference.summary(model, params, MISRA_DATA, cov_type="hessian")  # σ̂²(JᵀJ − Σr∇²f)⁻¹
+    h = inference.summary(model, params, EXP_DATA, cov_type="hessian")  # σ̂²(JᵀJ − Σr∇²f)⁻¹
     assert rel(h.stderr[:2], np.sqrt(np.diag(v * np.linalg.inv(J.T @ J - curv)))) < 1e-8
 
 
 def test_known_noise_variance_and_failures():
     # Known σ²: no variance parameter, normal quantiles, df n − p, s² = the known σ².
-    model = NonlinearRegression(misra, noise_variance=0.01)
-    s = inference.summary(model, {"theta": MISRA_B}, MISRA_DATA)
-    assert s.labels == ("theta[0]", "theta[1]") and not s.use_t and s.df_resid == 12
-    ratio = np.asarray(s.stderr) / MISRA_SD
-    np.testing.assert_allclose(ratio, np.sqrt(0.01 / (misra_rss(MISRA_B) / 12)), rtol=1e-9)
+    model = NonlinearRegression(exp_rise, noise_variance=0.01)
+    s = inference.summary(model, {"theta": REF_B}, EXP_DATA)
+    assert s.labels == ("theta[0]", "theta[1]") and not s.use_t and s.df_resid == N - 2
+    ratio = np.asarray(s.stderr) / REF_SD
+    np.testing.assert_allclose(ratio, np.sqrt(0.01 / (exp_rss(REF_B) / (N - 2))), rtol=1e-9)
     # θ not identified (b1 and b3 only as a product): singular JᵀJ, NaN and a warning.
     flat = NonlinearRegression(lambda t, x: t[0] * t[2] * (1.0 - jnp.exp(-t[1] * x)))
-    p3 = {"theta": np.array([MISRA_B[0], MISRA_B[1], 1.0]), "variance": 0.01}
+    p3 = {"theta": np.array([REF_B[0], REF_B[1], 1.0]), "variance": 0.01}
     with pytest.warns(RuntimeWarning, match="Jacobian is numerically singular"):
-        bad = inference.summary(flat, p3, MISRA_DATA)
+        bad = inference.summary(flat, p3, EXP_DATA)
     assert int(bad.status) == 3 and np.all(np.isnan(bad.stderr))
     # Not at the optimum: the Gauss–Newton step of θ in standard errors says so.
-    off = {"theta": MISRA_B * np.array([1.01, 1.0]), "variance": 0.01}
+    off = {"theta": REF_B * np.array([1.01, 1.0]), "variance": 0.01}
     with pytest.warns(RuntimeWarning, match="not converged"):
-        nc = inference.summary(NonlinearRegression(misra), off, MISRA_DATA)
+        nc = inference.summary(NonlinearRegression(exp_rise), off, EXP_DATA)
     assert jaxmle.Status(int(nc.status)).name == "NOT_CONVERGED" and "NOT_CONVERGED" in str(nc)
     # A prior: the default is the posterior curvature; classical is for least squares only.
-    pri = NonlinearRegression(misra, prior={"theta": Normal(0.0, scale=1e5)})
-    mle = {"theta": MISRA_B, "variance": misra_rss(MISRA_B) / 14}
-    assert inference.summary(pri, mle, MISRA_DATA, include_prior=False).cov_type == "hessian"
+    pri = NonlinearRegression(exp_rise, prior={"theta": Normal(0.0, scale=1e5)})
+    mle = {"theta": REF_B, "variance": exp_rss(REF_B) / N}
+    assert inference.summary(pri, mle, EXP_DATA, include_prior=False).cov_type == "hessian"
     with pytest.raises(jaxmle.InputError, match="`cov_type`"):
-        inference.summary(pri, {"theta": MISRA_B, "variance": 0.01}, MISRA_DATA,
+        inference.summary(pri, {"theta": REF_B, "variance": 0.01}, EXP_DATA,
                           cov_type="classical")  # fmt: skip
     with pytest.raises(jaxmle.InputError, match="`cov_type`"):
-        inference.summary(NonlinearRegression(misra), off, MISRA_DATA, cov_type="HC1")
+        inference.summary(NonlinearRegression(exp_rise), off, EXP_DATA, cov_type="HC1")
     with pytest.raises(jaxmle.InputError, match="`df_correction`"):
-        inference.summary(NonlinearRegression(misra), off, MISRA_DATA, df_correction=True)
+        inference.summary(NonlinearRegression(exp_rise), off, EXP_DATA, df_correction=True)
     with pytest.raises(jaxmle.InputError, match="mean_fn"):
         inference.summary(NonlinearRegression(lambda t, x: t[0] * jnp.ones(3)),
-                          {"theta": np.ones(2), "variance": 1.0}, MISRA_DATA)  # fmt: skip
+                          {"theta": np.ones(2), "variance": 1.0}, EXP_DATA)  # fmt: skip
