@@ -239,12 +239,27 @@ def _assess(value, step_fn, x, se2_scale, one_se, bounded, steps, max_steps):
     return status.astype(jnp.int32), step_se
 
 
-def _better(new, old):
-    """``new`` (x, steps, status, step_se) if it converged, else ``old`` with both steps."""
-    take = new[2] == Status.OK
-    steps = new[1] + old[1]
-    pick = jax.tree_util.tree_map(lambda a, b: jnp.where(take, a, b), new, old)
-    return (pick[0], steps, pick[2], pick[3])
+def _attempts(run: Callable, n_attempts: int):
+    """``run(i)`` for ``i = 0, 1, …`` until one converges (a loop: ``run`` is traced once).
+
+    ``run(i)`` returns ``(x, steps, status, step_se)``. The result is the first converged
+    attempt, else the first attempt (whose status is then reported); steps add up.
+    """
+
+    def cond(c):
+        i, best = c
+        return (i < n_attempts) & ((i == 0) | (best[2] != Status.OK))
+
+    def body(c):
+        i, best = c
+        new = run(i)
+        take = (i == 0) | (new[2] == Status.OK)
+        pick = jax.tree_util.tree_map(lambda a, b: jnp.where(take, a, b), new, best)
+        return i + 1, (pick[0], best[1] + new[1], pick[2], pick[3])
+
+    shapes = jax.eval_shape(run, 0)  # abstract: traces, compiles nothing
+    init = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    return jax.lax.while_loop(cond, body, (jnp.asarray(0), init))[1]
 
 
 def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree) -> MLEResult:
@@ -277,22 +292,20 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree) -> MLEResul
         def s2_of(t):
             return rss(t) / max(n - p_theta, 1)
 
-        def attempt(scale):
+        def attempt(i):
+            # optimistix's Levenberg–Marquardt as it is (damping λI) first; from a start whose
+            # parameters differ by orders of magnitude it can stall, so then once more in
+            # coordinates scaled to unit Jacobian columns (Marquardt's λ diag(JᵀJ)).
             t, steps = _solvers.run_solver("least_squares", None, residuals, t0,
                                            max_steps=cfg.max_steps, rtol=cfg.rtol,
-                                           atol=cfg.atol, scale=scale)  # fmt: skip
+                                           atol=cfg.atol, scale=i == 1)  # fmt: skip
             t = _polish(rss, step_fn, t, s2_of)
             s2 = s2_of(t)
             return (t, jnp.asarray(steps, jnp.int32),
                     *_assess(rss, step_fn, t, s2, s2, jnp.zeros_like(t), steps,
                              cfg.max_steps))  # fmt: skip
 
-        # optimistix's Levenberg–Marquardt as it is (damping λI) first; from a start whose
-        # parameters differ by orders of magnitude it can stall, so then once more in
-        # coordinates scaled to unit Jacobian columns (Marquardt's λ diag(JᵀJ)).
-        out = attempt(False)
-        out = jax.lax.cond(out[2] == Status.OK, lambda _: out,
-                           lambda _: _better(attempt(True), out), None)  # fmt: skip
+        out = _attempts(attempt, 2)
         t, steps, status, step_se = out
         params = {"theta": unravel_t(t)}
         if model.noise_variance is None:
@@ -300,31 +313,31 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree) -> MLEResul
     else:
         step_fn = functools.partial(_newton_step, objective)
 
-        def attempt(method, x_start, max_steps):
-            if method == "closed_form":
-                x, steps = x_start, jnp.asarray(0, jnp.int32)
+        def attempt(i):
+            if cfg.method == "closed_form":
+                x, steps = x0, jnp.asarray(0, jnp.int32)
             else:
-                x, steps = _solvers.run_solver(method, objective, None, x_start,
-                                               max_steps=max_steps, rtol=cfg.rtol,
+                # Exact Newton can follow negative curvature into another basin from a poor
+                # start (a Gaussian likelihood whose σ starts far too small); BFGS starts as
+                # gradient descent. The fallback: BFGS from the same start, then Newton.
+                def bfgs(_):
+                    x, k = _solvers.run_solver("bfgs", objective, None, x0,
+                                               max_steps=4 * cfg.max_steps, rtol=cfg.rtol,
                                                atol=cfg.atol)  # fmt: skip
+                    return x, jnp.asarray(k, jnp.int32)
+
+                start, s0 = jax.lax.cond(i == 1, bfgs, lambda _: (x0, jnp.asarray(0, jnp.int32)),
+                                         None)  # fmt: skip
+                x, steps = _solvers.run_solver(cfg.method, objective, None, start,
+                                               max_steps=cfg.max_steps, rtol=cfg.rtol,
+                                               atol=cfg.atol)  # fmt: skip
+                steps = steps + s0
             x = _polish(objective, step_fn, x, lambda x: 1.0 / n)
             return (x, jnp.asarray(steps, jnp.int32),
                     *_assess(objective, step_fn, x, 1.0 / n, 0.5 / n, bounded, steps,
-                             max_steps))  # fmt: skip
+                             cfg.max_steps))  # fmt: skip
 
-        out = attempt(cfg.method, x0, cfg.max_steps)
-        if cfg.fallback:
-            # Exact Newton can follow negative curvature into another basin from a poor start
-            # (a Gaussian likelihood whose σ starts far too small); BFGS starts as gradient
-            # descent. When Newton fails, BFGS from the same start, then Newton from there.
-            def retry(_):
-                xb, sb = _solvers.run_solver("bfgs", objective, None, x0,
-                                             max_steps=cfg.max_steps * 4, rtol=cfg.rtol,
-                                             atol=cfg.atol)  # fmt: skip
-                x, s2, st, se = attempt("newton", xb, cfg.max_steps)
-                return _better((x, s2 + sb, st, se), out)
-
-            out = jax.lax.cond(out[2] == Status.OK, lambda _: out, retry, None)
+        out = _attempts(attempt, 2 if cfg.fallback else 1)
         x, steps, status, step_se = out
         params = natural(x)
     p = params
@@ -516,11 +529,11 @@ def mle(
     k = int(sum(np.size(x) for x in jax.tree_util.tree_leaves(u0)))
     chosen = _choose_method(model, method, k)
     if chosen == "closed_form":
-        cf = model.closed_form(data)
+        cf = _to_float(model.closed_form(data), "closed form")
         # A closed form on the boundary (a probability of 0) maps to ±inf: keep it just
         # inside (e⁻⁴⁰), where the assessment reports BOUNDARY.
         u0 = jax.tree_util.tree_map(lambda u: jnp.where(jnp.isfinite(u), u, jnp.sign(u) * 40.0),
-                                    model.to_unconstrained(_to_float(cf, "closed form")))
+                                    model.to_unconstrained(cf))
     if max_steps is None:
         max_steps = {"newton": 500, "least_squares": 10_000}.get(_method_name(chosen), 2000)
     if not isinstance(max_steps, int | np.integer) or isinstance(max_steps, bool) or max_steps < 1:
@@ -531,6 +544,12 @@ def mle(
     cfg = _Cfg(log_prob, chosen, n, int(max_steps), float(rtol), float(atol),
                fallback=method == "auto" and chosen == "newton")
     res = _solve_jit(cfg, model if isinstance(model, Model) else None, data, u0)
+    if chosen == "closed_form":
+        # Unconstrained space cannot hold a boundary value (a probability of exactly 0):
+        # report the closed form's own value there.
+        at_bound = res.status == Status.BOUNDARY
+        params = jax.tree_util.tree_map(lambda c, p: jnp.where(at_bound, c, p), cf, res.params)
+        res = dataclasses.replace(res, params=params)
     if traced:  # inside jit/vmap: the status is the answer; no summary, no warning
         return res
     return _finish(res, model, data, cov_type, throw)
