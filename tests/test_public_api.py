@@ -33,29 +33,54 @@ def test_import_does_not_enable_x64():
     assert out.stdout.strip() == "False"
 
 
-def test_readme_example_runs():
+def _readme_blocks() -> list[str]:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert blocks, "README has no python example"
+    return blocks
+
+
+def _block(needle: str) -> str:
+    return next(b for b in _readme_blocks() if needle in b)
+
+
+def _shown_after(code: str) -> list[str]:
+    text = README.read_text()
+    shown = re.search(r"```\n\s*```\n(.*?)\n```", text.split(code, 1)[1], flags=re.S).group(1)
+    return _lines(shown)
+
+
+def _lines(t: str) -> list[str]:
+    return [ln.rstrip() for ln in t.strip("\n").splitlines()]
+
+
+def test_readme_example_runs():
     ns = {}
-    exec(compile(blocks[0], "README.md", "exec"), ns)
+    exec(compile(_block("exact = model.closed_form(x)"), "README.md", "exec"), ns)
     import numpy as np
 
     np.testing.assert_allclose(
         ns["model"].to_natural(ns["u"])["mean"], ns["exact"]["mean"], rtol=1e-8
     )
-    exec(compile(blocks[1], "README.md", "exec"), ns)  # the fit/sweep example continues it
+    exec(compile(_block("study = jaxmle.sweep"), "README.md", "exec"), ns)  # continues it
     assert ns["study"].shape == (2, 8, 3, 2)
     assert bool(ns["jaxmle"].check(ns["run"].params, ns["exact"], rtol=0.05).ok)
 
 
+def test_readme_mle_examples_run_and_print_what_is_shown(capsys):
+    ns = {}
+    code = _block("NonlinearRegression(mean)")
+    exec(compile(code, "README.md", "exec"), ns)
+    assert _lines(capsys.readouterr().out) == _shown_after(code)
+    theta = ns["res"].params["theta"]
+    exec(compile(_block("def log_prob(p, d)"), "README.md", "exec"), ns)
+    assert bool(ns["res"].converged) and bool(ns["logit"].converged)
+    # The plain Gaussian log_prob reaches NonlinearRegression's estimate.
+    import numpy as np
+
+    np.testing.assert_allclose(ns["res"].params["b"], theta, rtol=1e-9)
+
+
 def test_readme_inference_summary_is_what_the_code_prints(capsys):
-    text = README.read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    code = next(b for b in blocks if "inference.summary" in b)
+    code = _block("inference.summary")
     exec(compile(code, "README.md", "exec"), {})
-    shown = re.search(r"```\n\s*```\n(.*?)\n```", text.split(code, 1)[1], flags=re.S).group(1)
-
-    def lines(t):
-        return [ln.rstrip() for ln in t.strip("\n").splitlines()]
-
-    assert lines(capsys.readouterr().out) == lines(shown)
+    assert _lines(capsys.readouterr().out) == _shown_after(code)

@@ -134,15 +134,19 @@ def _coordinates(model: Model | None, u0: PyTree) -> tuple[np.ndarray, np.ndarra
     free, bounded = {}, {}
     for key, v in u0.items():
         c = model.constraints.get(key)
-        shape = np.shape(v)
-        f = np.ones(shape, bool)
-        if c is not None and c.name == "positive_definite":
-            f = np.broadcast_to(np.tril(np.ones(shape[-2:], bool)), shape)
-        free[key] = f
-        bounded[key] = np.full(shape, c is not None and c.name != "real")
-    order = sorted(u0)  # ravel_pytree's order for a dict
-    f = np.concatenate([np.ravel(free[k]) for k in order])
-    m = np.concatenate([np.ravel(bounded[k]) for k in order])
+        pd = c is not None and c.name == "positive_definite"
+
+        def leaf_free(x, pd=pd):
+            shape = np.shape(x)
+            return np.broadcast_to(np.tril(np.ones(shape[-2:], bool)), shape) if pd else (
+                np.ones(shape, bool))
+
+        free[key] = jax.tree_util.tree_map(leaf_free, v)
+        is_bounded = c is not None and c.name != "real"
+        bounded[key] = jax.tree_util.tree_map(lambda x, b=is_bounded: np.full(np.shape(x), b), v)
+    # ravel_pytree's order: the dict's sorted keys, then each value's leaves.
+    f = np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(free)])
+    m = np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(bounded)])
     return np.flatnonzero(f), m[f].astype(float)
 
 
@@ -207,25 +211,38 @@ def _polish(value, step_fn, x, se2_scale):
     return jax.lax.fori_loop(0, _POLISH, body, x)
 
 
-def _assess(value, step_fn, x, se2_scale, one_se, bounded, steps, max_steps):
+def _assess(value, step_fns, x, one_se, noise, bounded, steps, max_steps):
     """``(status, step_se)`` of the final point ``x``.
 
-    ``se2_scale`` turns ``inv_diag`` into variances; ``one_se`` is the objective's increase
-    one standard error away from the optimum (½ nat of the total log-likelihood).
+    ``step_fns`` is a list of ``(step_fn, se2_scale)``: the point is converged when the step
+    of any of them is negligible (``se2_scale`` turns its ``inv_diag`` into variances); the
+    first also probes for a flat direction. ``one_se`` is the objective's rise one standard
+    error from the optimum (½ nat of the total log-likelihood); ``noise`` its rounding level.
     """
-    st = step_fn(x)
-    se = jnp.sqrt(st.inv_diag * se2_scale)
-    small = (jnp.abs(st.delta) <= _SE_TOL * se) | (jnp.abs(st.delta) <= _REL_TOL * jnp.abs(x))
-    step_se = jnp.where(st.ok, jnp.max(jnp.abs(st.delta) / se), jnp.nan)
     f = value(x)
     finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(x))
+    scale = jnp.max(jnp.abs(x))
+    converged, step_se, first = jnp.asarray(False), jnp.asarray(jnp.inf, x.dtype), None
+    for step_fn, se2_scale in step_fns:
+        st = step_fn(x)
+        first = st if first is None else first
+        se = jnp.sqrt(st.inv_diag * se2_scale)
+        d = jnp.abs(st.delta)
+        # Below 1e-4 standard errors, or 1e-8 of the value, or rounding of the largest value
+        # (a parameter whose optimum is 0 in an exact fit, where the standard errors are 0).
+        small = (d <= _SE_TOL * se) | (d <= _REL_TOL * jnp.abs(x)) | (d <= 1e-12 * scale)
+        converged = converged | (st.ok & jnp.all(small))
+        step_se = jnp.minimum(step_se, jnp.where(st.ok, jnp.max(d / se), jnp.inf))
+    st = first
     # A flat direction: one standard error along the Newton direction the quadratic model
     # predicts a rise of ``one_se``; at separation or a runaway the objective rises by far
     # less (or falls). This also catches standard errors of 1e100 that pass the step test.
+    # (Not where ``one_se`` is below the objective's rounding: an exact fit.)
     c = jnp.sqrt(one_se / jnp.where(st.quad > 0, st.quad, 1.0))
     probe = x + jnp.where(st.quad > 0, c, 0.0) * st.delta
-    flat = st.ok & (st.quad > 0) & ~(value(probe) - f >= 0.1 * one_se)
-    converged = finite & st.ok & jnp.all(small) & ~flat
+    resolvable = one_se > 100.0 * noise
+    flat = st.ok & (st.quad > 0) & resolvable & ~(value(probe) - f >= 0.1 * one_se)
+    converged = finite & converged & ~flat
     far_out = jnp.any(jnp.abs(x) * bounded > 30.0)  # natural value within e⁻³⁰ of its bound
     dirn = jnp.abs(st.delta)
     toward_bound = flat & (jnp.max(dirn * bounded) >= jnp.max(dirn * (1 - bounded)))
@@ -236,6 +253,7 @@ def _assess(value, step_fn, x, se2_scale, one_se, bounded, steps, max_steps):
          Status.NOT_POSITIVE_DEFINITE, Status.MAX_STEPS],
         Status.NOT_CONVERGED,
     )  # fmt: skip
+    step_se = jnp.where(jnp.isfinite(step_se), step_se, jnp.nan)
     return status.astype(jnp.int32), step_se
 
 
@@ -288,6 +306,10 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree) -> MLEResul
 
         p_theta = t0.shape[0]
         step_fn = functools.partial(_gauss_newton_step, residuals)
+        newton_fn = functools.partial(_newton_step, rss)
+        eps = jnp.finfo(t0.dtype).eps
+        w = data.get("weight")
+        y_norm = jnp.sqrt(jnp.sum(data["y"] ** 2 * (1.0 if w is None else w)))
 
         def s2_of(t):
             return rss(t) / max(n - p_theta, 1)
@@ -299,10 +321,17 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree) -> MLEResul
             t, steps = _solvers.run_solver("least_squares", None, residuals, t0,
                                            max_steps=cfg.max_steps, rtol=cfg.rtol,
                                            atol=cfg.atol, scale=i == 1)  # fmt: skip
+            # Gauss–Newton polishing (QR: accurate when J is ill conditioned), then Newton on
+            # the RSS itself (quadratic also for large residuals, e.g. MGH's Brown–Dennis,
+            # and defined where J is singular but the Hessian is not: Freudenstein–Roth).
             t = _polish(rss, step_fn, t, s2_of)
+            t = _polish(rss, newton_fn, t, lambda t: 2.0 * s2_of(t))
             s2 = s2_of(t)
+            r = residuals(t)
+            noise = 8 * eps * jnp.sqrt(jnp.sum(r**2)) * (y_norm + jnp.sqrt(jnp.sum(r**2)))
+            fns = [(step_fn, s2), (newton_fn, 2.0 * s2)]
             return (t, jnp.asarray(steps, jnp.int32),
-                    *_assess(rss, step_fn, t, s2, s2, jnp.zeros_like(t), steps,
+                    *_assess(rss, fns, t, s2, noise, jnp.zeros_like(t), steps,
                              cfg.max_steps))  # fmt: skip
 
         out = _attempts(attempt, 2)
@@ -328,14 +357,19 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree) -> MLEResul
 
                 start, s0 = jax.lax.cond(i == 1, bfgs, lambda _: (x0, jnp.asarray(0, jnp.int32)),
                                          None)  # fmt: skip
+                # Newton stops once its step is under 1e-6 standard errors (nλ² ≤ 1e-12);
+                # polishing takes it from there.
                 x, steps = _solvers.run_solver(cfg.method, objective, None, start,
                                                max_steps=cfg.max_steps, rtol=cfg.rtol,
-                                               atol=cfg.atol)  # fmt: skip
+                                               atol=cfg.atol, decrement_tol=1e-12 / n)  # fmt: skip
                 steps = steps + s0
             x = _polish(objective, step_fn, x, lambda x: 1.0 / n)
+            p = natural(x)
+            noise = 8 * jnp.finfo(x.dtype).eps * (
+                jnp.sum(jnp.abs(log_prob(p, data))) + jnp.abs(log_prior(p))) / n
             return (x, jnp.asarray(steps, jnp.int32),
-                    *_assess(objective, step_fn, x, 1.0 / n, 0.5 / n, bounded, steps,
-                             cfg.max_steps))  # fmt: skip
+                    *_assess(objective, [(step_fn, 1.0 / n)], x, 0.5 / n, noise, bounded,
+                             steps, cfg.max_steps))  # fmt: skip
 
         out = _attempts(attempt, 2 if cfg.fallback else 1)
         x, steps, status, step_se = out
@@ -398,7 +432,8 @@ def _check_params0(model, params0, data):
     if isinstance(model, NonlinearRegression) and not (
         isinstance(params0, Mapping) and "theta" in params0
     ):
-        params0 = {"theta": params0}  # a bare θ: the mean function's parameters
+        # A bare θ: the mean function's parameters (a list of numbers is a vector).
+        params0 = {"theta": jnp.asarray(params0) if isinstance(params0, list | tuple) else params0}
     if isinstance(model, NonlinearRegression):
         params0 = dict(params0)
         model.check_theta(params0["theta"], data)

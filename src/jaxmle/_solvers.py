@@ -47,15 +47,17 @@ class _ExactNewton(optx.AbstractQuasiNewton):
     rtol: float
     atol: float
     hess_fn: Callable[[jax.Array], jax.Array]
+    decrement_tol: float = 0.0
     norm: Callable = optx.max_norm
     use_inverse: bool = False
     descent: optx.DampedNewtonDescent = optx.DampedNewtonDescent(linear_solver=lx.LU())
     search: optx.ClassicalTrustRegion = optx.ClassicalTrustRegion()
     verbose: Callable[..., None] = eqx.field(static=True, default=lambda **kw: None)
 
+    # The update state carries the Newton decrement gᵀ|H|⁻¹g at the last accepted point.
     def init_hessian(self, y, f, grad):
         op = lx.MatrixLinearOperator(jnp.eye(y.shape[0], dtype=y.dtype), lx.symmetric_tag)
-        return optx.FunctionInfo.EvalGradHessian(f, grad, op), None
+        return optx.FunctionInfo.EvalGradHessian(f, grad, op), jnp.asarray(jnp.inf, y.dtype)
 
     def update_hessian(self, y, y_eval, f_info, f_eval_info, hessian_update_state):
         H = self.hess_fn(y_eval)
@@ -68,7 +70,16 @@ class _ExactNewton(optx.AbstractQuasiNewton):
         a = jnp.abs(w)
         a = jnp.maximum(a, 1e-12 * jnp.max(a))
         op = lx.MatrixLinearOperator((V * a) @ V.T, lx.symmetric_tag)
-        return optx.FunctionInfo.EvalGradHessian(f_eval_info.f, f_eval_info.grad, op), None
+        decrement = jnp.sum((V.T @ f_eval_info.grad) ** 2 / a)
+        info = optx.FunctionInfo.EvalGradHessian(f_eval_info.f, f_eval_info.grad, op)
+        return info, jnp.where(jnp.isfinite(decrement), decrement, jnp.inf)
+
+    def terminate(self, fn, y, args, options, state, tags):
+        # Also stop once the Newton step to the optimum is negligible (the caller's scale):
+        # the Cauchy test on steps and function changes alone rarely fires at rtol 1e-12
+        # (measured: 500 of 500 steps on a Poisson regression that needs 11).
+        small = ~state.first_step & (state.hessian_update_state <= self.decrement_tol)
+        return state.terminate | small, state.result
 
 
 def _scales(d: jax.Array) -> jax.Array:
@@ -87,6 +98,7 @@ def run_solver(
     rtol: float,
     atol: float,
     scale: bool | jax.Array = True,
+    decrement_tol: float = 0.0,
 ) -> tuple[jax.Array, jax.Array]:
     """Runs one solver from ``x0``; returns ``(x, steps)``.
 
@@ -99,6 +111,8 @@ def run_solver(
         rtol: optimistix's relative step/function tolerance.
         atol: optimistix's absolute tolerance.
         scale: solve in coordinates scaled to unit curvature at the start (may be traced).
+        decrement_tol: ``newton`` also stops once the Newton decrement ``gᵀ|H|⁻¹g`` is
+            below this.
 
     Returns:
         The final point and the number of steps taken.
@@ -123,7 +137,8 @@ def run_solver(
         return f(z)
 
     if method == "newton":
-        solver = _ExactNewton(rtol=rtol, atol=atol, hess_fn=jax.hessian(f))
+        solver = _ExactNewton(rtol=rtol, atol=atol, hess_fn=jax.hessian(f),
+                              decrement_tol=decrement_tol)
     elif method == "bfgs":
         solver = optx.BFGS(rtol=rtol, atol=atol)
     elif method == "lbfgs":

@@ -18,7 +18,9 @@ def _fmt(v: float) -> str:
     if not np.isfinite(v):
         return "nan" if np.isnan(v) else ("inf" if v > 0 else "-inf")
     a = abs(v)
-    if a == 0 or 1e-4 <= a < 1e4:
+    # Four decimals keep at least three significant digits from 0.01 up; below that (a rate
+    # of 5.5e-4 would print as 0.0005) scientific notation.
+    if a == 0 or 1e-2 <= a < 1e4:
         return f"{v:.4f}"
     return f"{v:.3e}"
 
