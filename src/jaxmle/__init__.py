@@ -19,12 +19,12 @@ from ._errors import RankDeficientError as RankDeficientError
 from ._fit import FitResult as FitResult
 from ._fit import Trace as Trace
 from ._fit import fit as fit
-from ._status import Status as Status
-from ._status import status_message as status_message
 from ._mle import MLEResult as MLEResult
 from ._mle import mle as mle
 from ._montecarlo import MonteCarloResult as MonteCarloResult
 from ._montecarlo import montecarlo as montecarlo
+from ._status import Status as Status
+from ._status import status_message as status_message
 from ._sweep import SweepResult as SweepResult
 from ._sweep import plan_batch_groups as plan_batch_groups
 from ._sweep import sweep as sweep
