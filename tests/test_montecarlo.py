@@ -130,6 +130,18 @@ def test_wald_coverage_with_an_optimiser_well_specified():
     assert np.all(np.abs(mc.sd / mc.sd_theory - 1) < Z * mc.sd_se / mc.sd_theory)
 
 
+def test_wald_coverage_with_the_converged_mle():
+    """estimator="mle": jaxmle.mle (trust-region Newton) traced in every replicate; every one
+    converges and its Hessian intervals cover about 95%."""
+    X = np.random.default_rng(4).normal(size=(100, 2))
+    truth = {"coef": np.array([1.0, -0.5]), "intercept": 0.25}
+    mc = jaxmle.montecarlo(LogisticRegression(), truth, key=jax.random.key(4), reps=200, X=X,
+                           estimator="mle", cov_types=("hessian",))  # fmt: skip
+    assert mc.n_valid == 200 and mc.failed["hessian"] == 0
+    cov = mc.coverage["hessian"]
+    assert np.all(np.abs(cov - LEVEL) < coverage_tol(mc.reps)), cov
+
+
 def test_poisson_rate_coverage_and_table():
     mc = jaxmle.montecarlo(Poisson(), {"rate": 3.0}, key=jax.random.key(4), reps=4000, n=50,
                            cov_types=("expected",))  # fmt: skip

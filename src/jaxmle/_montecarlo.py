@@ -42,6 +42,7 @@ from ._inference import (
     _sym_keys,
     _warn_prior,
 )
+from ._mle import mle
 from ._models import (
     Bernoulli,
     Gaussian,
@@ -51,6 +52,7 @@ from ._models import (
     MultivariateGaussian,
     Poisson,
 )
+from ._status import Status
 from ._validation import as_array, check_positive
 
 __all__ = ["MonteCarloResult", "montecarlo"]
@@ -151,13 +153,19 @@ def _mc_run(model, truth, keys, design, init, fn, simulate, estimator, cfg: _MCC
 
     def one(key):
         data = sim(key)
+        fit_status = None
         if estimator == "closed_form":
             est = m._closed_form_kernel(data)
+        elif estimator == "mle":  # the converged one-call estimator, traced: status per replicate
+            res = mle(m, data, init)
+            est, fit_status = res.params, res.status
         elif isinstance(estimator, optax.GradientTransformation):
             est = _optimise(m, log_prob, estimator, cfg.steps, init, data)
         else:
             est = estimator(data)
         out = {"estimate": _packer(est, sym).vec}
+        if fit_status is not None:
+            out["fit_status"] = fit_status
         for ct, use_t in zip(cfg.cov_types, cfg.use_t, strict=True):
             scfg, hc = _hc_family(_Cfg(ct, cfg.level, use_t, True, None, cfg.symmetric))
             s = _summary_kernel(model, est, data, fn, scfg, hc)
@@ -406,7 +414,9 @@ def montecarlo(
         simulate: ``simulate(key, params) -> data``, used instead of the built-in simulators
             (e.g. a heteroscedastic or misspecified data-generating process). Pass a function
             defined once (module level), not a new lambda per call, or every call recompiles.
-        estimator: ``"closed_form"`` (the model's exact estimator, default), an
+        estimator: ``"closed_form"`` (the model's exact estimator, default), ``"mle"``
+            (:func:`jaxmle.mle` from ``init``, traced; replicates that do not converge are
+            left out with a warning), an
             ``optax.GradientTransformation`` run full batch for ``steps`` updates from ``init``,
             or any traceable ``estimator(data) -> params``. Prefer optimisers whose inner
             loops are bounded: ``optax.lbfgs()``'s default zoom line search was seen to never
@@ -516,12 +526,13 @@ def montecarlo(
 
     # The estimator.
     if isinstance(estimator, str):
-        if estimator != "closed_form":
+        if estimator not in ("closed_form", "mle"):
             raise InputError(
-                f"`estimator` must be 'closed_form', an optax GradientTransformation or a "
-                f"function estimator(data) -> params; got {estimator!r}."
+                f"`estimator` must be 'closed_form', 'mle', an optax GradientTransformation or "
+                f"a function estimator(data) -> params; got {estimator!r}."
             )
-        if not isinstance(model, Model) or not model.has_closed_form:
+        if estimator == "closed_form" and (not isinstance(model, Model)
+                                           or not model.has_closed_form):  # fmt: skip
             raise InputError(
                 "`estimator`: this model has no closed form; pass an optax transformation "
                 "(e.g. estimator=optax.lbfgs(), steps=50) or a function estimator(data) -> params."
@@ -584,6 +595,18 @@ def montecarlo(
         raise InputError(f"`theory` must be ({k}, {k}) (labels {pk.labels}); got "
                          f"{theory_matrix.shape}.")  # fmt: skip
     valid = np.all(np.isfinite(est), axis=1)
+    if "fit_status" in out:
+        # A replicate whose MLE did not converge is not an estimate: left out, and counted.
+        ok = np.asarray(out["fit_status"]) == 0
+        if not ok.all():
+            warnings.warn(
+                f"{int((~ok).sum())} of {reps} replicates' jaxmle.mle did not converge (first "
+                f"status: {Status(int(np.asarray(out['fit_status'])[~ok][0])).name}); they are "
+                "left out.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        valid &= ok
     n_valid = int(valid.sum())
     if n_valid < reps:
         warnings.warn(
