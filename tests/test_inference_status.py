@@ -12,6 +12,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import jaxmle
@@ -207,3 +208,16 @@ def test_nist_certified_estimates_are_stationary(name):
         s = inference.summary(LinearRegression(intercept=p.intercept), params, {"X": X, "y": p.y},
                               cov_type="classical")  # fmt: skip
     assert int(s.status) == 0 and bool(s.converged)
+
+
+def test_separated_logistic_fit_is_a_flat_direction_not_ok():
+    """A fit to perfectly separated data ends with a vanishing gradient (fit says converged)
+    and standard errors of 1e27; the summary finds the flat likelihood and says so."""
+    model = LogisticRegression()
+    data = {"X": jnp.arange(1.0, 7.0)[:, None], "y": jnp.array([0.0, 0, 0, 1, 1, 1])}
+    run = jaxmle.fit(model, model.init(data), data, optimizer=optax.lbfgs(), steps=200)
+    for given in (run, run.params):
+        with pytest.warns(RuntimeWarning, match="running off"):
+            s = jaxmle.inference.summary(model, given, data)
+        assert int(s.status) == jaxmle.Status.FLAT_DIRECTION and not bool(s.converged)
+        assert np.isnan(np.asarray(s.stderr)).all() and "FLAT_DIRECTION" in str(s)

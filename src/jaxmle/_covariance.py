@@ -520,14 +520,15 @@ def _cov_kernel(model, pk: _Packer, data, cov_type: str, include_prior: bool, hc
     (the code of :func:`_inv_pd`); without it, a NaN step and 0.
     """
     k = pk.vec.shape[0]
-    nan_step = (jnp.full((k,), jnp.nan, pk.vec.dtype), jnp.zeros((k,), pk.vec.dtype))
+    nan_step = (jnp.full((k,), jnp.nan, pk.vec.dtype), jnp.zeros((k,), pk.vec.dtype),
+                jnp.zeros((), bool))  # fmt: skip
     zero = jnp.zeros((), jnp.int32)
     if cov_type in ("classical", "HC"):
         if isinstance(model, NonlinearRegression):
             cov, status, eig, step = _nls_cov(model, pk, data)
         else:
             cov, status, eig, step = _ols_cov(model, pk, data, cov_type, hc)
-        return cov, status, eig, (step if check else nan_step), zero
+        return cov, status, eig, ((*step, jnp.zeros((), bool)) if check else nan_step), zero
     has_prior = _funcs(model)[1] is not None
     Hinv = None
     if cov_type == "expected":
@@ -562,9 +563,28 @@ def _stationarity(model, pk: _Packer, data, Hinv: jax.Array, lam: jax.Array):
     errors the estimate is from the optimum. NaN when H is not positive definite. Returns
     ``(step, slack)``, the slack the rounding floor of :func:`_rounding` in the same units, with
     ``sqrt(k/λ)`` (λ the smallest eigenvalue of H's unit-diagonal scaling) for the condition
-    number: H plays the role of JᵀWJ, whose square root's condition number that is.
+    number: H plays the role of JᵀWJ, whose square root's condition number that is; and
+    whether the likelihood is flat along the step (:func:`_flat`).
     """
-    g = jax.grad(_objective(model, pk, data, True))(pk.vec)
+    total = _objective(model, pk, data, True)
+    g = jax.grad(total)(pk.vec)
     se = jnp.sqrt(jnp.diagonal(Hinv))
     k = pk.vec.shape[0]
-    return _ratio(Hinv @ g, se), _ratio(_rounding(pk.vec, jnp.sqrt(k / lam)), se)
+    delta = Hinv @ g
+    return (_ratio(delta, se), _ratio(_rounding(pk.vec, jnp.sqrt(k / lam)), se),
+            _flat(total, pk.vec, delta, g))
+
+
+def _flat(total: Callable, vec: jax.Array, delta: jax.Array, g: jax.Array) -> jax.Array:
+    """Whether the log-likelihood is flat along the Newton direction (an MLE at infinity).
+
+    One standard error along ``δ = H⁻¹g`` (``c δ`` with ``½ c² gᵀH⁻¹g = ½``) the quadratic
+    model predicts a drop of ½ nat; at separation (a logistic regression fitted to separated
+    data: ``g`` and ``H`` both vanish, the standard errors are 1e27) the log-likelihood keeps
+    rising or stays put there. Flat when it drops by less than a tenth of that.
+    """
+    q = jnp.dot(g, delta)  # gᵀH⁻¹g
+    usable = jnp.isfinite(q) & (q > 0)
+    c = jnp.sqrt(1.0 / jnp.where(usable, q, 1.0))
+    drop = total(vec) - total(vec + jnp.where(usable, c, 0.0) * delta)
+    return usable & ~(drop >= 0.05)

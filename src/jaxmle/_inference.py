@@ -154,17 +154,24 @@ def _summary_kernel(model, params, data, fn, cfg: _Cfg, hc=0, given=-1) -> Summa
     mapped = jnp.where(jnp.isin(given, jnp.asarray(_ESTIMATION_CODES)), given, 9)
     if cfg.check:
         not_max = hstatus == 2  # minus the Hessian is not positive definite: no maximum here
-        step, slack = step
+        step, slack, flat = step
         # NaN (not checked) compares False; slack: what rounding alone moves the estimate by.
         far = jnp.any(jnp.abs(step) > STATIONARY_TOL + slack)
         # Only where the covariance itself is fine: a failed one has its own code and reason.
         found = (given < 0) & (status == 0) & (not_max | far)
         status = jnp.where(found, jnp.where(not_max, 2, 9), status)
+        # A flat likelihood (separation) is caught even when a result calls itself converged:
+        # its gradient does vanish, at infinity.
+        # (Only where the step is negligible: far from the optimum, 1 SE along the step
+        # rises anyway.)
+        flat = (given <= 0) & (status == 0) & flat & ~far
+        status = jnp.where(flat, 7, status)
+        found = found | flat
     else:
         step = step[0]
         found = jnp.zeros((), bool)
     status = jnp.where(given > 0, mapped, status)
-    converged = jnp.where(given >= 0, given == 0, ~found)
+    converged = jnp.where(given >= 0, (given == 0) & ~found, ~found)
     # Never NaN/inf standard errors (or estimates: a diverged lane of a sweep) under status
     # "ok", e.g. from a sandwich's non-finite scores.
     v = jnp.diagonal(cov)

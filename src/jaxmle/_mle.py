@@ -241,7 +241,10 @@ def _assess(value, step_fns, x, one_se, noise, bounded, steps, max_steps):
     c = jnp.sqrt(one_se / jnp.where(st.quad > 0, st.quad, 1.0))
     probe = x + jnp.where(st.quad > 0, c, 0.0) * st.delta
     resolvable = one_se > 100.0 * noise
-    flat = st.ok & (st.quad > 0) & resolvable & ~(value(probe) - f >= 0.1 * one_se)
+    # (The probe means something only once the step is negligible: from afar, one standard
+    # error along the step heads downhill anyway.)
+    near = jnp.max(jnp.abs(st.delta) / jnp.sqrt(st.inv_diag * step_fns[0][1])) <= 1e-2
+    flat = st.ok & (st.quad > 0) & resolvable & near & ~(value(probe) - f >= 0.1 * one_se)
     converged = finite & converged & ~flat
     far_out = jnp.any(jnp.abs(x) * bounded > 30.0)  # natural value within e⁻³⁰ of its bound
     dirn = jnp.abs(st.delta)

@@ -251,6 +251,10 @@ def _not_converged_text(s: Summary, status: int, v: dict) -> str:
             f"the estimate is not converged (the result's status is {g.name}: {g.message}); "
             "the standard errors are NaN."
         )
+    if status == Status.FLAT_DIRECTION:
+        return ("the estimate is not converged: one standard error along the Newton step the "
+                "log-likelihood does not fall as its curvature predicts, so "
+                f"{Status(7).message}; the standard errors are NaN.")  # fmt: skip
     if status == Status.NOT_POSITIVE_DEFINITE:
         return ("the estimate is not converged: minus the Hessian of the objective (the "
                 "log-likelihood plus any log prior) is not positive definite there, so it is not "
