@@ -351,10 +351,12 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree) -> MLEResul
             else:
                 # Exact Newton can follow negative curvature into another basin from a poor
                 # start (a Gaussian likelihood whose σ starts far too small); BFGS starts as
-                # gradient descent. The fallback: BFGS from the same start, then Newton.
+                # gradient descent. The fallbacks: BFGS from the same start, then Newton from
+                # there; then Newton in the parameters' own units (the trust region's damping
+                # λI then weighs them differently: NIST Roszman1 and MGH10 from start 1).
                 def bfgs(_):
                     x, k = _solvers.run_solver("bfgs", objective, None, x0,
-                                               max_steps=4 * cfg.max_steps, rtol=cfg.rtol,
+                                               max_steps=cfg.max_steps, rtol=cfg.rtol,
                                                atol=cfg.atol)  # fmt: skip
                     return x, jnp.asarray(k, jnp.int32)
 
@@ -364,7 +366,8 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree) -> MLEResul
                 # polishing takes it from there.
                 x, steps = _solvers.run_solver(cfg.method, objective, None, start,
                                                max_steps=cfg.max_steps, rtol=cfg.rtol,
-                                               atol=cfg.atol, decrement_tol=1e-12 / n)  # fmt: skip
+                                               atol=cfg.atol, scale=i != 2,
+                                               decrement_tol=1e-12 / n)  # fmt: skip
                 steps = steps + s0
             x = _polish(objective, step_fn, x, lambda x: 1.0 / n)
             p = natural(x)
@@ -374,7 +377,7 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree) -> MLEResul
                     *_assess(objective, [(step_fn, 1.0 / n)], x, 0.5 / n, noise, bounded,
                              steps, cfg.max_steps))  # fmt: skip
 
-        out = _attempts(attempt, 2 if cfg.fallback else 1)
+        out = _attempts(attempt, 3 if cfg.fallback else 1)
         x, steps, status, step_se = out
         params = natural(x)
     p = params
@@ -510,8 +513,8 @@ def mle(
             regression ``s²(JᵀJ)⁻¹`` for ``NonlinearRegression``, else the inverse observed
             information; see :func:`jaxmle.inference.summary`).
         max_steps: iteration cap per solver run (default 10,000 for least squares, whose
-            steps are cheap and which NIST's MGH10 needs ~4,800 of; 500 for Newton; 2,000
-            for quasi-Newton and optax).
+            steps are cheap and which NIST's MGH10 needs ~4,800 of; 2,000 otherwise: Newton
+            on NIST's Bennett5 as a likelihood needs ~1,000).
         rtol: the solver's relative step/function tolerance (optimistix's Cauchy test).
         atol: the solver's absolute tolerance.
         throw: raise :class:`jaxmle.InputError`-free ``RuntimeError`` instead of warning when
@@ -565,7 +568,7 @@ def mle(
         u0 = jax.tree_util.tree_map(lambda u: jnp.where(jnp.isfinite(u), u, jnp.sign(u) * 40.0),
                                     model.to_unconstrained(cf))
     if max_steps is None:
-        max_steps = {"newton": 500, "least_squares": 10_000}.get(_method_name(chosen), 2000)
+        max_steps = {"least_squares": 10_000}.get(_method_name(chosen), 2000)
     if not isinstance(max_steps, int | np.integer) or isinstance(max_steps, bool) or max_steps < 1:
         raise InputError(f"`max_steps` must be a positive integer, got {max_steps!r}.")
     for name, v in (("rtol", rtol), ("atol", atol)):
