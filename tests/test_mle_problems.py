@@ -42,9 +42,6 @@ FAST_LIKELIHOOD = {"logistic_spector", "negbin2"}
 
 # (test, problem, start) -> what jaxmle reports instead of converging (an honest failure).
 KNOWN_NOT_CONVERGED = {
-    ("nlr", "helical_valley", "x0"): "FLAT_DIRECTION at the exact fit (RSS = 0)",
-    ("nlr", "helical_valley", "10x0"): "FLAT_DIRECTION at the exact fit (RSS = 0)",
-    ("nlr", "helical_valley", "100x0"): "FLAT_DIRECTION at the exact fit (RSS = 0)",
     ("gauss", "meyer", "100x0"): "NOT_POSITIVE_DEFINITE after 1440 Newton steps",
     ("gauss", "osborne1", "100x0"): "NOT_POSITIVE_DEFINITE after 2588 Newton steps",
 }
