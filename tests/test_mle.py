@@ -185,3 +185,15 @@ def test_status_messages_read_as_sentences():
         warnings.simplefilter("error")  # a converged fit warns about nothing
         res = jaxmle.mle(Gaussian(), X_GAUSS)
     assert res.message.startswith("ok")
+
+
+def test_import_leaves_optimistix_for_the_first_solve():
+    import subprocess
+    import sys
+
+    from jaxmle import _mle, _solvers
+
+    assert _mle._METHODS == _solvers.METHODS
+    code = "import sys, jaxmle; print('optimistix' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -28,7 +28,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from . import _inference, _solvers
+from . import _inference
 from ._errors import InputError
 from ._models import Model
 from ._nonlinear import NonlinearRegression
@@ -39,6 +39,7 @@ __all__ = ["MLEResult", "mle"]
 
 PyTree = Any
 
+_METHODS = ("newton", "least_squares", "bfgs", "lbfgs")  # jaxmle._solvers.METHODS
 _NEWTON_MAX_K = 200  # exact Hessians up to this many parameters, quasi-Newton beyond
 _POLISH = 4  # Newton / Gauss–Newton polishing steps after the solver
 _SE_TOL = 1e-4  # converged: every remaining step below this many standard errors ...
@@ -105,7 +106,7 @@ class MLEResult:
 
 class _Cfg(NamedTuple):
     log_prob: Callable | None  # a plain function (static); None when a Model is used
-    method: Any  # "closed_form", a name of _solvers.METHODS, or an optax transformation
+    method: Any  # "closed_form", a name of _METHODS, or an optax transformation
     n: int
     max_steps: int
     rtol: float
@@ -284,6 +285,10 @@ def _attempts(run: Callable, n_attempts: int):
 
 
 def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree) -> MLEResult:
+    # optimistix (with equinox and lineax) is imported at the first solve, not by
+    # ``import jaxmle``: it adds 0.5 s to a fresh process (measured).
+    from . import _solvers
+
     log_prob, log_prior, to_natural = _parts(cfg, model)
     x_all, unravel = ravel_pytree(u0)
     free, bounded = _coordinates(model, u0)
@@ -403,7 +408,7 @@ def _method_name(method: Any) -> str:
 def _choose_method(model, method, k: int) -> Any:
     if isinstance(method, optax.GradientTransformation):
         return method
-    allowed = ("auto", "closed_form", *_solvers.METHODS)
+    allowed = ("auto", "closed_form", *_METHODS)
     if not isinstance(method, str) or method not in allowed:
         raise InputError(
             f"`method` must be one of {allowed} or an optax.GradientTransformation (e.g. "

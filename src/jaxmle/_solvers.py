@@ -33,7 +33,7 @@ import optimistix as optx
 
 __all__ = ["METHODS", "run_solver"]
 
-METHODS = ("newton", "least_squares", "bfgs", "lbfgs")
+METHODS = ("newton", "least_squares", "bfgs", "lbfgs")  # mirrored in jaxmle._mle
 
 
 class _ExactNewton(optx.AbstractQuasiNewton):
