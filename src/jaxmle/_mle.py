@@ -33,7 +33,7 @@ from ._errors import InputError
 from ._models import Model
 from ._nonlinear import NonlinearRegression
 from ._status import Status
-from ._validation import check_log_prob_shape, check_params_domain, n_rows
+from ._validation import check_log_prob_shape, check_params_domain, is_traced, n_rows
 
 __all__ = ["MLEResult", "mle"]
 
@@ -385,12 +385,12 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree) -> MLEResul
         out = _attempts(attempt, 3 if cfg.fallback else 1)
         x, steps, status, step_se = out
         params = natural(x)
-    p = params
-    obj = -(jnp.sum(log_prob(p, data)) + log_prior(p)) / n
+    ll = jnp.sum(log_prob(params, data))
     return MLEResult(
         params=params, status=status, converged=status == Status.OK,
-        steps=jnp.asarray(steps, jnp.int32), loglik=jnp.sum(log_prob(p, data)),
-        objective=obj, step_se=step_se, summary=None, method=_method_name(cfg.method),
+        steps=jnp.asarray(steps, jnp.int32), loglik=ll,
+        objective=-(ll + log_prior(params)) / n, step_se=step_se, summary=None,
+        method=_method_name(cfg.method),
     )  # fmt: skip
 
 
@@ -459,10 +459,6 @@ def _to_float(tree: PyTree, name: str) -> PyTree:
         return jax.tree_util.tree_map(lambda x: jnp.asarray(x, dt), tree)
     except (TypeError, ValueError) as err:
         raise InputError(f"`{name}` must be a pytree of numbers: {err}") from err
-
-
-def _is_traced(*trees: Any) -> bool:
-    return any(isinstance(x, jax.core.Tracer) for t in trees for x in jax.tree_util.tree_leaves(t))
 
 
 def _check_finite(tree: PyTree, name: str, hint: str) -> None:
@@ -554,7 +550,7 @@ def mle(
         data = jax.tree_util.tree_map(jnp.asarray, data)
     n = n_rows(data)
     params0 = _to_float(_check_params0(model, params0, data), "params0")
-    traced = _is_traced(data, params0, model)
+    traced = is_traced(data, params0, model)
     if not traced:
         _check_finite(params0, "params0", "pass finite starting values.")
     if isinstance(model, Model):

@@ -34,6 +34,11 @@ def is_concrete(x: Any) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
+def is_traced(*trees: Any) -> bool:
+    """True when any leaf of any of ``trees`` is a tracer (the caller is inside jit/vmap)."""
+    return any(not is_concrete(x) for t in trees for x in jax.tree_util.tree_leaves(t))
+
+
 def _float_dtype() -> jnp.dtype:
     return jnp.result_type(float)  # float64 under jax_enable_x64, else float32
 

@@ -15,10 +15,7 @@ from jax.scipy import special, stats
 
 from ._errors import InputError
 from ._summary import LRTest, Summary, Wald
-
-
-def _is_traced(*trees: Any) -> bool:
-    return any(isinstance(x, jax.core.Tracer) for t in trees for x in jax.tree_util.tree_leaves(t))
+from ._validation import is_traced as _is_traced
 
 
 def _check_level(level: Any) -> float:
