@@ -14,6 +14,8 @@ from . import inference as inference
 from . import models as models
 from ._check import CheckResult as CheckResult
 from ._check import check as check
+from ._errors import CheckpointMismatchError as CheckpointMismatchError
+from ._errors import FileFormatError as FileFormatError
 from ._errors import InputError as InputError
 from ._errors import RankDeficientError as RankDeficientError
 from ._fit import FitResult as FitResult
@@ -36,6 +38,8 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 __all__ = [
     "CheckResult",
+    "CheckpointMismatchError",
+    "FileFormatError",
     "FitResult",
     "InputError",
     "MLEResult",

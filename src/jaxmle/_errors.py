@@ -9,3 +9,11 @@ class InputError(ValueError):
 
 class RankDeficientError(InputError):
     """A design matrix is (numerically) rank deficient, so its estimate is not unique."""
+
+
+class FileFormatError(InputError):
+    """A file is missing, truncated, damaged or not the kind of jaxmle file expected."""
+
+
+class CheckpointMismatchError(InputError):
+    """A checkpoint location holds the state of a different study than the one asked for."""
