@@ -11,6 +11,7 @@ jitted program whatever R is, with memory bounded by the block size.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -21,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from . import _checkpoint as _ckpt
 from ._errors import InputError
 from ._inference import (
     COV_TYPES,
@@ -191,6 +193,75 @@ def _mc_run(model, truth, keys, design, init, fn, simulate, estimator, cfg: _MCC
 
 
 # --------------------------------------------------------------------------------------------
+# Replicates in chunks: checkpointed, shared out among processes.
+
+_CHUNKS = 10  # chunks per checkpointed study
+
+
+def _run_replicates(run, keys, batch_size: int, ckpt):
+    """All replicates' outputs (host arrays) and the theory matrix.
+
+    Without a checkpoint or other processes: one call of the whole program. Otherwise the
+    keys are cut into equal chunks of whole blocks (the last padded with repeated keys, so
+    one program serves all); the chunks not in the checkpoint are dealt out round-robin to
+    the processes, computed, gathered, and written by process 0. A replicate's numbers
+    depend only on its key and the block width, so any split gives the same bits (tested).
+    """
+    r = keys.shape[0]
+    if ckpt is None and jax.process_count() == 1:
+        out, theory = run(keys)
+        return _host(out), None if theory is None else np.asarray(theory)
+    blocks = -(-r // batch_size)
+    # At least two blocks per chunk: XLA compiles a one-trip loop like a plain vmap, whose
+    # rounding differs from the loop body's; one chunk is the whole, unpadded, call.
+    size = max(2, -(-blocks // _CHUNKS)) * batch_size
+    n_chunks = -(-r // size)
+    if n_chunks == 1:
+        size = r
+    saved = {i: ckpt.read(f"chunk-{i}") for i in range(n_chunks)} if ckpt else {}
+    todo = [i for i in range(n_chunks) if saved.get(i) is None]
+    pieces = {i: _ckpt.unpack_tree(a, h["spec"], "out") for i, (h, a) in
+              ((i, v) for i, v in saved.items() if v is not None)}  # fmt: skip
+    theory = saved[0][1].get("theory") if saved.get(0) is not None else None
+    procs, me = jax.process_count(), jax.process_index()
+    for start in range(0, len(todo), procs):
+        round_ = todo[start : start + procs]
+        mine = round_[me] if me < len(round_) else round_[0]  # idle processes redo one
+        ks = keys[mine * size : (mine + 1) * size]
+        if ks.shape[0] < size:
+            ks = jnp.concatenate([ks, keys[: size - ks.shape[0]]])
+        out, th = run(ks)
+        # Every process's chunk (and theory matrix, which only chunk 0's counts): (procs, ...).
+        gathered, ths = _gather_processes((_host(out), np.asarray(np.nan if th is None else th)))
+        for p, i in enumerate(round_):
+            piece = jax.tree_util.tree_map(lambda x, p=p, i=i: x[p][: r - i * size], gathered)
+            pieces[i] = piece
+            if i == 0 and th is not None:
+                theory = ths[p]
+            if ckpt is not None:
+                arrays, spec = _ckpt.pack_tree(piece, "out")
+                if i == 0 and theory is not None:
+                    arrays["theory"] = theory
+                ckpt.write(f"chunk-{i}", arrays, {"spec": spec})
+    out = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *(pieces[i] for i in
+                                                                   range(n_chunks)))  # fmt: skip
+    return out, theory
+
+
+def _host(tree):
+    return jax.tree_util.tree_map(np.asarray, tree)
+
+
+def _gather_processes(tree):
+    """Each process's copy stacked along a new leading axis (one process: a length-1 axis)."""
+    if jax.process_count() == 1:
+        return jax.tree_util.tree_map(lambda x: x[None], tree)
+    from jax.experimental import multihost_utils
+
+    return jax.tree_util.tree_map(np.asarray, multihost_utils.process_allgather(tree))
+
+
+# --------------------------------------------------------------------------------------------
 # Public entry point.
 
 
@@ -265,6 +336,7 @@ def montecarlo(
     theory: str | Any | None = "expected",
     symmetric: Sequence[str] = (),
     batch_size: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
 ) -> MonteCarloResult:
     """Sampling distribution of an estimator: bias, covariance and Wald coverage by simulation.
 
@@ -309,13 +381,20 @@ def montecarlo(
             the built-in models; a ``(k, k)`` matrix of your own; or None.
         symmetric: as in :func:`jaxmle.inference.summary`.
         batch_size: replicates vmapped at once (bounds memory); default: as many as keep a
-            block near 2**22 simulated observations.
+            block near 2**22 simulated observations (with ``checkpoint``, at most a tenth of
+            ``reps``). Results depend on it only through rounding.
+        checkpoint: a folder to save the replicates into chunk by chunk (about a tenth of
+            them each). A later call with the same folder and settings computes only the
+            chunks not saved yet; the result is bit-identical to an uninterrupted run. With
+            several processes (:mod:`jaxmle.distributed`) the chunks are shared out among
+            them and gathered, and process 0 writes.
 
     Returns:
         A :class:`MonteCarloResult` (``print`` it for the table).
 
     Raises:
         InputError: on a missing or malformed argument (named in the message).
+        CheckpointMismatchError: ``checkpoint`` holds another study's replicates.
 
     Example:
         >>> import jax, jax.numpy as jnp, jaxmle
@@ -325,6 +404,49 @@ def montecarlo(
         >>> bool(abs(mc.bias[1] + 0.1) < 4 * mc.bias_se[1])  # the MLE of σ² is biased by −σ²/n
         True
     """
+    truth, cov_types, level = _check_inputs(model, true_params, key, reps, simulate, cov_types,
+                                            level)  # fmt: skip
+    design, n_static = _design(model, truth, n, X, weight, simulate, key)
+    init_params, target = _check_estimator(model, estimator, steps, init, target, truth,
+                                           cov_types)  # fmt: skip
+    theory_matrix, want_theory = _theory(model, theory, target)
+    if batch_size is None:
+        # About 2**22 simulated numbers per block (tens of MB), all replicates when they fit;
+        # with a checkpoint at most a tenth of them, so that there are chunks to save.
+        batch_size = max(1, min(int(reps), (1 << 22) // max(n_static, 1)))
+        if checkpoint is not None:
+            batch_size = min(batch_size, max(1, math.ceil(reps / _CHUNKS)))
+    _check_int(batch_size, "batch_size", 1)
+    symmetric = _check_symmetric(symmetric)
+
+    if cov_types:
+        _warn_prior(model, True, stacklevel=2)
+    use_ts = tuple(_default_use_t(model, ct, use_t) for ct in cov_types)
+    cfg = _MCCfg(n_static, int(steps), cov_types, level, use_ts, symmetric,
+                 int(min(batch_size, reps)), want_theory)  # fmt: skip
+    keys = jax.random.split(key, int(reps))
+    m, fn = (model, None) if isinstance(model, Model) else (None, model)
+    run = partial(_mc_run, m, truth, design=design, init=init_params, fn=fn, simulate=simulate,
+                  estimator=estimator, cfg=cfg)  # fmt: skip
+    ckpt = None
+    if checkpoint is not None:
+        ckpt = _ckpt.Checkpointer(checkpoint, "montecarlo", {
+            "reps": int(reps), "cfg": list(cfg), "model": _ckpt.describe_digest(model),
+            "simulate": _ckpt.describe_digest(simulate),
+            "estimator": _ckpt.describe_digest(estimator),
+            "inputs": _ckpt.digest((truth, key, design, init_params, target))})  # fmt: skip
+    try:
+        out, theory_dev = _run_replicates(run, keys, cfg.batch_size, ckpt)
+    finally:
+        if ckpt is not None:
+            ckpt.close()
+    return _summarise(
+        model, truth, target, symmetric, out, theory_dev, theory_matrix, cov_types, level, int(reps)
+    )
+
+
+def _check_inputs(model, true_params, key, reps, simulate, cov_types, level):
+    """Validates the model, key, replicate count, covariance types and truth."""
     _check_model(model)
     if not _is_key(key):
         raise InputError(
@@ -355,8 +477,11 @@ def montecarlo(
             f"`true_params` must be a dict with keys {list(model.param_names)} for "
             f"{type(model).__name__}; got {got}."
         )
+    return truth, cov_types, level
 
-    # The data-generating process.
+
+def _design(model, truth, n, X, weight, simulate, key):
+    """The built-in simulator's fixed design and row count (checked)."""
     design: dict = {}
     n_static = 0
     if simulate is None:
@@ -395,8 +520,12 @@ def montecarlo(
                 )
             n_static = int(n)
         _check_truth(model, truth, design, n_static, key)
+    return design, n_static
 
-    # The estimator.
+
+def _check_estimator(model, estimator, steps, init, target, truth, cov_types):
+    """Checks the estimator; the optimiser start and the comparison target."""
+    dt = jnp.result_type(float)
     if isinstance(estimator, str):
         if estimator not in ("closed_form", "mle"):
             raise InputError(
@@ -426,8 +555,11 @@ def montecarlo(
                 "with, so no Wald intervals can be formed: pass cov_types=()."
             )
         target = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dt), target)
+    return init_params, target
 
-    # Theory.
+
+def _theory(model, theory, target):
+    """The theoretical covariance asked for: a matrix, the expected information, or none."""
     theory_matrix = None
     want_theory = False
     if isinstance(theory, str):
@@ -438,22 +570,13 @@ def montecarlo(
         want_theory = target is None and _has_expected(model)
     elif theory is not None:
         theory_matrix = as_array(theory, "theory", ndim=2)
-    if batch_size is None:
-        # About 2**22 simulated numbers per block (tens of MB), all replicates when they fit.
-        batch_size = max(1, min(int(reps), (1 << 22) // max(n_static, 1)))
-    _check_int(batch_size, "batch_size", 1)
-    symmetric = _check_symmetric(symmetric)
+    return theory_matrix, want_theory
 
-    if cov_types:
-        _warn_prior(model, True, stacklevel=2)
-    use_ts = tuple(_default_use_t(model, ct, use_t) for ct in cov_types)
-    cfg = _MCCfg(n_static, int(steps), cov_types, level, use_ts, symmetric,
-                 int(min(batch_size, reps)), want_theory)  # fmt: skip
-    keys = jax.random.split(key, int(reps))
-    m, fn = (model, None) if isinstance(model, Model) else (None, model)
-    out, theory_dev = _mc_run(m, truth, keys, design, init_params, fn=fn, simulate=simulate,
-                              estimator=estimator, cfg=cfg)  # fmt: skip
 
+def _summarise(
+    model, truth, target, symmetric, out, theory_dev, theory_matrix, cov_types, level, reps
+) -> MonteCarloResult:
+    """Bias, covariance and coverage over the replicates with usable estimates."""
     pk = _packer(truth if target is None else target, _sym_keys(model, tuple(symmetric)))
     truth_vec = np.asarray(pk.vec, dtype=float)
     k = truth_vec.shape[0]

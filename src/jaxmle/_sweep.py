@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -46,6 +47,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from . import _checkpoint as _ckpt
 from . import _fit, _xla
 from ._errors import InputError
 from ._sweep_result import _RESULT_FIELDS, SweepResult
@@ -168,6 +170,7 @@ def sweep(
     devices: Sequence[jax.Device] | None = None,
     progress: Callable[[int, int], None] | bool | None = None,
     sufficient_stats: bool | None = None,
+    checkpoint: str | os.PathLike | None = None,
 ) -> SweepResult:
     """Runs a whole hyperparameter study as vmapped :func:`jaxmle.fit` lanes.
 
@@ -199,11 +202,70 @@ def sweep(
             lane-steps.
         sufficient_stats: objectives from summed sufficient statistics, as in
             :func:`jaxmle.fit` (default: when the model has them).
+        checkpoint: a folder to save the study's state into after every chunk (default
+            chunks: about a tenth of the steps). A later call with the same folder and
+            settings resumes from the last saved chunk of each lane block, bit-identically;
+            a finished study is read back without running. With several processes, process
+            0 writes and all read (a shared filesystem). See :mod:`jaxmle._checkpoint`.
 
     Returns:
         A :class:`SweepResult` with the grid axes leading.
+
+    Raises:
+        CheckpointMismatchError: ``checkpoint`` holds the state of a different study.
+        InputError: on a malformed grid or setting (named in the message).
     """
-    opts = _normalise_optimizers(optimizer)
+    study = _plan_study(model, params0, data, optimizer, grid, steps, key, hyperparams, replace,
+                        reduction, reference, tol, record_every, strategy, chunk_records,
+                        checkpoint, devices, sufficient_stats)  # fmt: skip
+    jobs = _plan_jobs(study, max_rows_per_step)
+    ckpt = None
+    if checkpoint is not None:
+        ckpt = _ckpt.Checkpointer(checkpoint, "sweep", _settings(
+            study, model, params0, data, optimizer, hyperparams, reference, key,
+            max_rows_per_step))  # fmt: skip
+    bar = _progress_bar(progress, study.total_work)
+    try:
+        out, timings, host = _run_jobs(study, jobs, ckpt, bar)
+    finally:
+        if ckpt is not None:
+            ckpt.close()
+        if bar is not None and hasattr(bar, "close"):
+            bar.close()
+    return SweepResult(axes=study.axes, params=out["params"], trace=out["trace"],
+                       meta=_meta(study, host, ckpt), timings=timings,
+                       **{f: out[f] for f in _RESULT_FIELDS})  # fmt: skip
+
+
+class _Study(NamedTuple):
+    """Everything decided before anything runs (validated inputs, the grid, the programs)."""
+
+    cfg0: _fit._Config
+    dyn0: _fit._Dynamic
+    u0: Any
+    key: jax.Array
+    opts: dict
+    runs: dict  # optimiser name -> (optimizer, injected, fixed hyperparams, _)
+    axes: dict
+    shape: tuple
+    hyper_axes: dict
+    combos: list
+    seeds: list
+    groups: list
+    plan: list  # (records, record_every) per compiled call
+    k_rec: int
+    steps: int
+    tol: float
+    reduction: str
+    replace: bool
+    strategy: str
+    fixed_meta: dict
+    devices: list
+    mesh: Mesh | None
+    total_work: int
+
+
+def _parse_grid(grid, hyperparams):
     grid = dict(grid)
     if not grid:
         raise InputError("`grid` is empty; give at least one axis, e.g. {'learning_rate': [...]}.")
@@ -222,6 +284,15 @@ def sweep(
             f"{sorted(overlap)} appear both in `grid` and in `hyperparams`; give each "
             "hyperparameter in one place (a swept axis or a fixed value)."
         )
+    return grid, sizes, seeds, hyper_axes
+
+
+def _plan_study(model, params0, data, optimizer, grid, steps, key, hyperparams, replace,
+                reduction, reference, tol, record_every, strategy, chunk_records, checkpoint,
+                devices, sufficient_stats) -> _Study:  # fmt: skip
+    """Validates the study and decides its programs, batch groups, chunks and devices."""
+    opts = _normalise_optimizers(optimizer)
+    grid, sizes, seeds, hyper_axes = _parse_grid(grid, hyperparams)
     _fit._positive_or_none(chunk_records, "chunk_records")
     minibatch = [b for b in sizes if b is not None]
     first = next(iter(opts.values()))
@@ -235,17 +306,16 @@ def sweep(
     if not replace and len(minibatch) > 1 and strategy != "grouped":
         strategy = "grouped"  # epoch permutations are per batch size: no masking
     k_rec, n_full, tail = _fit._record_plan(steps, record_every)
+    if chunk_records is None and checkpoint is not None:
+        chunk_records = _fit.default_chunk_records(n_full)
     axes = {"optimizer": list(opts), **{k: [_scalar(v) for v in grid[k]] for k in grid}}
-    shape = tuple(len(v) for v in axes.values())
-    order = list(axes)
     # Per optimiser: how it runs, and which fixed hyperparameters are traced per lane (numbers)
     # or bound as Python values (integer settings such as memory_size, a linesearch).
     runs = {name: _fit.factory_optimizer(f, hyperparams, swept=tuple(hyper_axes))
             for name, f in opts.items()}  # fmt: skip
     fixed_meta = {k: (float(v) if _fit._is_traceable_value(first, k, v) else repr(v))
                   for k, v in (hyperparams or {}).items()}  # fmt: skip
-    hyper_names = list(hyper_axes)
-    combos = list(itertools.product(*(range(len(hyper_axes[h])) for h in hyper_names)))
+    combos = list(itertools.product(*(range(len(hyper_axes[h])) for h in hyper_axes)))
     lanes_per_size = len(combos) * len(seeds)
     row_cost = ROW_COST_STATS if cfg0.stats else ROW_COST
     groups = (
@@ -253,110 +323,228 @@ def sweep(
     )
     if None in sizes:
         groups = [[None], *groups]
-    devices = list(devices or jax.local_devices())
+    devices = list(devices or (jax.devices() if jax.process_count() > 1 else jax.local_devices()))
     mesh = Mesh(np.array(devices), ("lanes",)) if len(devices) > 1 else None
+    if jax.process_count() > 1:  # every input a global array: replicated over the mesh
+        dyn0, u0, key = _put((dyn0, u0, key), NamedSharding(mesh, P()) if mesh else None)
+    return _Study(
+        cfg0=cfg0, dyn0=dyn0, u0=u0, key=key, opts=opts, runs=runs, axes=axes,
+        shape=tuple(len(v) for v in axes.values()), hyper_axes=hyper_axes, combos=combos,
+        seeds=seeds, groups=groups, plan=_fit.chunk_plan(n_full, tail, k_rec, chunk_records),
+        k_rec=k_rec, steps=steps, tol=tol, reduction=reduction, replace=replace,
+        strategy=strategy, fixed_meta=fixed_meta, devices=devices, mesh=mesh,
+        total_work=len(opts) * len(sizes) * lanes_per_size * steps,
+    )  # fmt: skip
 
+
+class _Job(NamedTuple):
+    """One (optimiser, batch group) program and its lane blocks."""
+
+    index: int
+    opt_name: str
+    cfg: _fit._Config
+    label: str
+    lanes: list  # (hyperparameter combo, seed, batch size) per lane
+    blocks: list
+    block: int  # lanes per block (padded to a multiple of the device count)
+    fixed: dict
+
+
+def _plan_jobs(study: _Study, max_rows_per_step: int) -> list[_Job]:
+    jobs = []
+    for opt_name in study.opts:
+        opt, injected, fixed, _ = study.runs[opt_name]
+        for group in study.groups:
+            b_max = None if group == [None] else max(group)
+            cfg = study.cfg0._replace(
+                optimizer=opt, injected=injected,
+                batch=study.cfg0.n if b_max is None else b_max, full_batch=b_max is None,
+                masked=len(group) > 1,
+            )  # fmt: skip
+            lanes = [(c, s, b) for b in group for c in study.combos for s in study.seeds]
+            rows = (cfg.batch if not cfg.full_batch else cfg.n) * len(lanes)
+            n_blocks = max(1, math.ceil(rows / max_rows_per_step))
+            block = math.ceil(len(lanes) / n_blocks)
+            if study.mesh is not None:
+                block = math.ceil(block / len(study.devices)) * len(study.devices)
+            blocks = [lanes[i : i + block] for i in range(0, len(lanes), block)]
+            label = f"{opt_name}/b={'full' if b_max is None else '|'.join(map(str, group))}"
+            jobs.append(_Job(len(jobs), opt_name, cfg, label, lanes, blocks, block, fixed))
+    return jobs
+
+
+def _lane_sharding(study: _Study) -> NamedSharding | None:
+    return NamedSharding(study.mesh, P("lanes")) if study.mesh is not None else None
+
+
+def _block_inputs(study: _Study, job: _Job, chunk: list):
+    """A block's traced inputs and initial states (its lanes padded to ``job.block``)."""
+    chunk_p = chunk + [chunk[-1]] * (job.block - len(chunk))
+    # Host arrays, moved in one transfer: eager jnp ops would each compile a program.
+    fdt = jnp.result_type(float)
+    hyper = {h: np.asarray([study.hyper_axes[h][c[i]] for c, _, _ in chunk_p], fdt)
+             for i, h in enumerate(study.hyper_axes)}  # fmt: skip
+    hyper.update({h: np.full((len(chunk_p),), float(v), fdt) for h, v in job.fixed.items()})
+    seeds_b = np.asarray([s for _, s, _ in chunk_p], np.uint32)
+    bs = np.asarray([job.cfg.n if b is None else b for _, _, b in chunk_p],
+                    jnp.result_type(int))  # fmt: skip
+    hyper, seeds_b, bs = _put((hyper, seeds_b, bs), _lane_sharding(study))
+    dyn = study.dyn0._replace(hyper=hyper, batch_size=bs)
+    return dyn, _v_init(_fit._init_cfg(job.cfg), dyn, study.u0, study.key, seeds_b)
+
+
+def _compile_jobs(study: _Study, jobs: list[_Job], pool, skip: set[int]):
+    """Lowers each job's programs and submits their compilation (in run order) to ``pool``.
+
+    Compiling the next programs overlaps running the current ones (XLA compiles outside the
+    GIL); a job whose blocks are all finished in the checkpoint (``skip``) compiles nothing.
+    """
+    prepared = []
+    for job in jobs:
+        first = _block_inputs(study, job, job.blocks[0])
+        lowered = {cshape: _v_run.lower(job.cfg, first[0], first[1], jnp.asarray(0, jnp.int32),
+                                        *cshape)
+                   for cshape in dict.fromkeys(study.plan)}  # fmt: skip
+        programs = (
+            {}
+            if job.index in skip
+            else {cshape: pool.submit(_timed_compile, low) for cshape, low in lowered.items()}
+        )
+        prepared.append((first, lowered, programs))
+    return prepared
+
+
+def _run_jobs(study: _Study, jobs: list[_Job], ckpt, bar):
+    """Runs every job's blocks (resuming from ``ckpt``) and scatters results onto the grid."""
     out: dict[str, Any] = {}
     timings: dict[str, dict] = {}
-    total_work = len(opts) * len(sizes) * lanes_per_size * steps
-    done_work = 0
-    bar = _progress_bar(progress, total_work)
-    plan = _chunk_plan(n_full, tail, k_rec, chunk_records)
-    shard = NamedSharding(mesh, P("lanes")) if mesh is not None else None
-
-    def block_inputs(cfg, chunk_p, fixed):
-        # Host arrays, moved in one device_put: eager jnp ops would each compile a program.
-        fdt = jnp.result_type(float)
-        hyper = {h: np.asarray([hyper_axes[h][c[i]] for c, _, _ in chunk_p], fdt)
-                 for i, h in enumerate(hyper_names)}  # fmt: skip
-        hyper.update({h: np.full((len(chunk_p),), float(v), fdt) for h, v in fixed.items()})
-        seeds_b = np.asarray([s for _, s, _ in chunk_p], np.uint32)
-        bs = np.asarray([cfg.n if b is None else b for _, _, b in chunk_p],
-                        jnp.result_type(int))  # fmt: skip
-        hyper, seeds_b, bs = jax.device_put((hyper, seeds_b, bs), shard)
-        dyn = dyn0._replace(hyper=hyper, batch_size=bs)
-        return dyn, _v_init(_fit._init_cfg(cfg), dyn, u0, key, seeds_b)
-
-    # Every program is lowered first and compiled by a background thread in run order, so
-    # compiling the next programs overlaps running the current ones (XLA compiles outside
-    # the GIL). Each (optimiser, batch group) is one job: its lane blocks share its programs.
-    jobs = []
+    saved = {(j.index, i): ckpt.read(_unit(j, i)) if ckpt is not None else None
+             for j in jobs for i in range(len(j.blocks))}  # fmt: skip
+    skip = {
+        j.index
+        for j in jobs
+        if all(_finished(saved[j.index, i], study.plan) for i in range(len(j.blocks)))
+    }
     t_start = time.perf_counter()
+    done_work = [0]
     pool = ThreadPoolExecutor(max_workers=1)
     try:
-        for opt_name in opts:
-            opt, injected, fixed, _ = runs[opt_name]
-            for group in groups:
-                b_max = None if group == [None] else max(group)
-                cfg = cfg0._replace(
-                    optimizer=opt, injected=injected,
-                    batch=cfg0.n if b_max is None else b_max, full_batch=b_max is None,
-                    masked=len(group) > 1,
-                )  # fmt: skip
-                lanes = [(c, s, b) for b in group for c in combos for s in seeds]
-                rows = (cfg.batch if not cfg.full_batch else cfg.n) * len(lanes)
-                n_blocks = max(1, math.ceil(rows / max_rows_per_step))
-                block = math.ceil(len(lanes) / n_blocks)
-                if mesh is not None:
-                    block = math.ceil(block / len(devices)) * len(devices)
-                blocks = [lanes[i : i + block] for i in range(0, len(lanes), block)]
-                first = block_inputs(cfg, blocks[0] + [blocks[0][-1]] * (block - len(blocks[0])),
-                                     fixed)  # fmt: skip
-                programs = {
-                    cshape: pool.submit(_timed_compile, _v_run.lower(
-                        cfg, first[0], first[1], jnp.asarray(0, jnp.int32), *cshape
-                    ))
-                    for cshape in dict.fromkeys(plan)
-                }  # fmt: skip
-                label = f"{opt_name}/b={'full' if b_max is None else '|'.join(map(str, group))}"
-                jobs.append((opt_name, cfg, label, lanes, blocks, block, first, programs, fixed))
-
+        prepared = _compile_jobs(study, jobs, pool, skip)
         t_prepared = time.perf_counter()
-        for opt_name, cfg, label, lanes, blocks, block, first, programs, fixed in jobs:
-            t_run = t_wait = 0.0
-            for i, chunk in enumerate(blocks):
-                chunk_p = chunk + [chunk[-1]] * (block - len(chunk))
-                dyn, state = first if i == 0 else block_inputs(cfg, chunk_p, fixed)
-                traces, done = [], 0
-                for cshape in plan:
-                    t1 = time.perf_counter()
-                    compiled = programs[cshape].result()[0]
-                    t2 = time.perf_counter()
-                    state, tr = compiled(dyn, state, jnp.asarray(done, jnp.int32))
-                    jax.block_until_ready(tr.loss)
-                    t_wait += t2 - t1
-                    t_run += time.perf_counter() - t2
-                    traces.append(tr)
-                    done += cshape[0] * cshape[1]
-                    done_work += len(chunk) * cshape[0] * cshape[1]
-                    if bar is not None:
-                        bar(done_work, total_work)
-                trace = (
-                    traces[0]
-                    if len(traces) == 1
-                    else jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=1), *traces)
-                )
-                res = _v_finish(_fit._finish_cfg(cfg), dyn, state, trace)
-                n_real = len(chunk)
-                res = jax.tree_util.tree_map(lambda x, n_real=n_real: np.asarray(x)[:n_real], res)
-                _scatter(out, res, chunk, opt_name, axes, hyper_names, shape, order)
-            timings[label] = {
+        for job, (first, lowered, programs) in zip(jobs, prepared, strict=True):
+            clock = {"run_s": 0.0, "compile_wait_s": 0.0}
+            for i, chunk in enumerate(job.blocks):
+                inputs = first if i == 0 else _block_inputs(study, job, chunk)
+                res = _run_block(study, job, i, inputs, lowered, programs, saved[job.index, i],
+                                 ckpt, bar, done_work, clock)  # fmt: skip
+                _scatter(out, res, chunk, job.opt_name, study)
+            timings[job.label] = {
                 "compile_s": sum(f.result()[1] for f in programs.values()),
-                "compile_wait_s": t_wait, "run_s": t_run, "lanes": len(lanes),
+                **clock, "lanes": len(job.lanes),
             }  # fmt: skip
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    if bar is not None and hasattr(bar, "close"):
-        bar.close()
-    meta = {"steps": steps, "tol": tol, "reduction": reduction, "replace": replace,
-            "record_every": k_rec, "strategy": strategy, "sufficient_stats": cfg0.stats,
-            "batch_groups": [[("full" if b is None else b) for b in g] for g in groups],
-            "devices": [str(d) for d in devices], "hyperparams": fixed_meta,
-            "lane_key": "jax.random.fold_in(key, seed)",
-            "host_s": {"prepare": t_prepared - t_start,
-                       "total": time.perf_counter() - t_start}}  # fmt: skip
-    return SweepResult(axes=axes, params=out["params"], trace=out["trace"], meta=meta,
-                       timings=timings, **{f: out[f] for f in _RESULT_FIELDS})  # fmt: skip
+    host = {"prepare": t_prepared - t_start, "total": time.perf_counter() - t_start}
+    return out, timings, host
+
+
+def _unit(job: _Job, i: int) -> str:
+    return f"block-{job.index}-{i}"
+
+
+def _finished(saved, plan) -> bool:
+    return saved is not None and int(saved[0]["chunks_done"]) == len(plan)
+
+
+def _run_block(study, job, i, inputs, lowered, programs, saved, ckpt, bar, done_work, clock):
+    """One lane block: its chunks (from the checkpoint's state, if any), then its summary."""
+    dyn, state = inputs
+    lanes = len(job.blocks[i])
+
+    def run_chunk(state, done, cshape):
+        t1 = time.perf_counter()
+        compiled = programs[cshape].result()[0]
+        t2 = time.perf_counter()
+        state, tr = compiled(dyn, state, jnp.asarray(done, jnp.int32))
+        jax.block_until_ready(tr.loss)
+        clock["compile_wait_s"] += t2 - t1
+        clock["run_s"] += time.perf_counter() - t2
+        return state, tr
+
+    base = done_work[0]
+
+    def progress(done, _total):
+        done_work[0] = base + done
+        if bar is not None:
+            bar(done_work[0], study.total_work)
+
+    shard = _lane_sharding(study)
+    state, trace = _fit.run_chunks(
+        run_chunk, state, study.plan, steps_per_unit=lanes, progress=progress, ckpt=ckpt,
+        unit=_unit(job, i), saved=saved, record_axis=1,
+        trace_like=lambda: lowered[study.plan[0]].out_info[1],
+        put=lambda t: _put(t, shard), get=_to_host,
+    )  # fmt: skip
+    res = _v_finish(_fit._finish_cfg(job.cfg), dyn, state, _put(trace, shard))
+    return jax.tree_util.tree_map(lambda x: x[:lanes], _to_host(res))
+
+
+def _settings(study, model, params0, data, optimizer, hyperparams, reference, key, max_rows):
+    """What a checkpoint must match to be resumed (see :mod:`jaxmle._checkpoint`)."""
+    return {
+        "axes": study.axes, "steps": study.steps, "record_every": study.k_rec,
+        "chunks": study.plan, "tol": float(study.tol), "reduction": study.reduction,
+        "replace": study.replace, "strategy": study.strategy,
+        "batch_groups": [[("full" if b is None else b) for b in g] for g in study.groups],
+        "devices": len(study.devices), "max_rows_per_step": max_rows,
+        "sufficient_stats": study.cfg0.stats,
+        "optimizer": _ckpt.describe_digest((optimizer, hyperparams)),
+        "model": _ckpt.describe_digest(model),
+        "inputs": _ckpt.digest((data, params0, reference, key)),
+    }  # fmt: skip
+
+
+def _meta(study: _Study, host: dict, ckpt) -> dict:
+    return {"steps": study.steps, "tol": study.tol, "reduction": study.reduction,
+            "replace": study.replace, "record_every": study.k_rec, "strategy": study.strategy,
+            "sufficient_stats": study.cfg0.stats,
+            "batch_groups": [[("full" if b is None else b) for b in g] for g in study.groups],
+            "devices": [str(d) for d in study.devices], "processes": jax.process_count(),
+            "hyperparams": study.fixed_meta, "lane_key": "jax.random.fold_in(key, seed)",
+            "chunks": len(study.plan),
+            "checkpoint": None if ckpt is None else {"path": str(ckpt.dir),
+                                                     "resumed": ckpt.resumed},
+            "host_s": host}  # fmt: skip
+
+
+def _put(tree, sharding):
+    """Host (or replicated) values as arrays with ``sharding``; global across processes."""
+    if sharding is None:
+        return jax.device_put(tree)
+    if jax.process_count() == 1:
+        return jax.device_put(tree, sharding)
+
+    def one(x):
+        if _ckpt._is_typed_key(x):
+            return jax.random.wrap_key_data(one(jax.random.key_data(x)),
+                                            impl=jax.random.key_impl(x))  # fmt: skip
+        a = np.asarray(x)
+        return jax.make_array_from_callback(a.shape, sharding, lambda idx: a[idx])
+
+    return jax.tree_util.tree_map(one, tree)
+
+
+def _to_host(tree):
+    """Numpy copies of a tree's arrays; arrays spread over processes are gathered first."""
+
+    def one(x):
+        if isinstance(x, jax.Array) and not x.is_fully_addressable:
+            from jax.experimental import multihost_utils
+
+            return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+        return np.asarray(x)
+
+    return jax.tree_util.tree_map(one, tree)
 
 
 def _scalar(v):
@@ -377,20 +565,13 @@ def _timed_compile(lowered):
     return compiled, time.perf_counter() - t0
 
 
-def _chunk_plan(n_full: int, tail: int, every: int, chunk_records: int | None):
-    chunk = chunk_records or max(n_full, 1)
-    plan = [(min(chunk, n_full - s), every) for s in range(0, n_full, chunk)]
-    if tail:
-        plan.append((1, tail))
-    return plan
-
-
-def _scatter(out, res: _fit.FitResult, chunk, opt_name, axes, hyper_names, shape, order):
+def _scatter(out, res: _fit.FitResult, chunk, opt_name, study: _Study):
     """Writes per-lane results into grid-shaped arrays (allocated on first use)."""
+    axes, order = study.axes, list(study.axes)
     if not out:
 
         def alloc(x):
-            return np.zeros(shape + x.shape[1:], x.dtype)
+            return np.zeros(study.shape + x.shape[1:], x.dtype)
 
         out["params"] = jax.tree_util.tree_map(alloc, res.params)
         out["trace"] = jax.tree_util.tree_map(alloc, res.trace)
@@ -400,7 +581,7 @@ def _scatter(out, res: _fit.FitResult, chunk, opt_name, axes, hyper_names, shape
     for i, (c, s, b) in enumerate(chunk):
         idx = [0] * len(order)
         idx[0] = o
-        for name, j in zip(hyper_names, c, strict=True):
+        for name, j in zip(study.hyper_axes, c, strict=True):
             idx[order.index(name)] = j
         if "seed" in axes:
             idx[order.index("seed")] = axes["seed"].index(s)
