@@ -160,12 +160,14 @@ def _task1(ctx, rep, model, x, exact, mu0, surface):
     ctx.log("Task 1: learning-rate sweep (summed and mean log-likelihood)")
     common = dict(steps=steps, key=ctx.key(11), reference=exact, tol=tol, record_every=1)
     study = jaxmle.sweep(model, mu0, x, optimizer={"gradient ascent": optax.sgd},
-                         grid={"learning_rate": lrs}, reduction="sum", **common)  # fmt: skip
+                         grid={"learning_rate": lrs}, reduction="sum",
+                         checkpoint=ctx.checkpoint("task1-sum"), **common)  # fmt: skip
     # The same ascent on the mean log-likelihood needs λ_mean = n·λ_sum (a second compiled
     # program: skipped in quick mode).
     study_mean = None if ctx.quick else jaxmle.sweep(
         model, mu0, x, optimizer={"gradient ascent": optax.sgd},
-        grid={"learning_rate": [lr * n for lr in lrs]}, reduction="mean", **common)
+        grid={"learning_rate": [lr * n for lr in lrs]}, reduction="mean",
+        checkpoint=ctx.checkpoint("task1-mean"), **common)
     dist = _distances(study.trace.params["mean"][0], mle)  # (lrs, steps + 1)
     rows = []
     for i, lr in enumerate(lrs):
@@ -293,7 +295,8 @@ def _task2(ctx, rep, model, x, exact, mu0, surface):
     bar = ctx.bar("Task 2 sweep", len(opts) * len(lrs) * steps, unit="lane-step")
     study = jaxmle.sweep(model, mu0, x, optimizer=opts, grid={"learning_rate": lrs},
                          steps=steps, key=ctx.key(21), reference=exact, tol=tol,
-                         record_every=1, progress=bar)  # fmt: skip
+                         record_every=1, progress=bar,
+                         checkpoint=ctx.checkpoint("task2"))  # fmt: skip
     bar.close()
     lb = jaxmle.fit(model, mu0, x, optimizer=LBFGS, steps=30, reference=exact, tol=tol,
                     record_every=1)  # fmt: skip
@@ -469,7 +472,7 @@ def _task3(ctx, rep, model, x, exact, mu0, steps, seeds, tol):
                          grid={"batch_size": sizes, "learning_rate": lrs,
                                "seed": list(range(seeds))},
                          steps=steps, key=ctx.key(31), reference=exact, tol=tol,
-                         progress=bar)  # fmt: skip
+                         progress=bar, checkpoint=ctx.checkpoint("task3"))  # fmt: skip
     bar.close()
     label = {b: (str(b) if b is not None else f"{n} (all)") for b in sizes}
     dist = np.where(study.diverged[0], np.nan, study.distance[0])  # (k, lr, seed)

@@ -118,7 +118,8 @@ def run(ctx, n: int = 200, reps: int | None = None, noise_sd: float = 1.0) -> di
     truth = {"coef": w, "intercept": b, "variance": jnp.asarray(noise_sd**2, dt)}
     ctx.log(f"Monte Carlo, homoscedastic: {reps} replicates")
     mc = jaxmle.montecarlo(model, truth, key=ctx.key(4), reps=reps, X=X,
-                           cov_types=("classical",))  # fmt: skip
+                           cov_types=("classical",),
+                           checkpoint=ctx.checkpoint("mc-homoscedastic"))  # fmt: skip
     labels = list(mc.labels)
     p = [labels.index(c) for c in ("coef[0]", "coef[1]", "intercept")]
     # σ²(MᵀM)⁻¹ from the closed form with a known noise variance (a QR solve, no inverse),
@@ -170,7 +171,8 @@ def run(ctx, n: int = 200, reps: int | None = None, noise_sd: float = 1.0) -> di
     naive = s2_bar * bread
     mch = jaxmle.montecarlo(model, truth_h, key=ctx.key(5), reps=reps, X=X,
                             simulate=functools.partial(_hetero, X, jnp.asarray(sd_i, dt)),
-                            cov_types=HC_TYPES, theory=None)  # fmt: skip
+                            cov_types=HC_TYPES, theory=None,
+                            checkpoint=ctx.checkpoint("mc-heteroscedastic"))  # fmt: skip
     rows3 = []
     for q, (j, lab) in enumerate(zip(p, ("w1", "w2", "b"), strict=True)):
         row = {"parameter": lab, "sd (Monte Carlo)": float(mch.sd[j]),

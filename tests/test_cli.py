@@ -7,6 +7,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -111,6 +112,8 @@ def test_run_quick_float32_writes_report(tmp_path):
     assert res["results"]["map_normal_sd"] == pytest.approx(0.484363051702645, abs=1e-6)
     assert res["results"]["p_head_uniform_predictive"] == pytest.approx(4 / 9, abs=1e-6)
     assert "default dtype **float32**" in (out / "report.md").read_text()
+    row = index_rows(tmp_path)["bernoulli-map"]  # index.md even for one study
+    assert row[2:5] == ["quick", "0", "float32"] and row[6] == res["environment"]["jaxmle"]
 
 
 def test_failing_experiment_is_one_line_and_exit_1(tmp_path):
@@ -133,9 +136,296 @@ def test_standalone_script_runs_the_same_code(tmp_path):
     res = json.loads((tmp_path / "why-logs" / "results.json").read_text())
     assert res["options"] == {"n": 500}
     assert res["results"]["underflow"]["float64 jax"]["product exactly 0 after"] < 300
+    assert "| why-logs | Why take the logarithm" in (tmp_path / "index.md").read_text()
 
 
 @pytest.mark.skipif(shutil.which("jaxmle") is None, reason="console script not installed")
 def test_console_script_is_installed():
     proc = subprocess.run(["jaxmle", "list"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "bernoulli-map" in proc.stdout
+
+
+# -- staged output folders, the index, checkpoints, progress ---------------------------------
+#
+# Tiny studies in a folder of their own (JAXMLE_EXPERIMENTS) keep these fast: what is under
+# test is the entry points' handling of OUT, not the numbers.
+
+TINY = '''"""A tiny study ({name}): writes a CSV, waits, writes another, then its report."""
+import pathlib
+import time
+
+from jaxmle.report import Option, Report, script_main
+
+ORDER = {order}
+OPTIONS = [Option("wait", float, 0.0, "seconds to wait after the first file")]
+
+
+def run(ctx, wait=0.0):
+    import jax
+
+    rep = Report(ctx, "Tiny {name}", "Is it tiny?")
+    rep.csv("first", [{{"seed": ctx.seed}}])
+    time.sleep(wait)
+    rep.csv("second", [{{"seed": ctx.seed}}])
+    ckpt = ctx.checkpoint("task1")
+    results = {{"seed": ctx.seed, "checkpoint": str(ckpt) if ckpt else None,
+               "devices": len(jax.devices())}}
+    rep.text(f"Answer: seed {{ctx.seed}}.")
+    rep.write(results, {{"wait": wait}})
+    return results
+
+
+if __name__ == "__main__":
+    script_main(__name__)
+'''
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    """A folder of three tiny studies (tiny-a, tiny-b, tiny-c), used as the experiments."""
+    folder = tmp_path / "studies"
+    folder.mkdir()
+    for order, name in enumerate("abc"):
+        (folder / f"tiny_{name}.py").write_text(TINY.format(name=name, order=order))
+    monkeypatch.setenv("JAXMLE_EXPERIMENTS", str(folder))
+    return folder
+
+
+def seeds_on_disk(folder):
+    """The seed each file of a tiny study's folder records (they must all agree)."""
+    res = json.loads((folder / "results.json").read_text())
+    seeds = {"results.json": res["environment"]["seed"], "results": res["results"]["seed"]}
+    for csv in folder.glob("*.csv"):
+        seeds[csv.name] = int(csv.read_text().splitlines()[1])
+    text = (folder / "report.md").read_text()
+    seeds["report.md"] = int(text.split("Answer: seed ")[1].split(".")[0])
+    return seeds
+
+
+def test_killed_rerun_leaves_previous_folder_whole(tiny, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["run", "tiny-a", "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in (out / "tiny-a").iterdir()}
+    assert set(seeds_on_disk(out / "tiny-a").values()) == {0}
+    rerun = subprocess.Popen([sys.executable, "-m", "jaxmle", "run", "tiny-a", "--seed", "7",
+                              "--wait", "60", "--out", str(out)], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    staging = out / f".tiny-a.staging-{rerun.pid}"
+    try:
+        for _ in range(1200):  # until its first output is in the staging folder
+            if (staging / "first.csv").exists() or rerun.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert (staging / "first.csv").exists()
+    finally:
+        rerun.kill()
+        rerun.wait()
+    after = {p.name: p.read_bytes() for p in (out / "tiny-a").iterdir()}
+    assert after == before  # same files, same bytes: seed 0 everywhere
+    # A run of another study lists the stale folder in the index and leaves it alone...
+    assert cli.main(["run", "tiny-b", "--out", str(out)]) == 0
+    assert "a previous run of tiny-a was interrupted at" in (out / "index.md").read_text()
+    assert staging.exists()
+    capsys.readouterr()
+    # ... the next run of tiny-a reports and removes it.
+    assert cli.main(["run", "tiny-a", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "a previous run of tiny-a was interrupted at" in said
+    assert "its partial output was discarded" in said
+    assert not staging.exists() and "interrupted" not in (out / "index.md").read_text()
+
+
+def test_exception_mid_run_keeps_previous_folder(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    argv = ["run", "bernoulli-map", "--quick", "--no-plots", "--out", str(out)]
+    assert cli.main(argv) == 0
+    before = {p.name: p.read_bytes() for p in (out / "bernoulli-map").iterdir()}
+    module = cli.load("bernoulli-map")
+    real_run = module.run
+
+    def failing(ctx, **options):
+        real_run(ctx, **options)  # writes every file, into the staging folder
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(module, "run", failing)
+    capsys.readouterr()
+    assert cli.main([*argv, "--seed", "7"]) == 1
+    cap = capsys.readouterr()
+    assert "bernoulli-map failed: RuntimeError: disk on fire" in cap.err
+    assert (f"jaxmle: bernoulli-map failed; previous results in {out / 'bernoulli-map'} kept; "
+            "partial output removed") in cap.out  # fmt: skip
+    assert {p.name: p.read_bytes() for p in (out / "bernoulli-map").iterdir()} == before
+    assert sorted(p.name for p in out.iterdir()) == ["bernoulli-map", "index.md"]
+
+
+def test_keyboard_interrupt_keeps_previous_folder(tiny, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["run", "tiny-a", "--out", str(out)]) == 0
+    module = cli.load("tiny-a")
+
+    def interrupted(ctx, **options):
+        (ctx.out / "partial.csv").write_text("x\n")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "run", interrupted)
+    assert cli.main(["run", "tiny-a", "--seed", "7", "--out", str(out)]) == 130
+    assert "jaxmle: tiny-a interrupted; previous results in" in capsys.readouterr().err
+    assert set(seeds_on_disk(out / "tiny-a").values()) == {0}
+    assert not (out / "tiny-a" / "partial.csv").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["index.md", "tiny-a"]
+
+
+def index_rows(out):
+    rows = {}
+    for line in (out / "index.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| tiny-") or line.startswith("| bernoulli"):
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_index_lists_every_study_on_disk_with_its_settings(tiny, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["run", "tiny-a", "tiny-b", "--seed", "3", "--out", str(out)]) == 0
+    assert cli.main(["run", "tiny-c", "--quick", "--no-x64", "--out", str(out)]) == 0
+    rows = index_rows(out)
+    assert list(rows) == ["tiny-a", "tiny-b", "tiny-c"]  # run order, all three
+    assert rows["tiny-a"][2:5] == ["full", "3", "float64"]
+    assert rows["tiny-c"][2:5] == ["quick", "0", "float32"]
+    assert rows["tiny-c"][8] == "wait=0.0" and rows["tiny-c"][5].endswith("Z")
+    capsys.readouterr()
+    # A quick run over a full one says so, and the index follows.
+    assert cli.main(["run", "tiny-a", "--quick", "--out", str(out)]) == 0
+    assert "replacing the full run of tiny-a (20" in capsys.readouterr().out
+    assert index_rows(out)["tiny-a"][2:4] == ["quick", "0"]
+
+
+def test_script_main_shares_staging_and_index(tiny, tmp_path):
+    out = tmp_path / "out"
+    assert cli.main(["run", "tiny-b", "--out", str(out)]) == 0  # a full run, then the script
+    script = [sys.executable, str(tiny / "tiny_b.py"), "--out", str(out), "--quick"]
+    proc = subprocess.run(script, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "replacing the full run of tiny-b" in proc.stdout
+    assert index_rows(out)["tiny-b"][2] == "quick"
+    assert sorted(p.name for p in out.iterdir()) == ["index.md", "tiny-b"]  # no leftovers
+
+
+def test_swap_killed_between_renames_is_recovered(tmp_path):
+    from jaxmle import report
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    old = tmp_path / f".study.old-{dead.pid}"
+    old.mkdir()
+    (old / "results.json").write_text("{}")
+    notes = report.recover(tmp_path / "study")
+    assert (tmp_path / "study" / "results.json").exists() and not old.exists()
+    assert len(notes) == 1 and "restored" in notes[0]
+
+
+# -- checkpoints and --resume (unit level, with fake checkpoint folders) ---------------------
+
+
+def fake_checkpoints(folder, settings):
+    (folder / "task1").mkdir(parents=True)
+    (folder / "task1" / "chunk-0.npz").write_bytes(b"x")
+    (folder / "settings.json").write_text(json.dumps({**settings, "utc": "2001-02-03T04:05Z"}))
+
+
+def test_resume_decisions(tmp_path):
+    from jaxmle import report
+
+    settings = report.run_settings("s", {"steps": 5}, seed=0, quick=True, x64=True)
+    folder = tmp_path / ".checkpoints" / "s"
+    fake_checkpoints(folder, settings)
+    assert report.check_resume(folder, settings, None) is None
+    note = report.prepare_checkpoints(folder, settings, None)
+    assert note == "resuming s from its checkpoints (2001-02-03T04:05Z)"
+    assert (folder / "task1" / "chunk-0.npz").exists()
+    other = {**settings, "seed": 7}
+    with pytest.raises(report.ResumeError, match=r"seed \(0 in the checkpoints, 7 now\)"):
+        report.prepare_checkpoints(folder, other, True)
+    assert (folder / "task1").exists()  # an explicit --resume that fails changes nothing
+    note = report.prepare_checkpoints(folder, {**settings, "options": {"steps": 9}}, None)
+    assert "discarding the checkpoints of s" in note and "option --steps (5" in note
+    assert not (folder / "task1").exists()
+    assert json.loads((folder / "settings.json").read_text())["options"] == {"steps": 9}
+    fake_checkpoints(folder.parent / "t", settings)
+    note = report.prepare_checkpoints(folder.parent / "t", settings, False)
+    assert note == "discarding the checkpoints of s (--no-resume)"
+    assert not (folder.parent / "t" / "task1").exists()
+
+
+def test_resume_in_the_cli(tiny, tmp_path, capsys):
+    from jaxmle import report
+
+    out = tmp_path / "out"
+    folder = out / ".checkpoints" / "tiny-a"
+    settings = report.run_settings("tiny-a", {"wait": 0.0}, seed=0, quick=True, x64=True)
+    fake_checkpoints(folder, settings)
+    assert cli.main(["run", "tiny-a", "--quick", "--seed", "7", "--resume",
+                     "--out", str(out)]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot resume tiny-a" in err[0] and "seed (0" in err[0]
+    assert not (out / "tiny-a").exists() and (folder / "task1").exists()
+    assert cli.main(["run", "tiny-a", "--quick", "--out", str(out)]) == 0
+    assert "resuming tiny-a from its checkpoints (2001-02-03T04:05Z)" in capsys.readouterr().out
+    res = json.loads((out / "tiny-a" / "results.json").read_text())
+    assert res["results"]["checkpoint"] == str(folder / "task1")
+    assert not (out / ".checkpoints").exists()  # deleted once the study completed
+    fake_checkpoints(folder, settings)
+    assert cli.main(["run", "tiny-a", "--out", str(out)]) == 0  # full, not quick: discarded
+    assert "they differ in quick (True in the checkpoints, False now)" in capsys.readouterr().out
+
+
+def test_checkpoint_labels():
+    from jaxmle import report
+
+    ctx = report.Context(out=pathlib.Path("r/x"), name="x",
+                         checkpoint_dir=pathlib.Path("r/.checkpoints/x"))  # fmt: skip
+    assert ctx.checkpoint("task1") == pathlib.Path("r/.checkpoints/x/task1")
+    for bad in ("task1", "a/b", "", ".hidden", "settings.json"):
+        with pytest.raises(ValueError):
+            ctx.checkpoint(bad)
+    assert report.Context(out=pathlib.Path("r/x")).checkpoint("t") is None
+
+
+def test_progress_fallback_shows_rate_and_eta(monkeypatch, capsys):
+    from jaxmle import report
+
+    line = report.progress_line("sweep", 50, 100, 3.1, 1.2e6)
+    assert line == "    sweep:  50% (3.1 s, 1.2 M step/s, ETA 0.0 s)"
+    assert report.progress_line("sweep", 3, 12, 3.1, 1.0) == (
+        "    sweep:  25% (3.1 s, 1 step/s, ETA 9.0 s)")
+    assert report.progress_line("s", 1, 4, 0.5, 0.001, "lane-step").endswith(
+        "0.001 lane-step/s, ETA 50 min 00 s)")
+    assert report.progress_line("s", 100, 100, 2.0, 2500.0) == "    s: 100% (2.0 s, 2.5 k step/s)"
+    assert report.progress_line("s", 0, 100, 0.0, None) == "    s:   0% (0.0 s)"
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # the plain fallback, even with tqdm
+    bar = report.Progress("task", 400, unit="lane-step")
+    for done in (100, 200, 300, 400):
+        bar(done)
+    bar.close()
+    err = capsys.readouterr().err.splitlines()
+    assert [ln.split(":")[1].split("(")[0].strip() for ln in err] == ["25%", "50%", "75%", "100%"]
+    assert "/s" not in err[0]  # the first report's time is mostly compilation: no rate yet
+    assert "lane-step/s, ETA" in err[1] and "lane-step/s" in err[3] and "ETA" not in err[3]
+
+
+# -- several processes (jaxmle.distributed; ~10-20 s: two fresh JAX processes) ---------------
+
+
+@pytest.mark.skipif(not (ROOT / "src" / "jaxmle" / "distributed.py").exists(),
+                    reason="jaxmle.distributed not available")  # fmt: skip
+def test_processes_2_only_process_0_writes(tiny, tmp_path):
+    out, scratch = tmp_path / "out", tmp_path / "scratch"
+    scratch.mkdir()
+    proc = jaxmle_cmd("run", "tiny-a", "--quick", "--processes", "2", "--out", str(out),
+                      env={"JAXMLE_EXPERIMENTS": str(tiny), "TMPDIR": str(scratch)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("wrote ") == 1  # process 0 speaks for the job
+    res = json.loads((out / "tiny-a" / "results.json").read_text())
+    assert res["results"]["devices"] == 2  # both workers joined one job
+    assert sorted(p.name for p in out.iterdir()) == ["index.md", "tiny-a"]
+    assert not list(scratch.glob("jaxmle-*"))  # process 1's throwaway output is gone

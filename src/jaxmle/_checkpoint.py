@@ -152,6 +152,7 @@ class Checkpointer:
         self._cond = threading.Condition()
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._inflight = False
         self.resumed = self._check_manifest()
 
     # -- manifest ----------------------------------------------------------------------
@@ -231,14 +232,17 @@ class Checkpointer:
             with self._cond:
                 while not self._queue:
                     self._cond.wait()
-                name, arrays, header = self._queue[0]
+                # Taken off the queue while written: a newer write of the same unit queues
+                # behind it rather than replacing the one in flight.
+                name, arrays, header = self._queue.pop(0)
+                self._inflight = True
             try:
                 if name is not None:
                     _io.save_arrays(self.dir / f"{name}.npz", arrays, header, kind=_KIND)
             except BaseException as err:  # surfaced on the next write or flush
                 self._error = err
             with self._cond:
-                self._queue.pop(0)
+                self._inflight = False
                 self._cond.notify_all()
                 if name is None:
                     self._thread = None
@@ -247,7 +251,7 @@ class Checkpointer:
     def flush(self) -> None:
         """Waits until every queued write is on disk (re-raising a write's error)."""
         with self._cond:
-            while self._queue:
+            while self._queue or self._inflight:
                 self._cond.wait()
         self._raise_pending()
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
 from dataclasses import dataclass, field
 
 import jax
 import numpy as np
 
+from . import _io
+from ._errors import FileFormatError
 from ._inference import _require_pandas
 
 __all__ = ["MonteCarloResult"]
+
+_KIND = "MonteCarloResult"
+_VERSION = 1
+_ARRAYS = ("truth", "estimates", "mean", "bias", "bias_se", "sd", "sd_se", "cov_empirical",
+           "cov_empirical_se", "cov_theory")  # fmt: skip
+_PER_COV = ("stderr_mean", "cov_mean", "coverage", "coverage_se")  # covariance type -> array
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,6 +109,75 @@ class MonteCarloResult:
         """:meth:`records` as a pandas DataFrame indexed by parameter (needs pandas)."""
         pd = _require_pandas("MonteCarloResult.to_dataframe")
         return pd.DataFrame.from_records(self.records()).set_index("parameter")
+
+    def save(self, path: str | os.PathLike) -> pathlib.Path:
+        """Saves the study to one ``.npz`` file, atomically and losslessly.
+
+        The file is written beside the target and renamed over it, so a reader (or a job
+        killed mid-save) sees the previous file or the new one, never a partial one. Arrays
+        (and the per-covariance-type arrays, by type) are stored bit for bit with their
+        dtypes; ``failed``, ``n_valid`` and the settings are stored as JSON.
+
+        Args:
+            path: the file; ``.npz`` is appended unless present (as :meth:`load` does).
+
+        Returns:
+            The path written.
+
+        Example:
+            >>> path = mc.save("ols_study")  # doctest: +SKIP
+            >>> print(jaxmle.MonteCarloResult.load(path))  # doctest: +SKIP
+        """
+        arrays = {f: np.asarray(getattr(self, f)) for f in _ARRAYS}
+        keys = {}
+        for f in _PER_COV:
+            per_type = getattr(self, f)
+            keys[f] = [str(ct) for ct in per_type]
+            arrays.update({f"{f}/{i}": np.asarray(v) for i, v in enumerate(per_type.values())})
+        header = {
+            "keys": keys, "failed": {str(ct): int(n) for ct, n in self.failed.items()},
+            "n_valid": int(self.n_valid), "labels": list(self.labels),
+            "cov_types": list(self.cov_types), "level": float(self.level),
+            "reps": int(self.reps), "model_name": str(self.model_name),
+        }  # fmt: skip
+        return _io.save_arrays(path, arrays, header, kind=_KIND, version=_VERSION)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> MonteCarloResult:
+        """Loads a study written by :meth:`save`.
+
+        Args:
+            path: the file; ``.npz`` is appended unless present (as :meth:`save` does).
+
+        Returns:
+            The :class:`MonteCarloResult`, its arrays as numpy arrays and ``labels`` and
+            ``cov_types`` as tuples.
+
+        Raises:
+            FileFormatError: the file is missing, truncated or damaged, not a jaxmle file,
+                holds another kind of result, or was written by a newer jaxmle; the message
+                names the file.
+
+        Example:
+            >>> mc = jaxmle.MonteCarloResult.load("ols_study.npz")  # doctest: +SKIP
+            >>> mc.to_dataframe()  # doctest: +SKIP
+        """
+        header, z = _io.load_arrays(path, kind=_KIND, max_version=_VERSION)
+        try:
+            per_cov = {f: {ct: z[f"{f}/{i}"] for i, ct in enumerate(header["keys"][f])}
+                       for f in _PER_COV}  # fmt: skip
+            return cls(
+                **{f: z[f] for f in _ARRAYS}, **per_cov,
+                failed={str(ct): int(n) for ct, n in header["failed"].items()},
+                n_valid=int(header["n_valid"]), labels=tuple(header["labels"]),
+                cov_types=tuple(header["cov_types"]), level=float(header["level"]),
+                reps=int(header["reps"]), model_name=str(header["model_name"]),
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise FileFormatError(
+                f"{_io.npz_path(path)}: a damaged jaxmle MonteCarloResult file (missing or "
+                f"malformed {type(err).__name__}: {err})."
+            ) from err
 
     def __str__(self) -> str:
         lw = max(10, *(len(lbl) + 1 for lbl in self.labels))

@@ -465,6 +465,10 @@ def _run_block(study, job, i, inputs, lowered, programs, saved, ckpt, bar, done_
         t1 = time.perf_counter()
         compiled = programs[cshape].result()[0]
         t2 = time.perf_counter()
+        if study.mesh is not None:
+            # The shardings the program was compiled for: XLA may lay out a returned (or
+            # restored) state differently from the first one, e.g. replicate an empty leaf.
+            state = jax.device_put(state, compiled.input_shardings[0][1])
         state, tr = compiled(dyn, state, jnp.asarray(done, jnp.int32))
         jax.block_until_ready(tr.loss)
         clock["compile_wait_s"] += t2 - t1
@@ -523,28 +527,24 @@ def _put(tree, sharding):
         return jax.device_put(tree)
     if jax.process_count() == 1:
         return jax.device_put(tree, sharding)
+    from . import distributed
 
     def one(x):
         if _ckpt._is_typed_key(x):
             return jax.random.wrap_key_data(one(jax.random.key_data(x)),
                                             impl=jax.random.key_impl(x))  # fmt: skip
-        a = np.asarray(x)
-        return jax.make_array_from_callback(a.shape, sharding, lambda idx: a[idx])
+        return distributed.put_global(distributed.to_host(x), sharding)
 
     return jax.tree_util.tree_map(one, tree)
 
 
 def _to_host(tree):
     """Numpy copies of a tree's arrays; arrays spread over processes are gathered first."""
+    if jax.process_count() == 1:
+        return jax.tree_util.tree_map(np.asarray, tree)
+    from . import distributed
 
-    def one(x):
-        if isinstance(x, jax.Array) and not x.is_fully_addressable:
-            from jax.experimental import multihost_utils
-
-            return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-        return np.asarray(x)
-
-    return jax.tree_util.tree_map(one, tree)
+    return distributed.to_host(tree)
 
 
 def _scalar(v):

@@ -5,23 +5,28 @@ Grid-shaped arrays, per-lane records and a lossless file format.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import itertools
 import json
 import math
+import os
 import pathlib
 from typing import Any
 
 import jax
 import numpy as np
 
-from . import _fit
-from ._errors import InputError
+from . import _fit, _io
+from ._errors import FileFormatError, InputError
 
 __all__ = ["SweepResult"]
 
 _RESULT_FIELDS = ("loss", "grad_norm", "distance", "converged", "steps_to_tol",
                   "samples_to_tol", "diverged", "diverged_step", "status")  # fmt: skip
+_KIND = "SweepResult"
+_VERSION = 1
+_TRACE_FIELDS = ("step", "loss", "grad_norm")
 
 
 @dataclasses.dataclass
@@ -118,52 +123,173 @@ class SweepResult:
         rows.sort(key=lambda r: (r["diverged"], _nan_last(r[by])))
         return rows[:k]
 
-    def save(self, path: str | pathlib.Path) -> None:
-        """Saves to ``path`` (an ``.npz`` of arrays plus a JSON header inside it), lossless."""
-        leaves, treedef = jax.tree_util.tree_flatten(self.params)
-        tleaves, _ = jax.tree_util.tree_flatten(self.trace.params)
-        keys = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(
-            self.params)[0]]  # fmt: skip
+    def save(self, path: str | os.PathLike) -> pathlib.Path:
+        """Saves the result to one ``.npz`` file, atomically and losslessly.
+
+        The file is written beside the target and renamed over it, so a reader (or a job
+        killed mid-save) sees the previous file or the new one, never a partial one. Arrays
+        are stored bit for bit with their dtypes; ``params`` and ``trace.params`` keep their
+        pytree structure (dict key order, tuples, lists, nested dicts, ``None``); ``axes``,
+        ``meta`` and ``timings`` are stored as JSON.
+
+        Args:
+            path: the file; ``.npz`` is appended unless present (as :meth:`load` does).
+
+        Returns:
+            The path written.
+
+        Raises:
+            InputError: a leaf of ``params`` is not a numeric or bool array.
+
+        Example:
+            >>> path = result.save("study")  # doctest: +SKIP
+            >>> path.name, jaxmle.SweepResult.load("study").shape  # doctest: +SKIP
+            ('study.npz', (2, 3, 1, 2))
+        """
+        arrays = {f: np.asarray(getattr(self, f)) for f in _RESULT_FIELDS}
+        arrays.update({f"trace_{f}": np.asarray(getattr(self.trace, f)) for f in _TRACE_FIELDS})
+        for name, tree in (("params", self.params), ("trace_params", self.trace.params)):
+            arrays.update({f"{name}/{i}": np.asarray(x)
+                           for i, x in enumerate(_io.spec_leaves(tree))})  # fmt: skip
         header = {"axes": self.axes, "meta": self.meta, "timings": self.timings,
-                  "param_keys": keys, "treedef": str(treedef)}  # fmt: skip
-        arrays = {f: getattr(self, f) for f in _RESULT_FIELDS}
-        arrays.update({f"param_{i}": np.asarray(x) for i, x in enumerate(leaves)})
-        arrays.update({f"trace_param_{i}": np.asarray(x) for i, x in enumerate(tleaves)})
-        arrays.update({f"trace_{f}": np.asarray(getattr(self.trace, f))
-                       for f in ("step", "loss", "grad_norm")})  # fmt: skip
-        arrays["header"] = np.frombuffer(json.dumps(header, default=_json).encode(), np.uint8)
-        np.savez(pathlib.Path(path), **arrays)
+                  "params": _io.tree_spec(self.params),
+                  "trace_params": _io.tree_spec(self.trace.params)}  # fmt: skip
+        return _io.save_arrays(path, arrays, header, kind=_KIND, version=_VERSION)
 
     @classmethod
-    def load(cls, path: str | pathlib.Path) -> SweepResult:
-        """Loads a result written by :meth:`save` (params come back as a flat dict by key)."""
-        with np.load(pathlib.Path(path)) as z:
-            header = json.loads(z["header"].tobytes().decode())
-            keys = header["param_keys"]
+    def load(cls, path: str | os.PathLike) -> SweepResult:
+        """Loads a result written by :meth:`save` (or by jaxmle before the current layout).
+
+        ``params`` and ``trace.params`` come back with the structure they were saved with,
+        their leaves as numpy arrays; a namedtuple comes back as a dict of its fields (its
+        class is not stored), and non-string dict keys as strings. Files of the older layout
+        keep the structure jax's tree flattening gave them (dict keys sorted).
+
+        Args:
+            path: the file; ``.npz`` is appended unless present (as :meth:`save` does).
+
+        Returns:
+            The :class:`SweepResult`.
+
+        Raises:
+            FileFormatError: the file is missing, truncated or damaged, not a jaxmle file,
+                holds another kind of result, or was written by a newer jaxmle; the message
+                names the file.
+
+        Example:
+            >>> res = jaxmle.SweepResult.load("study.npz")  # doctest: +SKIP
+            >>> res.lane(optimizer="sgd", learning_rate=0.1).loss  # doctest: +SKIP
+        """
+        p = _io.npz_path(path)
+        raw = _io.read_npz(path, kind=_KIND)
+        if _io.HEADER not in raw and "header" in raw:
+            return _load_legacy(cls, p, raw)
+        header, z = _io.parse_header(path, raw, kind=_KIND, max_version=_VERSION)
+        try:
+            tparams = _tree(z, header, "trace_params")
+            trace = _fit.Trace(*(z[f"trace_{f}"] for f in _TRACE_FIELDS), tparams)
+            return cls(axes=header["axes"], params=_tree(z, header, "params"), trace=trace,
+                       meta=header["meta"], timings=header["timings"],
+                       **{f: z[f] for f in _RESULT_FIELDS})  # fmt: skip
+        except (KeyError, IndexError, TypeError, ValueError) as err:
+            raise FileFormatError(
+                f"{p}: a damaged jaxmle SweepResult file (missing or malformed "
+                f"{type(err).__name__}: {err})."
+            ) from err
+
+
+def _tree(arrays: dict, header: dict, name: str) -> Any:
+    n = sum(1 for k in arrays if k.startswith(name + "/"))
+    return _io.tree_from_spec(header[name], [arrays[f"{name}/{i}"] for i in range(n)])
+
+
+def _load_legacy(cls, p: pathlib.Path, z: dict[str, np.ndarray]) -> SweepResult:
+    """Reads the layout :meth:`SweepResult.save` wrote before the jaxmle header.
+
+    That layout stored the leaves in jax's flattening order with their key paths and the
+    ``str`` of the treedef; the structure is rebuilt from the latter where it is made of dicts,
+    lists, tuples and ``None``, otherwise params come back as a flat dict by key (as that
+    layout's reader returned them).
+    """
+    try:
+        header = json.loads(z["header"].tobytes().decode())
+        keys = header["param_keys"]
+        leaves = [z[f"param_{i}"] for i in range(len(keys))]
+        tleaves = [z[f"trace_param_{i}"] for i in range(len(keys))]
+        shape = _legacy_structure(header.get("treedef", ""))
+        if shape is not None and _legacy_leaf_count(shape) == len(keys):
+            params = _legacy_fill(shape, iter(leaves))
+            tparams = _legacy_fill(shape, iter(tleaves))
+        else:
 
             def unkey(k):
                 return k.strip("[]'\"")
 
-            params = {unkey(k): z[f"param_{i}"] for i, k in enumerate(keys)}
-            tparams = {unkey(k): z[f"trace_param_{i}"] for i, k in enumerate(keys)}
-            trace = _fit.Trace(z["trace_step"], z["trace_loss"], z["trace_grad_norm"], tparams)
-            fields = {f: z[f] for f in _RESULT_FIELDS if f in z}
-            if "status" not in fields:  # written before lanes carried a status
-                fields["status"] = np.where(
-                    fields["converged"], 0, np.where(fields["diverged"], 1, 6)
-                ).astype(np.int32)
-
+            params = {unkey(k): x for k, x in zip(keys, leaves, strict=True)}
+            tparams = {unkey(k): x for k, x in zip(keys, tleaves, strict=True)}
+        trace = _fit.Trace(*(z[f"trace_{f}"] for f in _TRACE_FIELDS), tparams)
+        fields = {f: z[f] for f in _RESULT_FIELDS if f in z}
+        if "status" not in fields:  # written before lanes carried a status
+            fields["status"] = np.where(
+                fields["converged"], 0, np.where(fields["diverged"], 1, 6)
+            ).astype(np.int32)
         return cls(axes=header["axes"], params=params, trace=trace, meta=header["meta"],
                    timings=header["timings"], **fields)  # fmt: skip
+    except (KeyError, IndexError, TypeError, ValueError, UnicodeDecodeError) as err:
+        raise FileFormatError(
+            f"{p}: not a readable jaxmle SweepResult file (older layout; missing or malformed "
+            f"{type(err).__name__}: {err})."
+        ) from err
+
+
+_LEAF = ...  # stands for a leaf (``*``) in a parsed treedef string
+
+
+def _legacy_structure(treedef: str) -> Any:
+    """``str(treedef)`` (e.g. ``PyTreeDef({'a': (*, *)})``) as Python containers, or None."""
+    if not (treedef.startswith("PyTreeDef(") and treedef.endswith(")")):
+        return None
+    body, out, quote, i = treedef[len("PyTreeDef(") : -1], [], None, 0
+    while i < len(body):  # ``*`` outside string literals is a leaf
+        c = body[i]
+        if quote:
+            if c == "\\":
+                out.append(body[i : i + 2])
+                i += 2
+                continue
+            if c == quote:
+                quote = None
+        elif c in "'\"":
+            quote = c
+        elif c == "*":
+            c = "..."
+        out.append(c)
+        i += 1
+    try:
+        return ast.literal_eval("".join(out))  # custom nodes (namedtuples...) do not parse
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def _legacy_leaf_count(t: Any) -> int:
+    if t is _LEAF:
+        return 1
+    if isinstance(t, dict):
+        return sum(_legacy_leaf_count(v) for v in t.values())
+    if isinstance(t, list | tuple):
+        return sum(_legacy_leaf_count(v) for v in t)
+    return 0 if t is None else 10**9  # anything else: not a structure we understand
+
+
+def _legacy_fill(t: Any, leaves) -> Any:
+    if t is _LEAF:
+        return next(leaves)
+    if isinstance(t, dict):
+        return {k: _legacy_fill(v, leaves) for k, v in t.items()}
+    if isinstance(t, list | tuple):
+        return type(t)(_legacy_fill(v, leaves) for v in t)
+    return None
 
 
 def _nan_last(v):
     return math.inf if v is None or (isinstance(v, float) and math.isnan(v)) else v
-
-
-def _json(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)

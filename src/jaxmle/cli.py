@@ -5,6 +5,7 @@ Usage::
     jaxmle list
     jaxmle run NAME [NAME ...] | all  [--out DIR] [--quick] [--seed N] [--x64/--no-x64]
                                       [--plots/--no-plots] [--progress/--no-progress]
+                                      [--resume/--no-resume] [--processes N]
                                       [experiment options, e.g. --steps 500]
     jaxmle run NAME --help            # the experiment's own options
 
@@ -16,6 +17,13 @@ uses the folder itself. ``JAXMLE_EXPERIMENTS`` overrides both. The command finds
 its file name (``gradient_ascent.py`` is ``gradient-ascent``) without executing anything
 (its docstring and ``ORDER`` are read with :mod:`ast`), and loads only the scripts it runs.
 The library never imports them: only this command, the top layer, does.
+
+Each run is staged (:func:`jaxmle.report.run_study`): it writes into ``OUT/.NAME.staging-PID``,
+which replaces ``OUT/NAME`` only when the study completes, so a failed, interrupted or killed
+run leaves the previous results whole; ``OUT/index.md`` is then rebuilt from every study on
+disk. Long computations checkpoint into ``OUT/.checkpoints/NAME`` and a rerun with the same
+settings resumes from them. ``--processes N`` runs the command as N localhost processes
+(:func:`jaxmle.distributed.launch`); only process 0 writes under ``OUT``.
 
 Errors in the command line (unknown experiment or option, bad value) print one line on stderr
 and exit with status 2; a failing experiment prints one line and the command exits with 1
@@ -196,6 +204,8 @@ def _base_parser() -> tuple[_Parser, _Parser]:
     run.add_argument("-h", "--help", action="store_true", help="show this help and exit")
     run.add_argument("--traceback", action="store_true",
                      help="show the full traceback when an experiment fails")  # fmt: skip
+    run.add_argument("--processes", type=int, default=1, metavar="N",
+                     help="run as N localhost processes (jaxmle.distributed; default: 1)")
     add_common_arguments(run)
     return parser, run
 
@@ -222,16 +232,42 @@ def _experiment_parser(module: Any, run_parser: _Parser) -> _Parser:
 
 
 def _cmd_run(argv: Sequence[str], run_parser: _Parser) -> int:
-    import jax
-
-    from .report import Context, run_experiment
-
     args, extra = run_parser.parse_known_args(argv)
-    names = list(args.names)
     exps = discover()
-    if args.help and not names:
+    if args.help and not args.names:
         run_parser.print_help()
         return 0
+    names = _select(list(args.names), exps)
+    if args.processes < 1:
+        raise CLIError(f"--processes must be at least 1, got {args.processes}")
+    rank = _start_worker()
+    import jax
+
+    # float64 is the entry point's choice, made before any experiment computes anything.
+    jax.config.update("jax_enable_x64", bool(args.x64))
+    if args.quick:
+        _quick_compile()
+    modules = {n: load(n) for n in names}
+    options = _options(names, modules, run_parser, argv, extra, args)
+    if options is None:  # --help was printed
+        return 0
+    _check_resume(names, modules, options, args)
+    if args.processes > 1 and rank is None:
+        from . import distributed
+
+        return distributed.launch([sys.executable, "-m", "jaxmle", "run", *argv],
+                                  args.processes)  # fmt: skip
+    code = _run_all(names, modules, options, exps, args, rank)
+    if rank is not None and code:
+        from . import distributed
+
+        # sys.exit would wait at JAX's shutdown barrier for workers that may never reach it.
+        distributed.abort(code)
+    return code
+
+
+def _select(names: list[str], exps: dict[str, ExperimentInfo]) -> list[str]:
+    """The experiments named on the command line (``all`` expanded), checked."""
     if not names:
         raise CLIError("give an experiment name or 'all' (see 'jaxmle list')")
     if "all" in names:
@@ -243,63 +279,129 @@ def _cmd_run(argv: Sequence[str], run_parser: _Parser) -> int:
             raise CLIError(f"unknown experiment {n!r}; choose from: {', '.join(exps)} (or all)")
     if len(set(names)) != len(names):
         raise CLIError(f"experiment named twice: {names}")
-    # float64 is the entry point's choice, made before any experiment computes anything.
-    jax.config.update("jax_enable_x64", bool(args.x64))
-    if args.quick:
-        _quick_compile()
-    modules = {n: load(n) for n in names}
-    options: dict[str, dict] = {}
+    return names
+
+
+def _start_worker() -> int | None:
+    """In a worker of ``--processes N``: joins the others; returns its index (else None).
+
+    It runs before anything touches JAX's backend, as :func:`jax.distributed.initialize`
+    requires (:func:`jaxmle.distributed.process_index` does not start the backend either).
+    """
+    if not os.environ.get("JAXMLE_NUM_PROCESSES"):
+        return None
+    from . import distributed
+
+    distributed.initialize()
+    return distributed.process_index()
+
+
+def _options(names, modules, run_parser, argv, extra, args) -> dict[str, dict] | None:
+    """Each experiment's own option values (None when ``--help`` was printed instead)."""
     if len(names) == 1:
         p = _experiment_parser(modules[names[0]], run_parser)
         if args.help:
             p.print_help()
-            return 0
+            return None
         full = vars(p.parse_args(argv))
         own = {o.name for o in getattr(modules[names[0]], "OPTIONS", [])}
-        options[names[0]] = {k: v for k, v in full.items() if k in own}
-    else:
-        if args.help:
-            run_parser.print_help()
-            return 0
-        if extra:
-            owners = [n for n, m in modules.items() if any(
-                "--" + o.name.replace("_", "-") == extra[0].split("=")[0]
-                for o in getattr(m, "OPTIONS", []))]  # fmt: skip
-            hint = (f"; it belongs to {owners[0]}: run it alone ('jaxmle run {owners[0]} "
-                    f"{extra[0]} ...')" if owners else "")  # fmt: skip
-            raise CLIError(f"unrecognized arguments: {' '.join(extra)}{hint}")
-        options = {n: {} for n in names}
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
+        return {names[0]: {k: v for k, v in full.items() if k in own}}
+    if args.help:
+        run_parser.print_help()
+        return None
+    if extra:
+        owners = [n for n, m in modules.items() if any(
+            "--" + o.name.replace("_", "-") == extra[0].split("=")[0]
+            for o in getattr(m, "OPTIONS", []))]  # fmt: skip
+        hint = (f"; it belongs to {owners[0]}: run it alone ('jaxmle run {owners[0]} "
+                f"{extra[0]} ...')" if owners else "")  # fmt: skip
+        raise CLIError(f"unrecognized arguments: {' '.join(extra)}{hint}")
+    return {n: {} for n in names}
+
+
+def _check_resume(names, modules, options, args) -> None:
+    """With ``--resume``, fails (exit 2) before running anything if a study cannot resume."""
+    from .report import ResumeError, _all_options, check_resume, run_settings
+
     out = pathlib.Path(args.out)
-    summary, failed = [], []
-    t_all = time.perf_counter()
-    for i, name in enumerate(names, 1):
-        ctx = Context(out=out / name, quick=args.quick, seed=args.seed, plots=args.plots,
-                      progress=progress, name=name)  # fmt: skip
-        print(f"[{i}/{len(names)}] {name}: {exps[name].summary}", flush=True)
+    for n in names:
+        settings = run_settings(n, _all_options(modules[n], options[n]), seed=args.seed,
+                                quick=args.quick, x64=args.x64)  # fmt: skip
         try:
-            res = run_experiment(modules[name], ctx, options[name])
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            return 130
-        except Exception as err:  # one failing study never hides the others' results
-            if args.traceback:
-                traceback.print_exc()
-            msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            print(f"jaxmle: error: {name} failed: {type(err).__name__}: {msg}"
-                  + ("" if args.traceback else " (rerun with --traceback for details)"),
-                  file=sys.stderr)  # fmt: skip
-            failed.append(name)
-            summary.append((name, None, float("nan")))
-            continue
-        print(f"      wrote {ctx.out / 'report.md'} ({res['wall_s']:.1f} s)", flush=True)
-        summary.append((name, ctx.out / "report.md", res["wall_s"]))
-    wall = time.perf_counter() - t_all
+            check_resume(out / ".checkpoints" / n, settings, args.resume)
+        except ResumeError as err:
+            raise CLIError(str(err)) from None
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _quiet(line: str) -> None:
+    """The status lines of processes other than 0 (process 0 prints them once)."""
+
+
+def _run_all(names, modules, options, exps, args, rank: int | None) -> int:
+    """Runs the studies one after the other, then rebuilds the index (process 0).
+
+    ``rank`` is the worker's process index under ``--processes N``, None in a plain run.
+    """
+    from .report import write_index
+
+    say = _say if not rank else _quiet
+    out = pathlib.Path(args.out)
+    failed: list[str] = []
+    t_all = time.perf_counter()
+    try:
+        for i, name in enumerate(names, 1):
+            say(f"[{i}/{len(names)}] {name}: {exps[name].summary}")
+            if not _run_one(name, modules[name], options[name], args, rank, say):
+                failed.append(name)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if not rank:
+            write_index(out, list(exps))
     if len(names) > 1:
-        _write_index(out, summary, exps, wall, args)
-        print(f"wrote {out / 'index.md'}: {len(names) - len(failed)}/{len(names)} experiments "
-              f"in {wall:.1f} s")  # fmt: skip
+        say(f"wrote {out / 'index.md'}: {len(names) - len(failed)}/{len(names)} experiments "
+            f"in {time.perf_counter() - t_all:.1f} s")  # fmt: skip
     return 1 if failed else 0
+
+
+def _run_one(name, module, options, args, rank: int | None, say) -> bool:
+    """One study; a failure is one line on stderr (False) and never hides the others.
+
+    In a worker of ``--processes N`` a failure ends the whole job instead: the other workers
+    would wait for this one in the study's collectives.
+    """
+    import jaxmle
+
+    from .report import Context, ResumeError, run_study
+
+    progress = (sys.stderr.isatty() if args.progress is None else args.progress) and not rank
+    ctx = Context(out=pathlib.Path(args.out) / name, quick=args.quick, seed=args.seed,
+                  plots=args.plots, progress=progress, name=name)  # fmt: skip
+    try:
+        res = run_study(module, ctx, options, resume=args.resume, write=not rank, say=say)
+    except ResumeError as err:  # its settings changed since _check_resume
+        raise CLIError(str(err)) from None
+    except Exception as err:
+        if args.traceback:
+            traceback.print_exc()
+        msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        hint = (" (rerun with --no-resume to start over)" if isinstance(
+            err, jaxmle.CheckpointMismatchError) else "" if args.traceback else
+            " (rerun with --traceback for details)")  # fmt: skip
+        who = f"process {rank}: " if rank else ""
+        print(f"jaxmle: error: {who}{name} failed: {type(err).__name__}: {msg}{hint}",
+              file=sys.stderr)  # fmt: skip
+        if rank is not None:
+            from . import distributed
+
+            distributed.abort(1)
+        return False
+    say(f"      wrote {ctx.out / 'report.md'} ({res['wall_s']:.1f} s)")
+    return True
 
 
 def _quick_compile() -> None:
@@ -320,27 +422,6 @@ def _quick_compile() -> None:
         return
     if not started:
         os.environ["XLA_FLAGS"] = (flags + " --xla_backend_optimization_level=0").strip()
-
-
-def _write_index(out, summary, exps, wall, args) -> None:
-    from .report import environment
-
-    env = environment(args.seed)
-    lines = [
-        "# jaxmle experiments",
-        "",
-        f"{'Quick' if args.quick else 'Full'} run of {len(summary)} experiments, seed "
-        f"{args.seed}, {env['dtype']}, jax {env['jax']} on {', '.join(env['devices'])}; "
-        f"{wall:.1f} s in all.",
-        "",
-        "| experiment | question | wall (s) | report |",
-        "| --- | --- | ---: | --- |",
-    ]
-    for name, report, secs in summary:
-        link = f"[{name}/report.md]({name}/report.md)" if report else "**failed**"
-        lines.append(f"| {name} | {exps[name].summary} | {secs:.1f} | {link} |")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "index.md").write_text("\n".join(lines) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

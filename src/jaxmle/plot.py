@@ -82,7 +82,10 @@ def panels(
 
 
 def save(fig: Any, path: str | pathlib.Path, dpi: int = 100) -> pathlib.Path:
-    """Writes a figure to a PNG (Agg backend) and returns the path.
+    """Writes a figure to a PNG (Agg backend), atomically, and returns the path.
+
+    The image is rendered in memory and then written through :func:`jaxmle._io.atomic_open`,
+    so a reader (or a killed run) never sees a half-written PNG.
 
     Args:
         fig: a matplotlib ``Figure`` (e.g. from :func:`surface`).
@@ -91,13 +94,24 @@ def save(fig: Any, path: str | pathlib.Path, dpi: int = 100) -> pathlib.Path:
 
     Returns:
         The path written.
+
+    Example:
+        >>> fig, axes = panels(1)  # doctest: +SKIP
+        >>> save(fig, "out/plot.png")  # doctest: +SKIP
+        PosixPath('out/plot.png')
     """
+    import io
+
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+    from ._io import atomic_open
+
     path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=dpi, format="png")
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, format="png")
+    with atomic_open(path, "wb") as f:
+        f.write(buf.getvalue())
     return path
 
 

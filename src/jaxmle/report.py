@@ -13,6 +13,7 @@ the engine and the models never import it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as _dt
 import io
@@ -21,22 +22,39 @@ import math
 import os
 import pathlib
 import platform
+import shutil
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._io import _fsync_dir, atomic_write_text
+
 __all__ = [
     "Context",
+    "Interrupted",
     "Option",
     "Progress",
     "Report",
+    "ResumeError",
+    "check_resume",
     "environment",
     "fmt",
+    "interrupted_runs",
+    "prepare_checkpoints",
+    "progress_line",
+    "recover",
+    "run_settings",
+    "run_study",
     "script_main",
+    "settings_difference",
+    "staged",
+    "studies",
+    "write_index",
 ]
 
 
@@ -57,6 +75,16 @@ class Option(NamedTuple):
     help: str
 
 
+def _dist_version(dist: str) -> str:
+    """The installed version of a distribution (``"unknown"`` when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:  # pragma: no cover - source tree without installation
+        return "unknown"
+
+
 def environment(seed: int | None = None) -> dict[str, Any]:
     """The software and hardware a result was measured on (for reports and JSON).
 
@@ -67,22 +95,14 @@ def environment(seed: int | None = None) -> dict[str, Any]:
         A JSON-serialisable dict: versions, devices, default float dtype, seed, CPU count,
         platform, command line and UTC time.
     """
-    from importlib.metadata import PackageNotFoundError, version
-
     import jax
     import optax
 
-    def ver(dist: str) -> str:
-        try:
-            return version(dist)
-        except PackageNotFoundError:  # pragma: no cover - source tree without installation
-            return "unknown"
-
     devices = jax.devices()
     return {
-        "jaxmle": ver("jaxmle"),
+        "jaxmle": _dist_version("jaxmle"),
         "jax": jax.__version__,
-        "jaxlib": ver("jaxlib"),
+        "jaxlib": _dist_version("jaxlib"),
         "optax": optax.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
@@ -99,30 +119,85 @@ def environment(seed: int | None = None) -> dict[str, Any]:
     }
 
 
+def _si(x: float) -> str:
+    """``1234567`` -> ``"1.2 M "``: a rate with an SI prefix and a space (the unit follows)."""
+    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if x >= scale:
+            return f"{x / scale:.1f} {prefix} "
+    return f"{x:.3g} "
+
+
+def _duration(seconds: float) -> str:
+    """``250`` -> ``"4 min 10 s"``: a time span for an ETA."""
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+def progress_line(desc: str, done: int, total: int, elapsed: float, rate: float | None,
+                  unit: str = "step") -> str:  # fmt: skip
+    """The plain-text progress line :class:`Progress` prints when tqdm is missing.
+
+    Args:
+        desc: what is progressing.
+        done: units finished.
+        total: units in all.
+        elapsed: seconds since the start.
+        rate: units per second (None or 0: not known yet, no rate or ETA shown).
+        unit: the unit's name.
+
+    Returns:
+        The line, e.g. ``"    sweep:  50% (3.1 s, 1.2 M step/s, ETA 3.0 s)"``.
+
+    Example:
+        >>> progress_line("sweep", 50, 100, 3.1, 16.7)
+        '    sweep:  50% (3.1 s, 16.7 step/s, ETA 3.0 s)'
+    """
+    total = max(int(total), 1)
+    parts = [f"{elapsed:.1f} s"]
+    if rate:
+        parts.append(f"{_si(rate)}{unit}/s")
+        if done < total:
+            parts.append(f"ETA {_duration((total - done) / rate)}")
+    return f"    {desc}: {int(100 * done / total):3d}% ({', '.join(parts)})"
+
+
 class Progress:
-    """A progress display: a tqdm bar when tqdm is installed and enabled, else plain lines.
+    """A progress display with rate and ETA: a tqdm bar when tqdm is installed, else lines.
 
     Call it as ``progress(done, total)`` (the signature :func:`jaxmle.sweep` and
-    :func:`jaxmle.fit` take for ``progress=``), then :meth:`close`.
+    :func:`jaxmle.fit` take for ``progress=``; they call it when a chunk has finished), then
+    :meth:`close`. The plain fallback prints a line at every quarter; its rate is measured
+    from the first report on (so the first line has none), so that the first chunk's
+    compilation does not skew the ETA.
 
     Args:
         desc: what is progressing.
         total: total units of work.
         enabled: show anything at all.
         unit: unit name for the bar.
+
+    Example:
+        >>> bar = Progress("sweep", 100, enabled=False)
+        >>> bar(50); bar.close()
     """
 
     def __init__(self, desc: str, total: int, *, enabled: bool = True, unit: str = "step"):
-        self.desc, self.total, self.enabled = desc, max(int(total), 1), enabled
+        self.desc, self.total, self.enabled, self.unit = desc, max(int(total), 1), enabled, unit
         self._bar = None
         self._last_pct = -1
         self._t0 = time.perf_counter()
+        self._first: tuple[float, int] | None = None
         if enabled:
             try:
                 from tqdm.auto import tqdm
 
+                # tqdm's default format shows rate and ETA; smoothing=0 averages the rate over
+                # the whole run, as updates arrive in irregular chunk-sized jumps.
                 self._bar = tqdm(total=self.total, desc=desc, unit=unit, unit_scale=True,
-                                 leave=False, file=sys.stderr)  # fmt: skip
+                                 leave=False, file=sys.stderr, smoothing=0)  # fmt: skip
             except ImportError:
                 self._bar = None
 
@@ -133,11 +208,20 @@ class Progress:
         if self._bar is not None:
             self._bar.update(int(done) - self._bar.n)
             return
-        pct = int(100 * done / (total or self.total))
+        total = total or self.total
+        pct = int(100 * done / total)
+        now = time.perf_counter()
+        if self._first is None:
+            self._first = (now, int(done))
         if pct // 25 > self._last_pct // 25 or (pct == 100 and self._last_pct != 100):
             self._last_pct = pct
-            print(f"    {self.desc}: {pct:3d}% ({time.perf_counter() - self._t0:.1f} s)",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            print(progress_line(self.desc, done, total, now - self._t0, self._rate(now, done),
+                                self.unit), file=sys.stderr, flush=True)  # fmt: skip
+
+    def _rate(self, now: float, done: int) -> float | None:
+        # None at the first report: its time is mostly compilation, a poor guide to the rest.
+        t1, d1 = self._first
+        return (done - d1) / (now - t1) if done > d1 and now > t1 else None
 
     def close(self) -> None:
         """Closes the bar."""
@@ -157,6 +241,8 @@ class Context:
         plots: write PNG plots (needs matplotlib).
         progress: show progress bars / stage lines on stderr.
         name: the experiment's name.
+        checkpoint_dir: where this run's checkpoints live (``OUT/.checkpoints/NAME``, set by
+            :func:`run_study`), or None when checkpointing is off.
     """
 
     out: pathlib.Path
@@ -165,7 +251,9 @@ class Context:
     plots: bool = True
     progress: bool = True
     name: str = "experiment"
+    checkpoint_dir: pathlib.Path | None = None
     _t0: float = field(default_factory=time.perf_counter, repr=False)
+    _labels: set = field(default_factory=set, repr=False)
 
     def key(self, *path: int) -> Any:
         """A ``jax.random`` key for a named random choice: ``fold_in(key(seed), *path)``."""
@@ -185,6 +273,33 @@ class Context:
     def bar(self, desc: str, total: int, unit: str = "step") -> Progress:
         """A :class:`Progress` for a long computation (pass it as ``progress=``)."""
         return Progress(f"{self.name}: {desc}", total, enabled=self.progress, unit=unit)
+
+    def checkpoint(self, label: str) -> pathlib.Path | None:
+        """The checkpoint folder for one long computation, for its ``checkpoint=`` argument.
+
+        It lies outside the (staged) output folder, so it survives a killed run; the run that
+        completes deletes it.
+
+        Args:
+            label: a name for the computation, distinct within the experiment (``"task1"``).
+
+        Returns:
+            ``OUT/.checkpoints/NAME/label``, or None when checkpointing is off.
+
+        Raises:
+            ValueError: for a label that is not a plain name, or one used twice.
+
+        Example:
+            >>> Context(out=pathlib.Path("r/x")).checkpoint("task1") is None
+            True
+        """
+        if not label or label != pathlib.Path(label).name or label.startswith(".") or (
+                label == _SETTINGS):  # fmt: skip
+            raise ValueError(f"checkpoint label {label!r} must be a plain name")
+        if label in self._labels:
+            raise ValueError(f"checkpoint label {label!r} used twice in {self.name}")
+        self._labels.add(label)
+        return None if self.checkpoint_dir is None else self.checkpoint_dir / label
 
     @property
     def x64(self) -> bool:
@@ -319,7 +434,7 @@ class Report:
     def json(self, name: str, obj: Any) -> pathlib.Path:
         """Writes ``name.json`` (arrays become lists; NaN becomes null) and links it."""
         path = self.ctx.out / f"{name}.json"
-        path.write_text(json.dumps(_finite_json(_jsonable(obj)), indent=2) + "\n")
+        atomic_write_text(path, json.dumps(_finite_json(_jsonable(obj)), indent=2) + "\n")
         self.files.append(path.name)
         return path
 
@@ -334,7 +449,7 @@ class Report:
         for r in rows:
             w.writerow({k: _jsonable(v) for k, v in r.items()})
         path = self.ctx.out / f"{name}.csv"
-        path.write_text(buf.getvalue())
+        atomic_write_text(path, buf.getvalue())
         self.files.append(path.name)
         return path
 
@@ -387,8 +502,9 @@ class Report:
             seconds = time.perf_counter() - self.ctx._t0
         env = environment(self.ctx.seed)
         self.results = dict(results)
-        meta = {"experiment": self.ctx.name, "quick": self.ctx.quick, "options": options or {},
-                "wall_s": seconds, "environment": env}  # fmt: skip
+        # The index (write_index) reads title, quick, options, wall_s and environment.
+        meta = {"experiment": self.ctx.name, "title": self.title, "quick": self.ctx.quick,
+                "options": options or {}, "wall_s": seconds, "environment": env}  # fmt: skip
         self.json("results", {**meta, "results": self.results})
         head = [f"# {self.title}", ""]
         if self.source:
@@ -415,7 +531,7 @@ class Report:
         text = "\n".join(head + self.lines + tail)
         while "\n\n\n" in text:
             text = text.replace("\n\n\n", "\n\n")
-        path.write_text(text.rstrip() + "\n")
+        atomic_write_text(path, text.rstrip() + "\n")
         return path
 
 
@@ -438,6 +554,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write PNG plots (needs matplotlib; default: on)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bars / stage lines on stderr (default: on a terminal)")
+    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=None,
+                        help="continue an interrupted run from its checkpoints in "
+                        "DIR/.checkpoints/NAME (default: when its settings match; --resume "
+                        "fails if they differ, --no-resume starts over)")
 
 
 def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> None:
@@ -479,11 +599,484 @@ def _enable_x64(on: bool) -> None:
     jax.config.update("jax_enable_x64", bool(on))
 
 
+# ------------------------------------------------------------------------------------------
+# Output folders: a run writes into a staging folder that replaces OUT/NAME only when it
+# completes, so a failed or killed run leaves the previous results whole.
+
+_STAGING, _OLD, _SETTINGS = ".staging-", ".old-", "settings.json"
+
+
+class Interrupted(NamedTuple):
+    """A staging folder left by a run that did not finish.
+
+    Attributes:
+        name: the experiment.
+        path: the staging folder (``OUT/.NAME.staging-PID``).
+        pid: the process that wrote it.
+        when: UTC time of its last write (about when the run stopped).
+        running: the process is still alive (a run in progress, not a dead one).
+    """
+
+    name: str
+    path: pathlib.Path
+    pid: int
+    when: str
+    running: bool
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    except OSError:  # pragma: no cover - platforms without signal 0
+        return False
+    return True
+
+
+def _leftovers(out: pathlib.Path, kind: str) -> list[tuple[str, pathlib.Path, int]]:
+    """``(name, folder, pid)`` for each ``OUT/.NAME<kind>PID`` folder."""
+    found = []
+    for p in sorted(out.glob(f".*{kind}*")) if out.is_dir() else []:
+        name, _, pid = p.name[1:].rpartition(kind)
+        if p.is_dir() and name and pid.isdigit():
+            found.append((name, p, int(pid)))
+    return found
+
+
+def _utc(timestamp: float) -> str:
+    return _dt.datetime.fromtimestamp(timestamp, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _last_write(folder: pathlib.Path) -> float:
+    times = [folder.stat().st_mtime]
+    for root, _, files in os.walk(folder):
+        times += [os.stat(os.path.join(root, f)).st_mtime for f in files]
+    return max(times)
+
+
+def interrupted_runs(out: pathlib.Path, name: str | None = None) -> list[Interrupted]:
+    """The staging folders under ``out`` (of experiment ``name``, or all).
+
+    Args:
+        out: the results folder.
+        name: one experiment, or None for all.
+
+    Returns:
+        One :class:`Interrupted` per staging folder, dead runs and live ones.
+
+    Example:
+        >>> import tempfile
+        >>> interrupted_runs(tempfile.mkdtemp())
+        []
+    """
+    return [Interrupted(n, p, pid, _utc(_last_write(p)), _pid_alive(pid))
+            for n, p, pid in _leftovers(pathlib.Path(out), _STAGING)
+            if name is None or n == name]  # fmt: skip
+
+
+def recover(target: pathlib.Path) -> list[str]:
+    """Repairs ``target`` (``OUT/NAME``) after killed runs; returns what it did, as lines.
+
+    A kill between the two renames of a swap leaves ``OUT/NAME`` missing and the complete
+    previous folder as ``.NAME.old-PID``: it is restored. Staging folders of dead runs are
+    reported and removed. Folders of live processes are left alone.
+
+    Args:
+        target: the experiment's output folder.
+
+    Returns:
+        One line per repair.
+
+    Example:
+        >>> import tempfile
+        >>> recover(pathlib.Path(tempfile.mkdtemp()) / "study")
+        []
+    """
+    target = pathlib.Path(target)
+    out, name, notes = target.parent, target.name, []
+    olds = [p for n, p, pid in _leftovers(out, _OLD) if n == name and not _pid_alive(pid)]
+    if olds and not target.exists():
+        os.rename(max(olds, key=_last_write), target)
+        notes.append(f"restored {target} (a previous run was killed while swapping it in)")
+    for p in olds:
+        shutil.rmtree(p, ignore_errors=True)
+    for run in interrupted_runs(out, name):
+        if not run.running:
+            notes.append(f"a previous run of {name} was interrupted at {run.when}; its partial "
+                         "output was discarded")  # fmt: skip
+            shutil.rmtree(run.path, ignore_errors=True)
+    return notes
+
+
+@contextlib.contextmanager
+def staged(target: str | os.PathLike) -> Iterator[pathlib.Path]:
+    """A staging folder beside ``target`` that replaces it when the block completes.
+
+    The block writes into ``OUT/.NAME.staging-PID``. On success the old ``OUT/NAME`` is
+    renamed to ``OUT/.NAME.old-PID``, the staging folder to ``OUT/NAME``, and the old one is
+    deleted (:func:`recover` finishes the job if a kill lands between the renames). On an
+    exception or Ctrl-C the staging folder is removed and ``target`` is untouched; after a
+    kill it stays behind for :func:`recover` and the index to report.
+
+    Args:
+        target: the folder to replace (``OUT/NAME``).
+
+    Yields:
+        The (empty) staging folder.
+
+    Example:
+        >>> import tempfile
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "study"
+        >>> with staged(target) as tmp:
+        ...     _ = (tmp / "a.txt").write_text("new")
+        >>> (target / "a.txt").read_text()
+        'new'
+    """
+    target = pathlib.Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}{_STAGING}{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old = target.parent / f".{target.name}{_OLD}{os.getpid()}"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.rename(target, old)
+    os.rename(staging, target)
+    _fsync_dir(target.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------
+# The index: OUT/index.md, rebuilt from the results.json files on disk.
+
+
+def _read_json(path: pathlib.Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _index_row(name: str, res: dict) -> str:
+    env = res.get("environment") or {}
+    opts = ", ".join(f"{k}={v}" for k, v in (res.get("options") or {}).items()) or "defaults"
+    wall = res.get("wall_s")
+    cells = [name, res.get("title", ""), "quick" if res.get("quick") else "full",
+             str(env.get("seed", "?")), env.get("dtype", "?"), env.get("utc", "?"),
+             env.get("jaxmle", "?"), f"{wall:.1f}" if isinstance(wall, int | float) else "?",
+             opts, f"[{name}/report.md]({name}/report.md)"]  # fmt: skip
+    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+
+def studies(out: str | os.PathLike) -> dict[str, dict]:
+    """The studies under ``out``: every ``OUT/NAME/results.json`` that can be read.
+
+    Args:
+        out: the results folder.
+
+    Returns:
+        ``NAME -> results.json contents``, by name.
+
+    Example:
+        >>> import tempfile
+        >>> studies(tempfile.mkdtemp())
+        {}
+    """
+    found = {}
+    for path in sorted(pathlib.Path(out).glob("*/results.json")):
+        if not path.parent.name.startswith(".") and (res := _read_json(path)) is not None:
+            found[path.parent.name] = res
+    return found
+
+
+def write_index(out: str | os.PathLike, order: Sequence[str] = ()) -> pathlib.Path:
+    """Rewrites ``OUT/index.md`` from what is on disk (atomically).
+
+    Lists every study folder with a ``results.json``, each with its own settings (quick or
+    full, seed, dtype, date, jaxmle version, wall time, options), then any staging folder of
+    an interrupted (or running) run.
+
+    Args:
+        out: the results folder.
+        order: experiment names in the order to list them (others follow by name).
+
+    Returns:
+        The path of ``index.md``.
+
+    Example:
+        >>> import tempfile
+        >>> write_index(tempfile.mkdtemp()).name
+        'index.md'
+    """
+    out = pathlib.Path(out)
+    found = studies(out)
+    rank = {n: i for i, n in enumerate(order)}
+    names = sorted(found, key=lambda n: (rank.get(n, len(rank)), n))
+    lines = ["# jaxmle experiments", "",
+             f"{len(names)} studies in this folder, each listed with the settings of its own "
+             f"last completed run (rebuilt from their results.json, {_utc(time.time())}).", "",
+             "| experiment | study | run | seed | dtype | date (UTC) | jaxmle | wall (s) | "
+             "options | report |",
+             "| --- | --- | --- | ---: | --- | --- | --- | ---: | --- | --- |"]  # fmt: skip
+    lines += [_index_row(n, found[n]) for n in names]
+    runs = interrupted_runs(out)
+    if runs:
+        lines += ["", "Unfinished runs:", ""]
+    for r in runs:
+        lines.append(f"- {r.name}: a run is in progress (pid {r.pid})." if r.running else
+                     f"- a previous run of {r.name} was interrupted at {r.when}; its partial "
+                     f"output (`{r.path.name}`) is discarded by the next run of {r.name}"
+                     + ("; the results listed above are from before it." if r.name in found
+                        else "."))  # fmt: skip
+    return atomic_write_text(out / "index.md", "\n".join(lines) + "\n")
+
+
+# ------------------------------------------------------------------------------------------
+# Checkpoints: OUT/.checkpoints/NAME/, with the settings they were made with.
+
+
+class ResumeError(Exception):
+    """``--resume`` was asked for, but the checkpoints were made with other settings."""
+
+
+def run_settings(name: str, options: Mapping[str, Any], *, seed: int, quick: bool,
+                 x64: bool) -> dict[str, Any]:  # fmt: skip
+    """The settings a run's checkpoints depend on (compared by :func:`prepare_checkpoints`).
+
+    Args:
+        name: the experiment.
+        options: all its options (defaults filled in).
+        seed: base seed.
+        quick: quick mode.
+        x64: float64 on.
+
+    Returns:
+        A JSON-able dict: experiment, options, seed, quick, x64 and the jaxmle version.
+
+    Example:
+        >>> run_settings("why-logs", {"n": 500}, seed=0, quick=True, x64=True)["options"]
+        {'n': 500}
+    """
+    return {"experiment": name, "options": _finite_json(_jsonable(dict(options))),
+            "seed": seed, "quick": bool(quick), "x64": bool(x64),
+            "jaxmle": _dist_version("jaxmle")}  # fmt: skip
+
+
+def settings_difference(stored: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
+    """The first setting that differs, in words, or None when they match.
+
+    Args:
+        stored: the checkpoints' ``settings.json``.
+        current: this run's :func:`run_settings`.
+
+    Returns:
+        e.g. ``"seed (0 in the checkpoints, 7 now)"``, or None.
+
+    Example:
+        >>> settings_difference({"seed": 0, "options": {}}, {"seed": 7, "options": {}})
+        'seed (0 in the checkpoints, 7 now)'
+    """
+    for key in ("experiment", "jaxmle", "quick", "x64", "seed"):
+        if stored.get(key) != current.get(key):
+            return f"{key} ({stored.get(key)} in the checkpoints, {current.get(key)} now)"
+    old, new = stored.get("options") or {}, current.get("options") or {}
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            flag = "--" + key.replace("_", "-")
+            return f"option {flag} ({old.get(key)} in the checkpoints, {new.get(key)} now)"
+    return None
+
+
+def _has_checkpoints(folder: pathlib.Path) -> bool:
+    return folder.is_dir() and any(p.name != _SETTINGS for p in folder.iterdir())
+
+
+def check_resume(folder: pathlib.Path, settings: Mapping[str, Any],
+                 resume: bool | None) -> str | None:  # fmt: skip
+    """Whether a run may resume from ``folder``, without changing anything.
+
+    Args:
+        folder: ``OUT/.checkpoints/NAME``.
+        settings: this run's :func:`run_settings`.
+        resume: True (``--resume``: resume or fail), False (``--no-resume``: start over),
+            None (resume when the settings match, else start over).
+
+    Returns:
+        The difference in words when there are checkpoints made with other settings (None
+        when they match or there is nothing to compare).
+
+    Raises:
+        ResumeError: ``resume`` is True and the settings differ (or cannot be read).
+
+    Example:
+        >>> check_resume(pathlib.Path("no/such/folder"), {"experiment": "x"}, True) is None
+        True
+    """
+    if resume is False or not _has_checkpoints(folder):
+        return None
+    stored = _read_json(folder / _SETTINGS)
+    diff = ("settings (their settings.json is missing or unreadable)" if stored is None
+            else settings_difference(stored, settings))  # fmt: skip
+    if diff and resume:
+        raise ResumeError(f"cannot resume {settings['experiment']}: its checkpoints in "
+                          f"{folder} differ in {diff}; rerun without --resume (or with "
+                          "--no-resume) to start over")  # fmt: skip
+    return diff
+
+
+def prepare_checkpoints(folder: pathlib.Path, settings: Mapping[str, Any],
+                        resume: bool | None) -> str | None:  # fmt: skip
+    """Resumes from ``folder`` or clears it for a fresh start, per :func:`check_resume`.
+
+    A fresh start writes this run's settings to ``folder/settings.json``; a resume keeps the
+    stored file (its date is the checkpoints' date).
+
+    Args:
+        folder: ``OUT/.checkpoints/NAME``.
+        settings: this run's :func:`run_settings`.
+        resume: see :func:`check_resume`.
+
+    Returns:
+        A line to print (resuming, or why the checkpoints were discarded), or None.
+
+    Raises:
+        ResumeError: as :func:`check_resume`.
+
+    Example:
+        >>> import tempfile
+        >>> folder = pathlib.Path(tempfile.mkdtemp()) / ".checkpoints" / "x"
+        >>> prepare_checkpoints(folder, {"experiment": "x"}, None) is None
+        True
+        >>> (folder / "settings.json").exists()
+        True
+    """
+    name = settings["experiment"]
+    diff = check_resume(folder, settings, resume)
+    has = _has_checkpoints(folder)
+    if has and resume is not False and diff is None:
+        when = (_read_json(folder / _SETTINGS) or {}).get("utc", "?")
+        return f"resuming {name} from its checkpoints ({when})"
+    note = (f"discarding the checkpoints of {name}: they differ in {diff}" if diff else
+            f"discarding the checkpoints of {name} (--no-resume)" if has else
+            f"no checkpoints of {name} to resume; starting afresh" if resume else None)
+    shutil.rmtree(folder, ignore_errors=True)
+    atomic_write_text(folder / _SETTINGS, json.dumps(
+        {**settings, "utc": _utc(time.time())}, indent=2) + "\n")  # fmt: skip
+    return note
+
+
+def _remove_checkpoints(folder: pathlib.Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):  # OUT/.checkpoints itself, once empty
+        folder.parent.rmdir()
+
+
+# ------------------------------------------------------------------------------------------
+# Running one study into its folder (shared by the CLI and the scripts' ``__main__``).
+
+
+def _all_options(module: Any, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    opts = {o.name: o.default for o in getattr(module, "OPTIONS", [])}
+    opts.update(options or {})
+    return opts
+
+
+def _say_kept(ctx: Context, target: pathlib.Path, err: BaseException) -> None:
+    how = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+    kept = (f"previous results in {target} kept" if (target / "results.json").exists()
+            else f"no previous results in {target}")  # fmt: skip
+    # Ctrl-C is interactive (stderr); a failure's own error line is the one on stderr.
+    print(f"jaxmle: {ctx.name} {how}; {kept}; partial output removed",
+          file=sys.stderr if how == "interrupted" else sys.stdout, flush=True)  # fmt: skip
+
+
+def _run_throwaway(module: Any, ctx: Context, opts: dict) -> dict:
+    """A secondary process's run: same computation, output into a deleted temp folder."""
+    target, ctx.out = ctx.out, pathlib.Path(tempfile.mkdtemp(prefix=f"jaxmle-{ctx.name}-"))
+    ctx.checkpoint_dir = target.parent / ".checkpoints" / ctx.name
+    try:
+        return run_experiment(module, ctx, opts)
+    finally:
+        shutil.rmtree(ctx.out, ignore_errors=True)
+        ctx.out = target
+
+
+def run_study(module: Any, ctx: Context, options: Mapping[str, Any] | None = None, *,
+              resume: bool | None = None, write: bool = True,
+              say: Callable[[str], None] = print) -> dict:  # fmt: skip
+    """Runs an experiment into ``ctx.out`` (``OUT/NAME``) safely, with checkpoints.
+
+    Repairs what killed runs left (:func:`recover`), resumes or resets the checkpoints
+    (:func:`prepare_checkpoints`), runs in a staging folder that replaces ``ctx.out`` only
+    when the run completes (:func:`staged`), then deletes the checkpoints. A failed or
+    interrupted run leaves the previous ``ctx.out`` whole and says so in one line.
+
+    Args:
+        module: the loaded experiment script.
+        ctx: the run's context; ``ctx.out`` is the final folder.
+        options: values for the experiment's options (missing ones take their defaults).
+        resume: see :func:`check_resume`.
+        write: False in the secondary processes of a multi-process run: they compute
+            (collectives need every process) but write nothing under ``OUT``.
+        say: prints a status line.
+
+    Returns:
+        What :func:`run_experiment` returns.
+
+    Raises:
+        ResumeError: ``resume`` is True and the checkpoints' settings differ.
+
+    Example:
+        >>> from jaxmle import cli  # doctest: +SKIP
+        >>> ctx = Context(out=pathlib.Path("results/why-logs"), quick=True, name="why-logs")
+        >>> run_study(cli.load("why-logs"), ctx)["wall_s"] > 0  # doctest: +SKIP
+        True
+    """
+    opts = _all_options(module, options)
+    if not write:
+        return _run_throwaway(module, ctx, opts)
+    target, folder = ctx.out, ctx.out.parent / ".checkpoints" / ctx.name
+    for line in recover(target):
+        say(line)
+    settings = run_settings(ctx.name, opts, seed=ctx.seed, quick=ctx.quick, x64=ctx.x64)
+    if (note := prepare_checkpoints(folder, settings, resume)) is not None:
+        say(note)
+    ctx.checkpoint_dir = folder
+    previous = _read_json(target / "results.json") or {}
+    try:
+        with staged(target) as ctx.out:
+            results = run_experiment(module, ctx, opts)
+            if ctx.quick and previous.get("quick") is False:
+                when = (previous.get("environment") or {}).get("utc", "?")
+                say(f"replacing the full run of {ctx.name} ({when}) by a quick one")
+    except BaseException as err:
+        _say_kept(ctx, target, err)
+        if not _has_checkpoints(folder):  # kept only when there is something to resume
+            _remove_checkpoints(folder)
+        raise
+    finally:
+        ctx.out = target
+    _remove_checkpoints(folder)
+    return results
+
+
 def script_main(module_name: str) -> None:
     """The ``__main__`` of an experiment script: ``python experiments/NAME.py [options]``.
 
     Parses the common options and the script's ``OPTIONS``, enables float64 unless
-    ``--no-x64`` (before any computation), runs it and prints where the report went.
+    ``--no-x64`` (before any computation), runs it with :func:`run_study` (staged, with
+    checkpoints), rebuilds ``OUT/index.md`` and prints where the report went.
 
     Args:
         module_name: pass ``__name__`` from the script (its module must be loaded).
@@ -498,9 +1091,22 @@ def script_main(module_name: str) -> None:
     add_options(parser, getattr(module, "OPTIONS", []))
     args = vars(parser.parse_args())
     _enable_x64(args.pop("x64"))
-    common = {k: args.pop(k) for k in ("out", "quick", "seed", "plots", "progress")}
+    common = {k: args.pop(k) for k in ("out", "quick", "seed", "plots", "progress", "resume")}
     progress = sys.stderr.isatty() if common["progress"] is None else common["progress"]
-    ctx = Context(out=pathlib.Path(common["out"]) / name, quick=common["quick"],
-                  seed=common["seed"], plots=common["plots"], progress=progress, name=name)
-    res = run_experiment(module, ctx, args)
+    out = pathlib.Path(common["out"])
+    ctx = Context(out=out / name, quick=common["quick"], seed=common["seed"],
+                  plots=common["plots"], progress=progress, name=name)  # fmt: skip
+    try:
+        res = run_study(module, ctx, args, resume=common["resume"])
+    except ResumeError as err:
+        parser.exit(2, f"{path.name}: error: {err}\n")
+    finally:
+        write_index(out, _script_order(path.parent))
     print(f"{name}: wrote {ctx.out / 'report.md'} ({res['wall_s']:.1f} s)")
+
+
+def _script_order(folder: pathlib.Path) -> list[str]:
+    """The experiments' run order, as ``jaxmle list`` shows it (read without running them)."""
+    from .cli import discover
+
+    return list(discover(folder))
