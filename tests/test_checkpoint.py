@@ -253,3 +253,19 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
     assert resumed.meta["checkpoint"]["resumed"]
     plain = jaxmle.sweep(MVN, P0, X, **{**SWEEP, "steps": 3000})
     _sweep_equal(resumed, plain)
+
+
+def test_progress_reports_finished_work():
+    # The callback fires when a chunk's results exist, not when it was dispatched: the last
+    # report comes after (nearly) all the run's time, not at its start.
+    kw = {**FIT, "steps": 20_000, "batch_size": 256, "chunk_records": 25}
+    jaxmle.fit(MVN, P0, X, **kw)  # compile
+    calls = []
+    t0 = time.perf_counter()
+    res = jaxmle.fit(MVN, P0, X, progress=lambda d, t: calls.append((d, time.perf_counter())),
+                     **kw)  # fmt: skip
+    jax.block_until_ready(res)
+    total = time.perf_counter() - t0
+    assert [d for d, _ in calls] == [5000, 10000, 15000, 20000]
+    assert calls[-1][1] - t0 > 0.6 * total
+    assert calls[0][1] - t0 > 0.1 * total

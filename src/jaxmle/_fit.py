@@ -25,7 +25,7 @@ import numpy as np
 import optax
 from jax import lax
 
-from . import _batching, _xla
+from . import _batching, _chunks, _xla
 from . import _checkpoint as _ckpt
 from ._errors import InputError
 from ._models import Model
@@ -625,98 +625,6 @@ def _record_plan(steps: int, record_every: int | None, max_records: int = 100):
     return k, steps // k, steps % k
 
 
-def default_chunk_records(n_records: int, chunks: int = 10) -> int:
-    """Records per chunk when checkpointing: the divisor of ``n_records`` nearest a tenth.
-
-    A divisor keeps every chunk the same shape, so checkpointing compiles no extra program.
-    """
-    target = max(1, round(n_records / chunks))
-    divisors = [d for d in range(1, n_records + 1) if n_records % d == 0] or [1]
-    return min(divisors, key=lambda d: (abs(d - target), d))
-
-
-def chunk_plan(n_full: int, tail: int, every: int, chunk_records: int | None):
-    """The calls a run is split into: ``(records, record_every)`` per compiled call."""
-    chunk = chunk_records or max(n_full, 1)
-    plan = [(min(chunk, n_full - s), every) for s in range(0, n_full, chunk)]
-    if tail:
-        plan.append((1, tail))
-    return plan
-
-
-def concat_traces(traces: list, axis: int = 0) -> Any:
-    """One trace from per-chunk traces along the record ``axis`` (host arrays)."""
-    if len(traces) == 1:  # no concatenation: an eager op would compile a program
-        return traces[0]
-    return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=axis), *traces)
-
-
-def run_chunks(
-    run_chunk,
-    state,
-    plan,
-    *,
-    steps_per_unit: int,
-    progress,
-    ckpt,
-    unit: str,
-    saved=None,
-    trace_like=None,
-    record_axis: int = 0,
-    put=None,
-    get=None,
-):
-    """Runs ``plan``'s chunks from ``state``, resuming from and saving to ``ckpt``.
-
-    Args:
-        run_chunk: ``run_chunk(state, steps_done, (records, every)) -> (state, trace)``.
-        state: the initial state (also the structure a saved state is restored into).
-        plan: :func:`chunk_plan`'s output.
-        steps_per_unit: progress units per step (lanes, for a sweep block).
-        progress: ``callback(done, total)`` or None; called when a chunk has finished.
-        ckpt: a :class:`jaxmle._checkpoint.Checkpointer` or None.
-        unit: the checkpoint file of this run.
-        saved: what ``ckpt.read(unit)`` returned, if the caller has read it already.
-        trace_like: ``trace_like() -> tree`` of a chunk's trace (shapes and dtypes; used to
-            restore a saved partial trace's structure), e.g. from ``Lowered.out_info``.
-        record_axis: the trace's record axis (0 for a fit, 1 for vmapped lanes).
-        put: host state -> device state (default ``jnp.asarray``), e.g. sharded.
-        get: device tree -> host numpy tree (default ``np.asarray``).
-
-    Returns:
-        ``(state, trace)``: the final state and the whole trace (host arrays).
-    """
-    get = get or (lambda t: jax.tree_util.tree_map(np.asarray, t))
-    put = put or (lambda t: jax.tree_util.tree_map(jnp.asarray, t))
-    total = sum(r * e for r, e in plan)
-    traces, start = [], 0
-    if saved is None and ckpt is not None:
-        saved = ckpt.read(unit)
-    if saved is not None:
-        header, arrays = saved
-        start = int(header["chunks_done"])
-        state = put(_ckpt.unpack_leaves(arrays, state, "state", str(ckpt.dir)))
-        if start:
-            traces.append(_ckpt.unpack_leaves(arrays, trace_like(), "trace", str(ckpt.dir),
-                                              same_shape=False))  # fmt: skip
-    done = sum(r * e for r, e in plan[:start])
-    if start and progress is not None:
-        progress(done * steps_per_unit, total * steps_per_unit)
-    for i in range(start, len(plan)):
-        state, tr = run_chunk(state, done, plan[i])
-        traces.append(get(tr))  # blocks until the chunk has finished
-        done += plan[i][0] * plan[i][1]
-        if ckpt is not None:
-            trace = concat_traces(traces, record_axis)
-            traces = [trace]
-            arrays = {**_ckpt.pack_leaves(get(state), "state"),
-                      **_ckpt.pack_leaves(trace, "trace")}  # fmt: skip
-            ckpt.write(unit, arrays, {"chunks_done": i + 1, "steps_done": done})
-        if progress is not None:
-            progress(done * steps_per_unit, total * steps_per_unit)
-    return state, concat_traces(traces, record_axis)
-
-
 def fit(
     model: Model | Callable,
     params0: PyTree,
@@ -807,8 +715,8 @@ def fit(
     k, n_full, tail = _record_plan(steps, record_every)
     _positive_or_none(chunk_records, "chunk_records")
     if chunk_records is None and checkpoint is not None:
-        chunk_records = default_chunk_records(n_full)
-    plan = chunk_plan(n_full, tail, k, chunk_records)
+        chunk_records = _chunks.default_chunk_records(n_full)
+    plan = _chunks.chunk_plan(n_full, tail, k, chunk_records)
     ckpt = None
     if checkpoint is not None:
         settings = {"steps": steps, "record_every": k, "chunks": plan, "batch_size": batch_size,
@@ -824,7 +732,7 @@ def fit(
         return _run_jit(cfg, dyn, state, jnp.asarray(done, jnp.int32), *shape)
 
     try:
-        state, trace = run_chunks(
+        state, trace = _chunks.run_chunks(
             run_chunk, state, plan, steps_per_unit=1, progress=progress, ckpt=ckpt,
             unit="current", trace_like=lambda: _run_jit.lower(
                 cfg, dyn, state, jnp.asarray(0, jnp.int32), *plan[0]).out_info[1],

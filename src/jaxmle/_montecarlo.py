@@ -589,26 +589,7 @@ def _summarise(
     if theory_matrix is not None and theory_matrix.shape != (k, k):
         raise InputError(f"`theory` must be ({k}, {k}) (labels {pk.labels}); got "
                          f"{theory_matrix.shape}.")  # fmt: skip
-    valid = np.all(np.isfinite(est), axis=1)
-    if "fit_status" in out:
-        # A replicate whose MLE did not converge is not an estimate: left out, and counted.
-        ok = np.asarray(out["fit_status"]) == 0
-        if not ok.all():
-            warnings.warn(
-                f"{int((~ok).sum())} of {reps} replicates' jaxmle.mle did not converge (first "
-                f"status: {Status(int(np.asarray(out['fit_status'])[~ok][0])).name}); they are "
-                "left out.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-        valid &= ok
-    n_valid = int(valid.sum())
-    if n_valid < reps:
-        warnings.warn(
-            f"{reps - n_valid} of {reps} replicates gave non-finite estimates and are left out.",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+    valid, n_valid = _usable(est, out, reps)
     E = est[valid]
     rv = max(n_valid, 2)
     mean = E.mean(axis=0)
@@ -626,6 +607,46 @@ def _summarise(
     else:
         cov_theory = np.full((k, k), np.nan)
 
+    se_mean, cov_mean, coverage, coverage_se, failed = _coverage(out, valid, truth_vec, cov_types)
+    name = type(model).__name__ if isinstance(model, Model) else getattr(model, "__name__", "model")
+    return MonteCarloResult(
+        truth=truth_vec, estimates=est, mean=mean, bias=mean - truth_vec,
+        bias_se=sd / math.sqrt(rv), sd=sd, sd_se=sd_se, cov_empirical=cov_emp,
+        cov_empirical_se=cov_emp_se, cov_theory=cov_theory, stderr_mean=se_mean,
+        cov_mean=cov_mean, coverage=coverage, coverage_se=coverage_se, failed=failed,
+        n_valid=n_valid, labels=pk.labels, cov_types=cov_types, level=level, reps=int(reps),
+        model_name=name,
+    )  # fmt: skip
+
+
+def _usable(est, out, reps):
+    """Replicates with finite estimates (and a converged MLE, when there is a status)."""
+    valid = np.all(np.isfinite(est), axis=1)
+    if "fit_status" in out:
+        # A replicate whose MLE did not converge is not an estimate: left out, and counted.
+        ok = np.asarray(out["fit_status"]) == 0
+        if not ok.all():
+            warnings.warn(
+                f"{int((~ok).sum())} of {reps} replicates' jaxmle.mle did not converge (first "
+                f"status: {Status(int(np.asarray(out['fit_status'])[~ok][0])).name}); they are "
+                "left out.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        valid &= ok
+    n_valid = int(valid.sum())
+    if n_valid < reps:
+        warnings.warn(
+            f"{reps - n_valid} of {reps} replicates gave non-finite estimates and are left out.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return valid, n_valid
+
+
+def _coverage(out, valid, truth_vec, cov_types):
+    """Per covariance type: mean standard error and covariance, Wald coverage, failures."""
+    k = truth_vec.shape[0]
     se_mean, cov_mean, coverage, coverage_se, failed = {}, {}, {}, {}, {}
     for ct in cov_types:
         o = {f: np.asarray(v) for f, v in out[ct].items()}
@@ -643,14 +664,6 @@ def _summarise(
             f"the covariance failed (status != 0) in {failed} replicates; they are left out of "
             "the coverage and mean standard errors.",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=4,
         )
-    name = type(model).__name__ if isinstance(model, Model) else getattr(model, "__name__", "model")
-    return MonteCarloResult(
-        truth=truth_vec, estimates=est, mean=mean, bias=mean - truth_vec,
-        bias_se=sd / math.sqrt(rv), sd=sd, sd_se=sd_se, cov_empirical=cov_emp,
-        cov_empirical_se=cov_emp_se, cov_theory=cov_theory, stderr_mean=se_mean,
-        cov_mean=cov_mean, coverage=coverage, coverage_se=coverage_se, failed=failed,
-        n_valid=n_valid, labels=pk.labels, cov_types=cov_types, level=level, reps=int(reps),
-        model_name=name,
-    )  # fmt: skip
+    return se_mean, cov_mean, coverage, coverage_se, failed

@@ -25,9 +25,13 @@ takes 11-14 s; neither is a hang. For a study, pass a smaller
 ``linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=k)`` in ``hyperparams``, or
 ``linesearch=None`` with a ``learning_rate``.
 
-Lanes are sharded over all local devices (``jax.sharding``), padded to a multiple of the
-device count; lanes of a group are processed in blocks so that one step's gathered rows stay
-under ``max_rows_per_step`` (bounded memory whatever the study size).
+Lanes are sharded over all local devices (``jax.sharding``; with several processes the global
+devices, see :mod:`jaxmle.distributed`), padded to a multiple of the device count; lanes of a
+group are processed in blocks so that one step's gathered rows stay under
+``max_rows_per_step`` (bounded memory whatever the study size).
+
+With ``checkpoint=``, each lane block's state is saved after every chunk (one file per block)
+and a later call resumes every block where its file left it (:mod:`jaxmle._checkpoint`).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from . import _checkpoint as _ckpt
-from . import _fit, _xla
+from . import _chunks, _fit, _xla
 from ._errors import InputError
 from ._sweep_result import _RESULT_FIELDS, SweepResult
 
@@ -197,7 +201,8 @@ def sweep(
             never changes results.
         max_rows_per_step: bound on lanes × rows gathered in one step; larger groups run in
             lane blocks (memory stays bounded).
-        devices: devices to shard lanes over (default: all local devices).
+        devices: devices to shard lanes over (default: all local devices; with several
+            processes (:mod:`jaxmle.distributed`) all global devices).
         progress: ``True`` for a tqdm bar (if installed), or ``callback(done, total)`` in
             lane-steps.
         sufficient_stats: objectives from summed sufficient statistics, as in
@@ -307,7 +312,7 @@ def _plan_study(model, params0, data, optimizer, grid, steps, key, hyperparams, 
         strategy = "grouped"  # epoch permutations are per batch size: no masking
     k_rec, n_full, tail = _fit._record_plan(steps, record_every)
     if chunk_records is None and checkpoint is not None:
-        chunk_records = _fit.default_chunk_records(n_full)
+        chunk_records = _chunks.default_chunk_records(n_full)
     axes = {"optimizer": list(opts), **{k: [_scalar(v) for v in grid[k]] for k in grid}}
     # Per optimiser: how it runs, and which fixed hyperparameters are traced per lane (numbers)
     # or bound as Python values (integer settings such as memory_size, a linesearch).
@@ -330,7 +335,7 @@ def _plan_study(model, params0, data, optimizer, grid, steps, key, hyperparams, 
     return _Study(
         cfg0=cfg0, dyn0=dyn0, u0=u0, key=key, opts=opts, runs=runs, axes=axes,
         shape=tuple(len(v) for v in axes.values()), hyper_axes=hyper_axes, combos=combos,
-        seeds=seeds, groups=groups, plan=_fit.chunk_plan(n_full, tail, k_rec, chunk_records),
+        seeds=seeds, groups=groups, plan=_chunks.chunk_plan(n_full, tail, k_rec, chunk_records),
         k_rec=k_rec, steps=steps, tol=tol, reduction=reduction, replace=replace,
         strategy=strategy, fixed_meta=fixed_meta, devices=devices, mesh=mesh,
         total_work=len(opts) * len(sizes) * lanes_per_size * steps,
@@ -483,7 +488,7 @@ def _run_block(study, job, i, inputs, lowered, programs, saved, ckpt, bar, done_
             bar(done_work[0], study.total_work)
 
     shard = _lane_sharding(study)
-    state, trace = _fit.run_chunks(
+    state, trace = _chunks.run_chunks(
         run_chunk, state, study.plan, steps_per_unit=lanes, progress=progress, ckpt=ckpt,
         unit=_unit(job, i), saved=saved, record_axis=1,
         trace_like=lambda: lowered[study.plan[0]].out_info[1],

@@ -321,7 +321,7 @@ def _options(names, modules, run_parser, argv, extra, args) -> dict[str, dict] |
 
 def _check_resume(names, modules, options, args) -> None:
     """With ``--resume``, fails (exit 2) before running anything if a study cannot resume."""
-    from .report import ResumeError, _all_options, check_resume, run_settings
+    from ._runs import ResumeError, _all_options, check_resume, run_settings
 
     out = pathlib.Path(args.out)
     for n in names:
