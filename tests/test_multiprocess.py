@@ -13,14 +13,32 @@ import subprocess
 import sys
 import textwrap
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
-import jaxmle
 import jaxmle.distributed as dist
+
+# The study, defined once: run by the workers (as a script) and by the test (exec'd).
+_DEFS = textwrap.dedent(
+    """
+    import jax, jax.numpy as jnp, numpy as np, optax, jaxmle
+
+    def run(ckpt):
+        x = np.random.default_rng(0).normal(1.0, 2.0, (200, 2))
+        model = jaxmle.models.MultivariateGaussian(cov=5.0 * jnp.eye(2))
+        res = jaxmle.sweep(model, {"mean": jnp.zeros(2)}, x,
+                           optimizer={"sgd": optax.sgd, "adam": optax.adam},
+                           grid={"learning_rate": [0.05, 0.2, 0.5], "batch_size": [4, 16]},
+                           steps=60, record_every=5, key=jax.random.key(7),
+                           reference={"mean": jnp.asarray(x.mean(0))}, checkpoint=ckpt)
+        X = np.random.default_rng(1).normal(size=(20, 2))
+        mc = jaxmle.montecarlo(jaxmle.models.LinearRegression(),
+                               {"intercept": 0.5, "coef": np.array([1.0, -1.0]), "variance": 2.0},
+                               key=jax.random.key(3), reps=300, X=X, cov_types=("classical",),
+                               batch_size=16, checkpoint=None if ckpt is None else ckpt + "-mc")
+        return res, mc
+    """
+)
 
 _STUDY = textwrap.dedent(
     """
@@ -30,21 +48,11 @@ _STUDY = textwrap.dedent(
         import jaxmle.distributed as dist
         dist.initialize()
     jax.config.update("jax_enable_x64", True)
-    import jax.numpy as jnp, numpy as np, optax, jaxmle
+    """
+) + _DEFS + textwrap.dedent(
+    """
     out, ckpt = sys.argv[1], sys.argv[2]
-    x = np.random.default_rng(0).normal(1.0, 2.0, (200, 2))
-    model = jaxmle.models.MultivariateGaussian(cov=5.0 * jnp.eye(2))
-    res = jaxmle.sweep(model, {"mean": jnp.zeros(2)}, x,
-                       optimizer={"sgd": optax.sgd, "adam": optax.adam},
-                       grid={"learning_rate": [0.05, 0.2, 0.5], "batch_size": [4, 16]},
-                       steps=60, record_every=5, key=jax.random.key(7),
-                       reference={"mean": jnp.asarray(x.mean(0))},
-                       checkpoint=None if ckpt == "-" else ckpt)
-    X = np.random.default_rng(1).normal(size=(20, 2))
-    mc = jaxmle.montecarlo(jaxmle.models.LinearRegression(),
-                           {"intercept": 0.5, "coef": np.array([1.0, -1.0]), "variance": 2.0},
-                           key=jax.random.key(3), reps=300, X=X, cov_types=("classical",),
-                           batch_size=16, checkpoint=None if ckpt == "-" else ckpt + "-mc")
+    res, mc = run(None if ckpt == "-" else ckpt)
     if jax.process_index() == 0:
         np.savez(out, params=res.params["mean"], loss=res.loss, status=res.status,
                  trace_loss=res.trace.loss, mc_est=mc.estimates,
@@ -95,20 +103,11 @@ def test_two_processes_equal_one_process_with_two_devices(two_process):
 
 def test_two_processes_match_one_device(two_process):
     _, _, two = two_process
-    x = np.random.default_rng(0).normal(1.0, 2.0, (200, 2))
-    model = jaxmle.models.MultivariateGaussian(cov=5.0 * jnp.eye(2))
-    res = jaxmle.sweep(model, {"mean": jnp.zeros(2)}, x,
-                       optimizer={"sgd": optax.sgd, "adam": optax.adam},
-                       grid={"learning_rate": [0.05, 0.2, 0.5], "batch_size": [4, 16]},
-                       steps=60, record_every=5, key=jax.random.key(7),
-                       reference={"mean": jnp.asarray(x.mean(0))})  # fmt: skip
+    ns: dict = {}
+    exec(_DEFS, ns)  # the workers' study, in this process on one device
+    res, mc = ns["run"](None)
     np.testing.assert_allclose(two["params"], res.params["mean"], rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(two["status"], res.status)
-    X = np.random.default_rng(1).normal(size=(20, 2))
-    mc = jaxmle.montecarlo(jaxmle.models.LinearRegression(),
-                           {"intercept": 0.5, "coef": np.array([1.0, -1.0]), "variance": 2.0},
-                           key=jax.random.key(3), reps=300, X=X, cov_types=("classical",),
-                           batch_size=16)  # fmt: skip
     # Replicates are dealt out whole: the same program per chunk, so the same bits.
     np.testing.assert_array_equal(two["mc_est"], mc.estimates)
     np.testing.assert_array_equal(two["mc_cover"], mc.coverage["classical"])

@@ -494,8 +494,9 @@ def _run_block(study, job, i, inputs, lowered, programs, saved, ckpt, bar, done_
         trace_like=lambda: lowered[study.plan[0]].out_info[1],
         put=lambda t: _put(t, shard), get=_to_host,
     )  # fmt: skip
-    res = _v_finish(_fit._finish_cfg(job.cfg), dyn, state, _put(trace, shard))
-    return jax.tree_util.tree_map(lambda x: x[:lanes], _to_host(res))
+    # The trace is already on the host and the summary only passes it through: no round trip.
+    res = _to_host(_v_finish(_fit._finish_cfg(job.cfg), dyn, state, None))._replace(trace=trace)
+    return jax.tree_util.tree_map(lambda x: x[:lanes], res)
 
 
 def _settings(study, model, params0, data, optimizer, hyperparams, reference, key, max_rows):
@@ -545,8 +546,6 @@ def _put(tree, sharding):
 
 def _to_host(tree):
     """Numpy copies of a tree's arrays; arrays spread over processes are gathered first."""
-    if jax.process_count() == 1:
-        return jax.tree_util.tree_map(np.asarray, tree)
     from . import distributed
 
     return distributed.to_host(tree)
