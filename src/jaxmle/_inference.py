@@ -134,15 +134,22 @@ def _hc_family(cfg: _Cfg) -> tuple[_Cfg, int]:
     return cfg, 0
 
 
-def _summary_kernel(model, params, data, fn, cfg: _Cfg, hc=0, given=-1) -> Summary:
-    """The summary program. ``given``: the estimation status a result carried (-1: none)."""
+def _summary_kernel(model, params, data, fn, cfg: _Cfg, hc=0, given=-1,
+                    neg_hess=None, loglik=None) -> Summary:  # fmt: skip
+    """The summary program. ``given``: the estimation status a result carried (-1: none).
+
+    ``neg_hess``: minus the Hessian of the total log-likelihood (with the prior) at
+    ``params`` in the packed order, and ``loglik`` there, when the caller has them
+    (:func:`jaxmle.mle`'s solver).
+    """
     m = model if fn is None else fn
     pk = _packer(params, _sym_keys(m, cfg.symmetric))
     log_prob, _ = _funcs(m)
     n = _n_obs(data)
     k = pk.vec.shape[0]
     cov, status, eig, step, hstatus = _cov_kernel(m, pk, data, cfg.cov_type, cfg.include_prior,
-                                                  hc, check=cfg.check)  # fmt: skip
+                                                  hc, check=cfg.check,
+                                                  neg_hess=neg_hess)  # fmt: skip
     df = _df_resid(m, n, k, cfg.df_p)
     if cfg.df_p:  # n/(n − p): the regression convention's s² for a Gaussian log_prob
         cov = cov * (n / df) if df > 0 else cov
@@ -180,7 +187,7 @@ def _summary_kernel(model, params, data, fn, cfg: _Cfg, hc=0, given=-1) -> Summa
     cov = jnp.where(status == 0, cov, jnp.nan)
     se = jnp.sqrt(jnp.diagonal(cov))
     stat, pval, lo, hi = _wald_kernel(pk.vec, se, cfg.level, df if cfg.use_t else None)
-    ll = jnp.sum(log_prob(pk.unpack(pk.vec), data))
+    ll = jnp.sum(log_prob(pk.unpack(pk.vec), data)) if loglik is None else loglik
     k_ic = cfg.n_params if cfg.n_params is not None else k - _n_scale(m)
     return Summary(
         estimate=pk.vec, stderr=se, statistic=stat, pvalue=pval, ci_low=lo, ci_high=hi,

@@ -28,7 +28,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from . import _inference
+from . import _inference, _newton
 from ._errors import InputError
 from ._models import Model
 from ._nonlinear import NonlinearRegression
@@ -160,14 +160,17 @@ class _Step(NamedTuple):
 
 def _newton_step(objective, x) -> _Step:
     """Newton step −H⁻¹g by a Jacobi-scaled Cholesky (no inverse formed)."""
-    g = jax.grad(objective)(x)
-    H = jax.hessian(objective)(x)
+    return _newton_step_from(jax.grad(objective)(x), _newton.hessian(objective)(x))
+
+
+def _newton_step_from(g, H) -> _Step:
+    """:func:`_newton_step` from the gradient and Hessian at the point."""
     H = 0.5 * (H + H.T)
     d = jnp.diagonal(H)
     s = 1.0 / jnp.sqrt(jnp.where(d > 0, d, 1.0))
     L = jnp.linalg.cholesky(H * s[:, None] * s[None, :])
     pd = jnp.all(jnp.isfinite(L)) & jnp.all(d > 0)
-    eye = jnp.eye(x.shape[0], dtype=x.dtype)
+    eye = jnp.eye(g.shape[0], dtype=g.dtype)
     Lc = jnp.where(pd, L, eye)
     delta = -s * jax.scipy.linalg.cho_solve((Lc, True), s * g)
     inv_diag = s**2 * jnp.sum(jax.scipy.linalg.solve_triangular(Lc, eye, lower=True) ** 2, 0)
@@ -212,20 +215,22 @@ def _polish(value, step_fn, x, se2_scale):
     return jax.lax.fori_loop(0, _POLISH, body, x)
 
 
-def _assess(value, step_fns, x, one_se, noise, bounded, steps, max_steps):
+def _assess(value, step_fns, x, one_se, noise, bounded, steps, max_steps, f=None):
     """``(status, step_se)`` of the final point ``x``.
 
-    ``step_fns`` is a list of ``(step_fn, se2_scale)``: the point is converged when the step
+    ``step_fns`` is a list of ``(step_fn, se2_scale)`` (``step_fn`` a function of ``x``, or the
+    :class:`_Step` at ``x`` already computed): the point is converged when the step
     of any of them is negligible (``se2_scale`` turns its ``inv_diag`` into variances); the
     first also probes for a flat direction. ``one_se`` is the objective's rise one standard
-    error from the optimum (½ nat of the total log-likelihood); ``noise`` its rounding level.
+    error from the optimum (½ nat of the total log-likelihood); ``noise`` its rounding level;
+    ``f`` the value at ``x`` where the caller has it.
     """
-    f = value(x)
+    f = value(x) if f is None else f
     finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(x))
     scale = jnp.max(jnp.abs(x))
     converged, step_se, first = jnp.asarray(False), jnp.asarray(jnp.inf, x.dtype), None
     for step_fn, se2_scale in step_fns:
-        st = step_fn(x)
+        st = step_fn if isinstance(step_fn, _Step) else step_fn(x)
         first = st if first is None else first
         se = jnp.sqrt(st.inv_diag * se2_scale)
         d = jnp.abs(st.delta)
@@ -284,7 +289,23 @@ def _attempts(run: Callable, n_attempts: int):
     return jax.lax.while_loop(cond, body, (jnp.asarray(0), init))[1]
 
 
-def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree) -> MLEResult:
+def _pick(first, again):
+    """The first attempt, or the fallback's where only it converged; steps add up."""
+    take = (first[2] != Status.OK) & (again[2] == Status.OK)
+    pick = jax.tree_util.tree_map(lambda a, b: jnp.where(take, a, b), again, first)
+    steps = first[1] + jnp.where(first[2] == Status.OK, 0, again[1])
+    return (pick[0], steps, pick[2], pick[3])
+
+
+def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree, stage: str = "all"):
+    """The estimate: ``(MLEResult without summary, curvature)``.
+
+    ``stage`` (Newton only): ``"first"`` runs the lean Newton of :mod:`jaxmle._newton` and
+    returns its final objective Hessian (in the free unconstrained coordinates) as the
+    curvature; ``"fallback"`` the fallbacks (BFGS then optimistix's trust-region Newton, then
+    that Newton unscaled), the first that converges; ``"all"`` the first, then the fallbacks
+    where it did not converge, in one program. The curvature is None except for ``"first"``.
+    """
     # optimistix (with equinox and lineax) is imported at the first solve, not by
     # ``import jaxmle``: it adds 0.5 s to a fresh process (measured).
     from . import _solvers
@@ -343,12 +364,39 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree) -> MLEResul
                              cfg.max_steps))  # fmt: skip
 
         out = _attempts(attempt, 2)
+        H = ll = obj = None
         t, steps, status, step_se = out
         params = {"theta": unravel_t(t)}
         if model.noise_variance is None:
             params["variance"] = rss(t) / n
     else:
         step_fn = functools.partial(_newton_step, objective)
+
+        def assess(x, steps, step):
+            p = natural(x)
+            noise = 8 * jnp.finfo(x.dtype).eps * (
+                jnp.sum(jnp.abs(log_prob(p, data))) + jnp.abs(log_prior(p))) / n
+            return (x, jnp.asarray(steps, jnp.int32),
+                    *_assess(objective, [(step, 1.0 / n)], x, 0.5 / n, noise, bounded,
+                             steps, cfg.max_steps))  # fmt: skip
+
+        def with_aux(x):
+            p = natural(x)
+            lp, pr = log_prob(p, data), log_prior(p)
+            ll = jnp.sum(lp)
+            return -(ll + pr) / n, (ll, jnp.sum(jnp.abs(lp)) + jnp.abs(pr))
+
+        def lean_newton():
+            # Stops once its step is under 1e-6 standard errors (nλ² ≤ 1e-12) after one more,
+            # undamped step; its final value, log-likelihood and curvature serve the test,
+            # the result and the covariance.
+            st = _newton.newton(with_aux, x0, max_steps=cfg.max_steps,
+                                decrement_tol=1e-12 / n)  # fmt: skip
+            noise = 8 * jnp.finfo(st.x.dtype).eps * st.aux[1] / n
+            out = (st.x, st.steps,
+                   *_assess(objective, [(_newton_step_from(st.g, st.H), 1.0 / n)], st.x,
+                            0.5 / n, noise, bounded, st.steps, cfg.max_steps, f=st.f))
+            return out, st.H, st.aux[0], st.f  # fmt: skip
 
         def attempt(i):
             if cfg.method == "closed_form":
@@ -367,34 +415,67 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree) -> MLEResul
 
                 start, s0 = jax.lax.cond(i == 1, bfgs, lambda _: (x0, jnp.asarray(0, jnp.int32)),
                                          None)  # fmt: skip
-                # Newton stops once its step is under 1e-6 standard errors (nλ² ≤ 1e-12);
-                # polishing takes it from there.
                 x, steps = _solvers.run_solver(cfg.method, objective, None, start,
                                                max_steps=cfg.max_steps, rtol=cfg.rtol,
                                                atol=cfg.atol, scale=i != 2,
                                                decrement_tol=1e-12 / n)  # fmt: skip
                 steps = steps + s0
             x = _polish(objective, step_fn, x, lambda x: 1.0 / n)
-            p = natural(x)
-            noise = 8 * jnp.finfo(x.dtype).eps * (
-                jnp.sum(jnp.abs(log_prob(p, data))) + jnp.abs(log_prior(p))) / n
-            return (x, jnp.asarray(steps, jnp.int32),
-                    *_assess(objective, [(step_fn, 1.0 / n)], x, 0.5 / n, noise, bounded,
-                             steps, cfg.max_steps))  # fmt: skip
+            return assess(x, steps, step_fn)
 
-        out = _attempts(attempt, 3 if cfg.fallback else 1)
+        H = ll = obj = None
+        if cfg.method != "newton":
+            out = attempt(0)
+        elif stage == "first":
+            out, H, ll, obj = lean_newton()
+        elif stage == "fallback":
+            out = _attempts(lambda i: attempt(i + 1), 2)
+        else:  # both, for a traced call (inside jit/vmap: no host decides)
+            first = lean_newton()[0]
+            again = jax.lax.cond(
+                (first[2] == Status.OK) | (not cfg.fallback), lambda: first,
+                lambda: _attempts(lambda i: attempt(i + 1), 2))  # fmt: skip
+            out = _pick(first, again)
         x, steps, status, step_se = out
         params = natural(x)
-    ll = jnp.sum(log_prob(params, data))
+    if ll is None:
+        ll = jnp.sum(log_prob(params, data))
+        obj = -(ll + log_prior(params)) / n
     return MLEResult(
         params=params, status=status, converged=status == Status.OK,
         steps=jnp.asarray(steps, jnp.int32), loglik=ll,
-        objective=-(ll + log_prior(params)) / n, step_se=step_se, summary=None,
+        objective=obj, step_se=step_se, summary=None,
         method=_method_name(cfg.method),
-    )  # fmt: skip
+    ), H  # fmt: skip
 
 
-_solve_jit = jax.jit(_solve, static_argnums=0)
+def _program(cfg: _Cfg, scfg: Any, model: Model | None, data: PyTree, u0: PyTree, hc,
+             stage: str) -> MLEResult:  # fmt: skip
+    """One compiled program: the shape check (at trace time), the solve and the summary.
+
+    ``scfg`` is the summary kernel's static settings (None: no summary, for a traced call).
+    Where the estimate's coordinates are the natural ones (no constraint but ``real``) and the
+    covariance is the inverse observed information, the solver's final curvature is that
+    information (``n`` times the objective's Hessian) and is not computed again.
+    """
+    log_prob, _, to_natural = _parts(cfg, model)
+    check_log_prob_shape(log_prob, to_natural(u0), data, n=cfg.n)
+    res, H = _solve(cfg, model, data, u0, stage)
+    if scfg is None:
+        return res
+    reuse = H is not None and scfg.include_prior and scfg.cov_type in ("hessian", "sandwich")
+    if reuse and model is not None:
+        reuse = all(c.name == "real" for c in model.constraints.values())
+    m, fn = (model, None) if model is not None else (None, cfg.log_prob)
+    # The summary's own stationarity check is mle's convergence test (made at this point,
+    # and stricter), so it is not repeated: Summary.newton_step is NaN (not checked).
+    summ = _inference._summary_kernel(m, res.params, data, fn, scfg._replace(check=False), hc,
+                                      given=res.status, neg_hess=cfg.n * H if reuse else None,
+                                      loglik=res.loglik)  # fmt: skip
+    return dataclasses.replace(res, summary=summ)
+
+
+_program_jit = jax.jit(_program, static_argnames=("cfg", "scfg", "stage"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -553,15 +634,15 @@ def mle(
     traced = is_traced(data, params0, model)
     if not traced:
         _check_finite(params0, "params0", "pass finite starting values.")
+    # (log_prob's output shape is checked when the program is traced: warm calls skip it.)
     if isinstance(model, Model):
         u0 = check_params_domain(model.constraints, params0)
         log_prob = None
-        check_log_prob_shape(model.log_prob, params0, data, n=n)
     else:
         u0, log_prob = params0, model
-        check_log_prob_shape(model, params0, data, n=n)
     k = int(sum(np.size(x) for x in jax.tree_util.tree_leaves(u0)))
     chosen = _choose_method(model, method, k)
+    cf = None
     if chosen == "closed_form":
         cf = _to_float(model.closed_form(data), "closed form")
         # A closed form on the boundary (a probability of 0) maps to ±inf: keep it just
@@ -577,27 +658,42 @@ def mle(
             raise InputError(f"`{name}` must be a positive number, got {v!r}.")
     cfg = _Cfg(log_prob, chosen, n, int(max_steps), float(rtol), float(atol),
                fallback=method == "auto" and chosen == "newton")
-    res = _solve_jit(cfg, model if isinstance(model, Model) else None, data, u0)
-    if chosen == "closed_form":
-        # Unconstrained space cannot hold a boundary value (a probability of exactly 0):
-        # report the closed form's own value there.
-        at_bound = res.status == Status.BOUNDARY
-        params = jax.tree_util.tree_map(lambda c, p: jnp.where(at_bound, c, p), cf, res.params)
-        res = dataclasses.replace(res, params=params)
+    m = model if isinstance(model, Model) else None
     if traced:  # inside jit/vmap: the status is the answer; no summary, no warning
-        return res
-    return _finish(res, model, data, cov_type, throw)
+        res = _program_jit(cfg, None, m, data, u0, np.int32(0), stage="all")
+        return _closed_form_at_bound(res, chosen, cf) if chosen == "closed_form" else res
+    scfg = _inference._settings(model, cov_type, 0.95, None, True, None, ())
+    fam, hc = _inference._hc_family(scfg)
+    res = _program_jit(cfg, fam, m, data, u0, np.int32(hc), stage="first")
+    if cfg.fallback and int(res.status) != Status.OK:
+        again = _program_jit(cfg, fam, m, data, u0, np.int32(hc), stage="fallback")
+        steps = res.steps + again.steps
+        res = dataclasses.replace(again if int(again.status) == Status.OK else res, steps=steps)
+    if chosen == "closed_form" and int(res.status) == Status.BOUNDARY:
+        # The summary at the closed form's own boundary value (its SEs are NaN anyway).
+        res = _closed_form_at_bound(res, chosen, cf)
+        res = dataclasses.replace(res, summary=_inference._summary_jit(
+            m, res.params, data, fn=None if m is not None else model, cfg=fam,
+            hc=np.int32(hc), given=res.status))  # fmt: skip
+    res = dataclasses.replace(res, summary=dataclasses.replace(res.summary,
+                                                               cov_type=scfg.cov_type))
+    return _finish(res, model, scfg, throw)
 
 
-def _finish(res: MLEResult, model, data, cov_type, throw: bool) -> MLEResult:
-    status = Status(int(np.asarray(res.status)))
-    kw = {} if cov_type is None else {"cov_type": cov_type}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        # Given the result, the summary never calls an estimate that is not one "ok": a
-        # non-ok status comes with a NaN covariance. It reports the solver's own code.
-        summ = _inference.summary(model, res, data, **kw)
+def _closed_form_at_bound(res: MLEResult, chosen: str, cf: PyTree) -> MLEResult:
+    """Unconstrained space cannot hold a boundary value (a probability of exactly 0): the
+    closed form's own value there."""
+    at_bound = res.status == Status.BOUNDARY
+    params = jax.tree_util.tree_map(lambda c, p: jnp.where(at_bound, c, p), cf, res.params)
+    return dataclasses.replace(res, params=params)
+
+
+def _finish(res: MLEResult, model, scfg, throw: bool) -> MLEResult:
+    status = Status(int(res.status))
+    summ = res.summary
     if status != Status.OK:
+        # The summary never calls an estimate that is not one "ok": a non-ok status comes
+        # with a NaN covariance. It reports the solver's own code.
         summ = dataclasses.replace(summ, status=jnp.asarray(int(status), jnp.int32))
     se = _inference._unpack_host(
         res.params, _inference._sym_keys(model, ()), np.asarray(summ.stderr)
@@ -611,7 +707,7 @@ def _finish(res: MLEResult, model, data, cov_type, throw: bool) -> MLEResult:
         if throw:
             raise RuntimeError(msg)
         warnings.warn(msg, RuntimeWarning, stacklevel=3)
-    else:
-        for w in caught:  # a converged estimate whose covariance failed (singular, ...)
-            warnings.warn(w.message, w.category, stacklevel=3)
+    else:  # a converged estimate whose covariance failed (singular, ...); a MAP's SEs
+        _inference._warn_prior(model, scfg.include_prior, stacklevel=3)
+        _inference._warn_status(summ, stacklevel=3)
     return res
