@@ -491,6 +491,7 @@ def _rounding(theta: jax.Array, cond: jax.Array) -> jax.Array:
     eps = jnp.finfo(theta.dtype).eps
     return 64.0 * eps * jnp.where(jnp.isfinite(cond), cond, 0.0) * jnp.abs(theta)
 
+
 def _ratio(delta: jax.Array, se: jax.Array) -> jax.Array:
     """``δ/se`` with ``0/0 = 0`` (an exact fit), ``δ/0 = ±inf`` and NaN for a NaN ``se``."""
     safe = jnp.where(se > 0, se, 1.0)
@@ -577,8 +578,11 @@ def _stationarity(model, pk: _Packer, data, Hinv: jax.Array, lam: jax.Array):
     se = jnp.sqrt(jnp.diagonal(Hinv))
     k = pk.vec.shape[0]
     delta = Hinv @ g
-    return (_ratio(delta, se), _ratio(_rounding(pk.vec, jnp.sqrt(k / lam)), se),
-            _flat(total, pk.vec, delta, g))
+    return (
+        _ratio(delta, se),
+        _ratio(_rounding(pk.vec, jnp.sqrt(k / lam)), se),
+        _flat(total, pk.vec, delta, g),
+    )
 
 
 def _flat(total: Callable, vec: jax.Array, delta: jax.Array, g: jax.Array) -> jax.Array:

@@ -139,8 +139,11 @@ def _coordinates(model: Model | None, u0: PyTree) -> tuple[np.ndarray, np.ndarra
 
         def leaf_free(x, pd=pd):
             shape = np.shape(x)
-            return np.broadcast_to(np.tril(np.ones(shape[-2:], bool)), shape) if pd else (
-                np.ones(shape, bool))
+            return (
+                np.broadcast_to(np.tril(np.ones(shape[-2:], bool)), shape)
+                if pd
+                else (np.ones(shape, bool))
+            )
 
         free[key] = jax.tree_util.tree_map(leaf_free, v)
         is_bounded = c is not None and c.name != "real"
@@ -374,8 +377,12 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree, stage: str 
 
         def assess(x, steps, step):
             p = natural(x)
-            noise = 8 * jnp.finfo(x.dtype).eps * (
-                jnp.sum(jnp.abs(log_prob(p, data))) + jnp.abs(log_prior(p))) / n
+            noise = (
+                8
+                * jnp.finfo(x.dtype).eps
+                * (jnp.sum(jnp.abs(log_prob(p, data))) + jnp.abs(log_prior(p)))
+                / n
+            )
             return (x, jnp.asarray(steps, jnp.int32),
                     *_assess(objective, [(step, 1.0 / n)], x, 0.5 / n, noise, bounded,
                              steps, cfg.max_steps))  # fmt: skip
@@ -393,9 +400,21 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree, stage: str 
             st = _newton.newton(with_aux, x0, max_steps=cfg.max_steps,
                                 decrement_tol=1e-12 / n)  # fmt: skip
             noise = 8 * jnp.finfo(st.x.dtype).eps * st.aux[1] / n
-            out = (st.x, st.steps,
-                   *_assess(objective, [(_newton_step_from(st.g, st.H), 1.0 / n)], st.x,
-                            0.5 / n, noise, bounded, st.steps, cfg.max_steps, f=st.f))
+            out = (
+                st.x,
+                st.steps,
+                *_assess(
+                    objective,
+                    [(_newton_step_from(st.g, st.H), 1.0 / n)],
+                    st.x,
+                    0.5 / n,
+                    noise,
+                    bounded,
+                    st.steps,
+                    cfg.max_steps,
+                    f=st.f,
+                ),
+            )
             return out, st.H, st.aux[0], st.f  # fmt: skip
 
         def attempt(i):
@@ -647,8 +666,9 @@ def mle(
         cf = _to_float(model.closed_form(data), "closed form")
         # A closed form on the boundary (a probability of 0) maps to ±inf: keep it just
         # inside (e⁻⁴⁰), where the assessment reports BOUNDARY.
-        u0 = jax.tree_util.tree_map(lambda u: jnp.where(jnp.isfinite(u), u, jnp.sign(u) * 40.0),
-                                    model.to_unconstrained(cf))
+        u0 = jax.tree_util.tree_map(
+            lambda u: jnp.where(jnp.isfinite(u), u, jnp.sign(u) * 40.0), model.to_unconstrained(cf)
+        )
     if max_steps is None:
         max_steps = {"least_squares": 10_000}.get(_method_name(chosen), 2000)
     if not isinstance(max_steps, int | np.integer) or isinstance(max_steps, bool) or max_steps < 1:
@@ -656,8 +676,15 @@ def mle(
     for name, v in (("rtol", rtol), ("atol", atol)):
         if not (isinstance(v, int | float) and v > 0 and math.isfinite(v)):
             raise InputError(f"`{name}` must be a positive number, got {v!r}.")
-    cfg = _Cfg(log_prob, chosen, n, int(max_steps), float(rtol), float(atol),
-               fallback=method == "auto" and chosen == "newton")
+    cfg = _Cfg(
+        log_prob,
+        chosen,
+        n,
+        int(max_steps),
+        float(rtol),
+        float(atol),
+        fallback=method == "auto" and chosen == "newton",
+    )
     m = model if isinstance(model, Model) else None
     if traced:  # inside jit/vmap: the status is the answer; no summary, no warning
         res = _program_jit(cfg, None, m, data, u0, np.int32(0), stage="all")
@@ -675,14 +702,15 @@ def mle(
         res = dataclasses.replace(res, summary=_inference._summary_jit(
             m, res.params, data, fn=None if m is not None else model, cfg=fam,
             hc=np.int32(hc), given=res.status))  # fmt: skip
-    res = dataclasses.replace(res, summary=dataclasses.replace(res.summary,
-                                                               cov_type=scfg.cov_type))
+    res = dataclasses.replace(res, summary=dataclasses.replace(res.summary, cov_type=scfg.cov_type))
     return _finish(res, model, scfg, throw)
 
 
 def _closed_form_at_bound(res: MLEResult, chosen: str, cf: PyTree) -> MLEResult:
-    """Unconstrained space cannot hold a boundary value (a probability of exactly 0): the
-    closed form's own value there."""
+    """The closed form's own value where it is on the boundary (a probability of exactly 0).
+
+    Unconstrained space cannot hold a boundary value.
+    """
     at_bound = res.status == Status.BOUNDARY
     params = jax.tree_util.tree_map(lambda c, p: jnp.where(at_bound, c, p), cf, res.params)
     return dataclasses.replace(res, params=params)

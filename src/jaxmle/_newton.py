@@ -55,8 +55,10 @@ class NewtonState(NamedTuple):
 
 
 def _step(H, g, s, lam):
-    """The damped and the undamped saddle-free step, the decrement and the predicted decrease
-    of the damped one (scaled coordinates inside, natural ones out)."""
+    """The damped and the undamped saddle-free steps, the decrement, the predicted decrease.
+
+    (The decrease of the damped step; scaled coordinates inside, natural ones out.)
+    """
     Hs = 0.5 * (H + H.T) * s[:, None] * s[None, :]
     w, V = jnp.linalg.eigh(Hs)
     a = jnp.abs(w)
