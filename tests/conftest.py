@@ -1,6 +1,12 @@
 """Test-wide settings: float64 everywhere (accuracy is claimed in float64)."""
 
+import os
+
 import jax
 
 # The library never flips this itself; the test fixtures (like the CLI entry point) do.
 jax.config.update("jax_enable_x64", True)
+
+# The CLI turns the persistent compilation cache on by default; the suite must not write into
+# the user's cache folder (tests/test_cache.py sets its own folders for its subprocesses).
+os.environ.setdefault("JAXMLE_NO_COMPILATION_CACHE", "1")

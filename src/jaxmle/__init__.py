@@ -3,7 +3,8 @@
 Models are pure pointwise log-likelihoods of parameter pytrees (:mod:`jaxmle.models`); exact
 estimators live in :mod:`jaxmle.closed_form`. ``import jaxmle`` never changes JAX's global
 configuration: enable float64 yourself (``jax.config.update("jax_enable_x64", True)``) where
-accuracy matters.
+accuracy matters, and call :func:`enable_compilation_cache` to keep compiled programs on disk
+for later processes.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -12,6 +13,8 @@ from . import closed_form as closed_form
 from . import data as data
 from . import inference as inference
 from . import models as models
+from ._cache import compilation_cache_dir as compilation_cache_dir
+from ._cache import enable_compilation_cache as enable_compilation_cache
 from ._check import CheckResult as CheckResult
 from ._check import check as check
 from ._errors import CheckpointMismatchError as CheckpointMismatchError
@@ -51,7 +54,9 @@ __all__ = [
     "__version__",
     "check",
     "closed_form",
+    "compilation_cache_dir",
     "data",
+    "enable_compilation_cache",
     "fit",
     "inference",
     "mle",

@@ -6,6 +6,7 @@ Usage::
     jaxmle run NAME [NAME ...] | all  [--out DIR] [--quick] [--seed N] [--x64/--no-x64]
                                       [--plots/--no-plots] [--progress/--no-progress]
                                       [--resume/--no-resume] [--processes N]
+                                      [--compilation-cache/--no-compilation-cache]
                                       [experiment options, e.g. --steps 500]
     jaxmle run NAME --help            # the experiment's own options
 
@@ -25,6 +26,11 @@ disk. Long computations checkpoint into ``OUT/.checkpoints/NAME`` and a rerun wi
 settings resumes from them. ``--processes N`` runs the command as N localhost processes
 (:func:`jaxmle.distributed.launch`); only process 0 writes under ``OUT``.
 
+Compiled XLA programs are kept on disk (JAX's persistent compilation cache, turned on with
+:func:`jaxmle.enable_compilation_cache` before anything is computed), so a rerun skips most
+of the compiling. The folder is ``$JAXMLE_CACHE_DIR``, by default ``~/.cache/jaxmle/xla``;
+``--no-compilation-cache`` or ``JAXMLE_NO_COMPILATION_CACHE=1`` turns it off.
+
 Errors in the command line (unknown experiment or option, bad value) print one line on stderr
 and exit with status 2; a failing experiment prints one line and the command exits with 1
 (``--traceback`` shows the full traceback).
@@ -42,6 +48,8 @@ import time
 import traceback
 from collections.abc import Sequence
 from typing import Any, NamedTuple, NoReturn
+
+from . import _cache
 
 __all__ = ["ExperimentInfo", "discover", "experiments_dir", "load", "main"]
 
@@ -243,8 +251,10 @@ def _cmd_run(argv: Sequence[str], run_parser: _Parser) -> int:
     rank = _start_worker()
     import jax
 
-    # float64 is the entry point's choice, made before any experiment computes anything.
+    # float64 and the disk cache are the entry point's choice, made before any experiment
+    # computes anything.
     jax.config.update("jax_enable_x64", bool(args.x64))
+    _cache.enable_default(args.compilation_cache)
     if args.quick:
         _quick_compile()
     modules = {n: load(n) for n in names}

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import _cache
 from ._io import atomic_write_text
 from ._runs import (  # the run-folder life cycle, part of this module's API
     _SETTINGS,
@@ -570,6 +571,12 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue an interrupted run from its checkpoints in "
                         "DIR/.checkpoints/NAME (default: when its settings match; --resume "
                         "fails if they differ, --no-resume starts over)")
+    parser.add_argument("--compilation-cache", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="keep compiled XLA programs on disk so that later runs skip "
+                        "compiling them (jaxmle.enable_compilation_cache; folder "
+                        "$JAXMLE_CACHE_DIR, default ~/.cache/jaxmle/xla; default: on unless "
+                        "JAXMLE_NO_COMPILATION_CACHE=1)")  # fmt: skip
 
 
 def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> None:
@@ -615,8 +622,10 @@ def script_main(module_name: str) -> None:
     """The ``__main__`` of an experiment script: ``python experiments/NAME.py [options]``.
 
     Parses the common options and the script's ``OPTIONS``, enables float64 unless
-    ``--no-x64`` (before any computation), runs it with :func:`run_study` (staged, with
-    checkpoints), rebuilds ``OUT/index.md`` and prints where the report went.
+    ``--no-x64`` and the persistent compilation cache unless ``--no-compilation-cache`` or
+    ``JAXMLE_NO_COMPILATION_CACHE=1`` (both before any computation), runs it with
+    :func:`run_study` (staged, with checkpoints), rebuilds ``OUT/index.md`` and prints where
+    the report went.
 
     Args:
         module_name: pass ``__name__`` from the script (its module must be loaded).
@@ -631,6 +640,7 @@ def script_main(module_name: str) -> None:
     add_options(parser, getattr(module, "OPTIONS", []))
     args = vars(parser.parse_args())
     _enable_x64(args.pop("x64"))
+    _cache.enable_default(args.pop("compilation_cache"))
     common = {k: args.pop(k) for k in ("out", "quick", "seed", "plots", "progress", "resume")}
     progress = sys.stderr.isatty() if common["progress"] is None else common["progress"]
     out = pathlib.Path(common["out"])
