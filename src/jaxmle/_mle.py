@@ -292,6 +292,17 @@ def _attempts(run: Callable, n_attempts: int):
     return jax.lax.while_loop(cond, body, (jnp.asarray(0), init))[1]
 
 
+def _optimistix():
+    """:mod:`jaxmle._solvers`, imported only where a solve needs optimistix.
+
+    Not by ``import jaxmle`` or the lean Newton: optimistix with equinox and lineax adds 0.6 s
+    to a fresh process (measured).
+    """
+    from . import _solvers
+
+    return _solvers
+
+
 def _pick(first, again):
     """The first attempt, or the fallback's where only it converged; steps add up."""
     take = (first[2] != Status.OK) & (again[2] == Status.OK)
@@ -309,10 +320,6 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree, stage: str 
     that Newton unscaled), the first that converges; ``"all"`` the first, then the fallbacks
     where it did not converge, in one program. The curvature is None except for ``"first"``.
     """
-    # optimistix (with equinox and lineax) is imported at the first solve, not by
-    # ``import jaxmle``: it adds 0.5 s to a fresh process (measured).
-    from . import _solvers
-
     log_prob, log_prior, to_natural = _parts(cfg, model)
     x_all, unravel = ravel_pytree(u0)
     free, bounded = _coordinates(model, u0)
@@ -350,7 +357,7 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree, stage: str 
             # optimistix's Levenberg–Marquardt as it is (damping λI) first; from a start whose
             # parameters differ by orders of magnitude it can stall, so then once more in
             # coordinates scaled to unit Jacobian columns (Marquardt's λ diag(JᵀJ)).
-            t, steps = _solvers.run_solver("least_squares", None, residuals, t0,
+            t, steps = _optimistix().run_solver("least_squares", None, residuals, t0,
                                            max_steps=cfg.max_steps, rtol=cfg.rtol,
                                            atol=cfg.atol, scale=i == 1)  # fmt: skip
             # Gauss–Newton polishing (QR: accurate when J is ill conditioned), then Newton on
@@ -427,14 +434,14 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree, stage: str 
                 # there; then Newton in the parameters' own units (the trust region's damping
                 # λI then weighs them differently: NIST Roszman1 and MGH10 from start 1).
                 def bfgs(_):
-                    x, k = _solvers.run_solver("bfgs", objective, None, x0,
+                    x, k = _optimistix().run_solver("bfgs", objective, None, x0,
                                                max_steps=cfg.max_steps, rtol=cfg.rtol,
                                                atol=cfg.atol)  # fmt: skip
                     return x, jnp.asarray(k, jnp.int32)
 
                 start, s0 = jax.lax.cond(i == 1, bfgs, lambda _: (x0, jnp.asarray(0, jnp.int32)),
                                          None)  # fmt: skip
-                x, steps = _solvers.run_solver(cfg.method, objective, None, start,
+                x, steps = _optimistix().run_solver(cfg.method, objective, None, start,
                                                max_steps=cfg.max_steps, rtol=cfg.rtol,
                                                atol=cfg.atol, scale=i != 2,
                                                decrement_tol=1e-12 / n)  # fmt: skip
@@ -494,7 +501,19 @@ def _program(cfg: _Cfg, scfg: Any, model: Model | None, data: PyTree, u0: PyTree
     return dataclasses.replace(res, summary=summ)
 
 
-_program_jit = jax.jit(_program, static_argnames=("cfg", "scfg", "stage"))
+@functools.cache
+def _program_jit_for(backend: str):
+    # XLA's MLIR fusion emitters for CPU (its default) compile this program's ~100 small
+    # fusions slower than the classic ones: measured 2.7–2.9 s against 4.3–5.2 s for a
+    # 500 × 10 Poisson regression, in alternating fresh processes, at the same run time (also
+    # at 10,000 × 50). Chosen at the first call: asking for the backend at import would start
+    # it (before jaxmle.distributed.initialize could).
+    opts = {"xla_cpu_use_fusion_emitters": False} if backend == "cpu" else None
+    return jax.jit(_program, static_argnames=("cfg", "scfg", "stage"), compiler_options=opts)
+
+
+def _program_jit(*args, **kwargs) -> MLEResult:
+    return _program_jit_for(jax.default_backend())(*args, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
