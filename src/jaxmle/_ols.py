@@ -41,6 +41,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.scipy.linalg import cho_solve, solve_triangular
 
@@ -56,7 +57,7 @@ from ._rank import (
     conditioning,
 )
 from ._rank import PATH_NAMES as PATH_NAMES  # LstsqSolution.path indices
-from ._validation import as_array, check_positive, check_same_length
+from ._validation import as_array, check_positive, check_same_length, is_concrete
 
 __all__ = [
     "METHODS",
@@ -407,60 +408,72 @@ class OLSResult(NamedTuple):
     method: str
 
 
-def _check_xy(X, y, weight, *, x_name="X"):
-    X = as_array(X, x_name, ndim=2)
-    y = as_array(y, "y", ndim=1)
+# Warm calls run ONE jitted program per estimator (the kernel and every derived statistic)
+# and read back one small vector for the host-side checks: no eager device ops, so a repeated
+# call with the same shapes compiles nothing and costs a dispatch plus microseconds of Python.
+
+
+def _host_array(x, name: str, ndim: int):
+    """``as_array(x, name, ndim=ndim)`` without its device round trip on the common inputs.
+
+    A host array (or array-like) of the default float dtype stays on the host: the jitted
+    program transfers it at dispatch, in C++, far cheaper than ``jnp.asarray`` here. A concrete
+    device array of that dtype is returned as is. Anything else (other dtypes, tracers, bad
+    input, which needs the error message) goes through :func:`as_array`.
+    """
+    target = jax.dtypes.canonicalize_dtype(float)
+    if isinstance(x, jax.Array):
+        h = x if is_concrete(x) else None
+    else:
+        try:
+            h = np.asarray(x)
+        except Exception:  # ragged lists and the like: as_array words the error
+            h = None
+    ok = h is not None and h.dtype == target and h.ndim == ndim and h.shape[0] >= 1
+    if ok and np.isfinite(np.asarray(h)).all():
+        return h
+    return as_array(x, name, ndim=ndim)
+
+
+def _check_xy(X, y, weight, *, x_name="X", x_ndim=2):
+    X = _host_array(X, x_name, x_ndim)
+    y = _host_array(y, "y", 1)
     arrays = {x_name: X, "y": y}
     if weight is not None:
-        weight = as_array(weight, "weight", ndim=1)
+        weight = _host_array(weight, "weight", 1)
         check_positive(weight, "weight", what="observation weight")
         arrays["weight"] = weight
     check_same_length(arrays)
     return X, y, weight
 
 
-def _solve(X, y, weight, intercept, noise_variance, rank_deficient, x_name, **kw):
-    """Runs the kernel (unless n < p: underdetermined) and assembles the result."""
-    n, p = X.shape[0], X.shape[1] + int(intercept)
-    if n < p:
-        sol = LstsqSolution(
-            *(jnp.zeros(()),) * 3, jnp.zeros((p, p)), jnp.ones(p), jnp.asarray(jnp.inf),
-            jnp.asarray(3), jnp.asarray(0), None,
-        )  # fmt: skip
-    else:
-        sol = lstsq(X, y, weight, intercept=intercept, cov=True, **kw)
-    return _finish(sol, X, y, weight, intercept, noise_variance, rank_deficient, x_name)
+class _HostSol(NamedTuple):
+    """The fields of a :class:`LstsqSolution` that the host-side checks of ``_rank`` read."""
+
+    cond: float
+    path: int
+    coef: np.ndarray
 
 
-def _finish(sol, X, y, weight, intercept, noise_variance, rank_deficient, x_name):
-    """Host-side checks on a kernel solution and assembly of an :class:`OLSResult`."""
+def _packed(sol: LstsqSolution) -> jax.Array:
+    # cond, path and coef in one vector: one device-to-host transfer for all host checks.
+    dt = sol.coef.dtype
+    return jnp.concatenate([sol.cond[None].astype(dt), sol.path[None].astype(dt), sol.coef])
+
+
+def _unpack(packed) -> _HostSol:
+    v = np.asarray(packed)
+    return _HostSol(float(v[0]), int(v[1]), v[2:])
+
+
+def _stats(coef, b, rss, cov_unscaled, X, y, weight, noise_variance, intercept):
+    """Device half of an :class:`OLSResult` (traced): params, standard errors, covariance, R²."""
     n, d = X.shape
     p = d + int(intercept)
-    cond, method = (float(sol.cond), "svd") if n < p else conditioning(sol, X, weight, intercept)
-    coef, b = sol.coef, sol.intercept
-    deficient = (not cond < 1.0 / _rank_tol(n, p, X.dtype)) or n < p
-    if deficient:
-        msg = _rank_message(x_name, n, p, cond, intercept)
-        if rank_deficient == "raise":
-            raise RankDeficientError(msg + " " + _OLS_FIX)
-        warnings.warn(
-            msg + " Returning the minimum-norm solution; its standard errors are NaN.",
-            RuntimeWarning,
-            stacklevel=4,
-        )
-        A, yv = _design(X, y, None if weight is None else jnp.sqrt(weight), intercept)
-        x = jnp.linalg.lstsq(A, yv, rcond=_rank_tol(n, p, X.dtype))[0]
-        coef, b = _split(x, intercept, X.dtype)
-        r = yv - A @ x
-        sol = sol._replace(rss=r @ r, cov_unscaled=jnp.full((p, p), jnp.nan, X.dtype))
-        method = "minimum-norm"
-    else:
-        check_normal_equations(sol, cond, method, X.dtype, x_name, stacklevel=5)
-    rss = sol.rss
     df = n - p
     var_unb = rss / df if df > 0 else jnp.asarray(jnp.nan, X.dtype)
     sigma2 = var_unb if noise_variance is None else jnp.asarray(noise_variance, X.dtype)
-    cov = sigma2 * sol.cov_unscaled
+    cov = sigma2 * cov_unscaled
     se = jnp.sqrt(jnp.diag(cov))
     w = jnp.ones_like(y) if weight is None else weight
     ybar = sum(dd_sum(w * y)) / sum(dd_sum(w)) if intercept else jnp.zeros((), y.dtype)
@@ -477,7 +490,101 @@ def _finish(sol, X, y, weight, intercept, noise_variance, rank_deficient, x_name
         stderr["intercept"] = se[0]
     if noise_variance is None:
         params["variance"] = rss / n
-    return OLSResult(params, stderr, cov, rss, rss / n, var_unb, r2, n, df, cond, method)
+    return params, stderr, cov, rss, rss / n, var_unb, r2
+
+
+def _design_of(X, degree):
+    # polyfit passes x as X and builds its double-double powers inside the program.
+    return (X, None) if degree is None else dd_powers(X, degree)
+
+
+@partial(jax.jit, static_argnames=("intercept", "method", "degree"))
+def _ols_program(X, y, weight, noise_variance, *, intercept, method, degree):
+    """The kernel and every statistic of an :class:`OLSResult`, as one XLA program."""
+    X, X_lo = _design_of(X, degree)
+    sol = lstsq(X, y, weight, intercept=intercept, cov=True, method=method, X_lo=X_lo)
+    stats = _stats(
+        sol.coef, sol.intercept, sol.rss, sol.cov_unscaled, X, y, weight, noise_variance, intercept
+    )
+    return stats, _packed(sol)
+
+
+@partial(jax.jit, static_argnames=("intercept", "degree"))
+def _min_norm_program(X, y, weight, noise_variance, *, intercept, degree):
+    """The minimum-norm (SVD) solution of a rank-deficient problem and its statistics."""
+    X, _ = _design_of(X, degree)
+    n, d = X.shape
+    p = d + int(intercept)
+    A, yv = _design(X, y, None if weight is None else jnp.sqrt(weight), intercept)
+    x = jnp.linalg.lstsq(A, yv, rcond=_rank_tol(n, p, X.dtype))[0]
+    coef, b = _split(x, intercept, X.dtype)
+    r = yv - A @ x
+    nan = jnp.full((p, p), jnp.nan, X.dtype)
+    return _stats(coef, b, r @ r, nan, X, y, weight, noise_variance, intercept)
+
+
+def _solve(X, y, weight, intercept, noise_variance, rank_deficient, x_name, *, method, degree=None):
+    """Runs the program (unless n < p: underdetermined) and checks and assembles the result.
+
+    With ``degree``, ``X`` is the ``(n,)`` predictor of :func:`polyfit`.
+    """
+    n = X.shape[0]
+    p = (X.shape[1] if degree is None else degree) + int(intercept)
+    kw = {"intercept": intercept, "degree": degree}
+    if n < p:
+        stats, sol = None, _HostSol(float("inf"), PATH_NAMES.index("svd"), np.zeros(0))
+    else:
+        stats, packed = _ols_program(X, y, weight, noise_variance, method=method, **kw)
+        sol = _unpack(packed)
+    return _finish(stats, sol, X, y, weight, noise_variance, rank_deficient, x_name, n, p, kw)
+
+
+def _finish(stats, sol, X, y, weight, noise_variance, rank_deficient, x_name, n, p, kw):
+    """Host-side checks on a kernel solution and assembly of an :class:`OLSResult`."""
+    intercept = kw["intercept"]
+    if n < p:
+        cond, method = sol.cond, "svd"
+    else:
+        # A polyfit runs the qr path, whose condition number needs no design on the host.
+        cond, method = conditioning(sol, X, weight, intercept)
+    deficient = (not cond < 1.0 / _rank_tol(n, p, X.dtype)) or n < p
+    if deficient:
+        msg = _rank_message(x_name, n, p, cond, intercept)
+        if rank_deficient == "raise":
+            raise RankDeficientError(msg + " " + _OLS_FIX)
+        warnings.warn(
+            msg + " Returning the minimum-norm solution; its standard errors are NaN.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        stats = _min_norm_program(X, y, weight, noise_variance, **kw)
+        method = "minimum-norm"
+    else:
+        check_normal_equations(sol, cond, method, X.dtype, x_name, stacklevel=5)
+    return OLSResult(*stats, n, n - p, cond, method)
+
+
+@partial(jax.jit, static_argnames=("intercept", "method"))
+def _ridge_program(X, y, weight, prior_mean, alpha, *, intercept, method):
+    """The ridge kernel with the prior mean's shift in and out, as one XLA program."""
+    if prior_mean is not None:
+        y = y - X @ prior_mean
+    sol = lstsq(X, y, weight, intercept=intercept, ridge=alpha, method=method)
+    coef = sol.coef if prior_mean is None else sol.coef + prior_mean
+    est = {"coef": coef, "intercept": sol.intercept} if intercept else {"coef": coef}
+    return est, _packed(sol)
+
+
+@partial(jax.jit, static_argnames=("method",))
+def _centred_program(X, y, *, method):
+    """Centring, the no-intercept kernel and the intercept ``ȳ − x̄ᵀw``, as one XLA program.
+
+    Also returns the centred design, which :func:`conditioning` may need on the host.
+    """
+    xbar, ybar = X.mean(axis=0), y.mean()
+    Xc = X - xbar
+    sol = lstsq(Xc, y - ybar, intercept=False, method=method)
+    return {"coef": sol.coef, "intercept": ybar - xbar @ sol.coef}, _packed(sol), Xc
 
 
 def _check_common(method, rank_deficient, noise_variance):
@@ -600,10 +707,8 @@ def polyfit(
     if not isinstance(degree, int) or degree < 1:
         raise InputError(f"`degree` must be a positive integer, got {degree!r}.")
     _check_common("qr", rank_deficient, None)
-    x = as_array(x, "x", ndim=1)
-    _, y, weight = _check_xy(x[:, None], y, weight, x_name="x")
-    hi, lo = dd_powers(x, degree)
-    return _solve(hi, y, weight, intercept, None, rank_deficient, "x", method="qr", X_lo=lo)
+    x, y, weight = _check_xy(x, y, weight, x_name="x", x_ndim=1)
+    return _solve(x, y, weight, intercept, None, rank_deficient, "x", method="qr", degree=degree)
 
 
 def ridge(
@@ -658,20 +763,21 @@ def ridge(
     if float(alpha) == 0.0 and n < p:
         check_rank(float("inf"), n, p, X.dtype, x_name="X", intercept=intercept, fix=fix)
     if prior_mean is not None:
-        prior_mean = as_array(prior_mean, "prior_mean", ndim=1)
+        prior_mean = _host_array(prior_mean, "prior_mean", 1)
         if prior_mean.shape[0] != X.shape[1]:
             raise InputError(
                 f"`prior_mean` has {prior_mean.shape[0]} entries but `X` has {X.shape[1]} columns."
             )
-        y = y - X @ prior_mean
-    sol = lstsq(X, y, weight, intercept=intercept, ridge=float(alpha), method=method)
+    est, packed = _ridge_program(
+        X, y, weight, prior_mean, float(alpha), intercept=intercept, method=method
+    )
+    sol = _unpack(packed)
     cond, path = conditioning(sol, X, weight, intercept, float(alpha))
     # A penalty adds one row per penalised coefficient: the penalised design has n + d rows.
     rows = n + X.shape[1] if float(alpha) > 0 else n
     check_rank(cond, rows, p, X.dtype, x_name="X", intercept=intercept, fix=fix)
     check_normal_equations(sol, cond, path, X.dtype, "X", stacklevel=3)
-    coef = sol.coef if prior_mean is None else sol.coef + prior_mean
-    return {"coef": coef, "intercept": sol.intercept} if intercept else {"coef": coef}
+    return est
 
 
 def intercept_by_centring(X: jax.Array, y: jax.Array, *, method: str = "auto") -> dict:
@@ -694,13 +800,12 @@ def intercept_by_centring(X: jax.Array, y: jax.Array, *, method: str = "auto") -
     n, p = X.shape[0], X.shape[1] + 1
     if n < p:
         check_rank(float("inf"), n, p, X.dtype, x_name="X", intercept=True, fix=_OLS_FIX)
-    xbar, ybar = X.mean(axis=0), y.mean()
-    Xc = X - xbar
-    sol = lstsq(Xc, y - ybar, intercept=False, method=method)
+    est, packed, Xc = _centred_program(X, y, method=method)
+    sol = _unpack(packed)
     cond, path = conditioning(sol, Xc, None, False)
     check_rank(cond, n, p, X.dtype, x_name="X", intercept=True, fix=_OLS_FIX)
     check_normal_equations(sol, cond, path, X.dtype, "X", stacklevel=3)
-    return {"coef": sol.coef, "intercept": ybar - xbar @ sol.coef}
+    return est
 
 
 def _finite_nonneg(v) -> bool:
