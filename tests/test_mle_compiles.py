@@ -78,10 +78,11 @@ def test_repeated_call_and_new_values_compile_nothing(poisson_first):
 
 
 def test_numpy_and_jax_inputs_share_a_program(poisson_first):
+    on_device = {"X": jnp.asarray(XC), "y": jnp.asarray(Y)}  # (device_put compiles a copy)
     with count_compiles() as n:
-        jaxmle.mle(poisson_log_prob, {"X": jnp.asarray(XC), "y": jnp.asarray(Y)},
-                   np.zeros(P + 1))  # fmt: skip
+        res = jaxmle.mle(poisson_log_prob, on_device, np.zeros(P + 1))
     assert n == [0]
+    np.testing.assert_array_equal(res.params, poisson_first.params)
 
 
 def test_model_path_warm_compiles_nothing():

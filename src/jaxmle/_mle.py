@@ -67,6 +67,8 @@ class MLEResult:
         stderr: standard errors shaped like ``params`` (NaN where unavailable; ``None``
             inside ``jit``).
         method: the solver used (static).
+        closed_form: internal: a closed form's ``(params, diagnostics)`` until its host-side
+            checks have run (None in a returned result).
     """
 
     params: PyTree
@@ -78,6 +80,7 @@ class MLEResult:
     step_se: jax.Array
     summary: Any = None
     stderr: PyTree = None
+    closed_form: Any = None  # (params, diagnostics) of a closed form, until its host checks
     method: str = field(default="", metadata={"static": True})
 
     @property
@@ -202,10 +205,12 @@ def _polish(value, step_fn, x, se2_scale):
     Close to the optimum the objective is flat to within its own rounding (NIST Bennett5: an
     RSS of 5e-4 computed from residuals 1e-4 of the data, so it is noisy at 1e-13 relative)
     and cannot judge a step; a step under 1% of every standard error is then taken on the
-    quadratic model's word.
+    quadratic model's word. The polishing stops early after a step under 1e-6 standard errors
+    (the next would move the estimate by about the square of that) or one not taken.
     """
 
-    def body(_, x):
+    def body(c):
+        i, x, _ = c
         st = step_fn(x)
         x_new = x + st.delta
         f, f_new = value(x), value(x_new)
@@ -213,9 +218,11 @@ def _polish(value, step_fn, x, se2_scale):
         se = jnp.sqrt(st.inv_diag * se2_scale(x))
         tiny = jnp.all(jnp.abs(st.delta) <= 1e-2 * se)
         better = st.ok & jnp.all(jnp.isfinite(x_new)) & ((f_new <= f + tol) | tiny)
-        return jnp.where(better, x_new, x)
+        done = ~better | jnp.all(jnp.abs(st.delta) <= 1e-6 * se)
+        return i + 1, jnp.where(better, x_new, x), done
 
-    return jax.lax.fori_loop(0, _POLISH, body, x)
+    return jax.lax.while_loop(lambda c: (c[0] < _POLISH) & ~c[2], body,
+                              (jnp.asarray(0), x, jnp.asarray(False)))[1]  # fmt: skip
 
 
 def _assess(value, step_fns, x, one_se, noise, bounded, steps, max_steps, f=None):
@@ -486,7 +493,17 @@ def _program(cfg: _Cfg, scfg: Any, model: Model | None, data: PyTree, u0: PyTree
     """
     log_prob, _, to_natural = _parts(cfg, model)
     check_log_prob_shape(log_prob, to_natural(u0), data, n=cfg.n)
+    closed = None
+    if cfg.method == "closed_form":
+        # The closed form in the same program (its host-side checks follow the call). One on
+        # the boundary (a probability of 0) maps to ±inf: it starts just inside (e⁻⁴⁰), where
+        # the assessment reports BOUNDARY.
+        closed = model._closed_form_diagnosed(data)
+        u0 = jax.tree_util.tree_map(lambda u: jnp.where(jnp.isfinite(u), u, jnp.sign(u) * 40.0),
+                                    model.to_unconstrained(closed[0]))  # fmt: skip
     res, H = _solve(cfg, model, data, u0, stage)
+    if closed is not None:
+        res = dataclasses.replace(res, closed_form=closed)
     if scfg is None:
         return res
     reuse = H is not None and scfg.include_prior and scfg.cov_type in ("hessian", "sandwich")
@@ -573,9 +590,14 @@ def _check_params0(model, params0, data):
 
 
 def _to_float(tree: PyTree, name: str) -> PyTree:
-    dt = jnp.result_type(float)
+    # NumPy on the host (the program's call moves it): no device round trip per leaf.
+    dt = np.dtype(jnp.result_type(float))
+
+    def conv(x):
+        return jnp.asarray(x, dt) if isinstance(x, jax.core.Tracer) else np.asarray(x, dt)
+
     try:
-        return jax.tree_util.tree_map(lambda x: jnp.asarray(x, dt), tree)
+        return jax.tree_util.tree_map(conv, tree)
     except (TypeError, ValueError) as err:
         raise InputError(f"`{name}` must be a pytree of numbers: {err}") from err
 
@@ -665,8 +687,9 @@ def mle(
         )
     if isinstance(model, Model):
         data = model.validate(data)
-    else:
-        data = jax.tree_util.tree_map(jnp.asarray, data)
+    else:  # (host arrays stay on the host until the program's call)
+        data = jax.tree_util.tree_map(lambda x: x if isinstance(x, jax.Array) else np.asarray(x),
+                                      data)  # fmt: skip
     n = n_rows(data)
     params0 = _to_float(_check_params0(model, params0, data), "params0")
     traced = is_traced(data, params0, model)
@@ -680,14 +703,8 @@ def mle(
         u0, log_prob = params0, model
     k = int(sum(np.size(x) for x in jax.tree_util.tree_leaves(u0)))
     chosen = _choose_method(model, method, k)
-    cf = None
     if chosen == "closed_form":
-        cf = _to_float(model.closed_form(data), "closed form")
-        # A closed form on the boundary (a probability of 0) maps to ±inf: keep it just
-        # inside (e⁻⁴⁰), where the assessment reports BOUNDARY.
-        u0 = jax.tree_util.tree_map(
-            lambda u: jnp.where(jnp.isfinite(u), u, jnp.sign(u) * 40.0), model.to_unconstrained(cf)
-        )
+        model._check_closed_form_shapes(data)
     if max_steps is None:
         max_steps = {"least_squares": 10_000}.get(_method_name(chosen), 2000)
     if not isinstance(max_steps, int | np.integer) or isinstance(max_steps, bool) or max_steps < 1:
@@ -707,17 +724,21 @@ def mle(
     m = model if isinstance(model, Model) else None
     if traced:  # inside jit/vmap: the status is the answer; no summary, no warning
         res = _program_jit(cfg, None, m, data, u0, np.int32(0), stage="all")
-        return _closed_form_at_bound(res, chosen, cf) if chosen == "closed_form" else res
+        return _closed_form_at_bound(res) if chosen == "closed_form" else res
     scfg = _inference._settings(model, cov_type, 0.95, None, True, None, ())
     fam, hc = _inference._hc_family(scfg)
     res = _program_jit(cfg, fam, m, data, u0, np.int32(hc), stage="first")
+    if chosen == "closed_form":  # its host-side checks (a rank-deficient design raises)
+        model._check_closed_form(data, *res.closed_form)
+        if int(res.status) != Status.BOUNDARY:
+            res = dataclasses.replace(res, closed_form=None)
     if cfg.fallback and int(res.status) != Status.OK:
         again = _program_jit(cfg, fam, m, data, u0, np.int32(hc), stage="fallback")
         steps = res.steps + again.steps
         res = dataclasses.replace(again if int(again.status) == Status.OK else res, steps=steps)
     if chosen == "closed_form" and int(res.status) == Status.BOUNDARY:
         # The summary at the closed form's own boundary value (its SEs are NaN anyway).
-        res = _closed_form_at_bound(res, chosen, cf)
+        res = _closed_form_at_bound(res)
         res = dataclasses.replace(res, summary=_inference._summary_jit(
             m, res.params, data, fn=None if m is not None else model, cfg=fam,
             hc=np.int32(hc), given=res.status))  # fmt: skip
@@ -725,14 +746,15 @@ def mle(
     return _finish(res, model, scfg, throw)
 
 
-def _closed_form_at_bound(res: MLEResult, chosen: str, cf: PyTree) -> MLEResult:
+def _closed_form_at_bound(res: MLEResult) -> MLEResult:
     """The closed form's own value where it is on the boundary (a probability of exactly 0).
 
     Unconstrained space cannot hold a boundary value.
     """
     at_bound = res.status == Status.BOUNDARY
+    cf = res.closed_form[0]
     params = jax.tree_util.tree_map(lambda c, p: jnp.where(at_bound, c, p), cf, res.params)
-    return dataclasses.replace(res, params=params)
+    return dataclasses.replace(res, params=params, closed_form=None)
 
 
 def _finish(res: MLEResult, model, scfg, throw: bool) -> MLEResult:
