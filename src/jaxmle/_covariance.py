@@ -21,7 +21,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.scipy.linalg import cho_solve, solve_triangular
 
-from . import _numerics
+from . import _linalg, _numerics
 from ._errors import InputError
 from ._models import (
     Bernoulli,
@@ -315,16 +315,16 @@ def _inv_pd(A: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     # (a variance of 1e-6 next to a coefficient of 1e3), as column scaling does for OLS.
     s = 1.0 / jnp.sqrt(jnp.where(d > 0, d, 1.0))
     C = A * s[:, None] * s[None, :]
-    L = jnp.linalg.cholesky(C)  # NaN when C is not positive definite
+    L = _linalg.cholesky(C)  # NaN when C is not positive definite
     chol_ok = jnp.all(jnp.isfinite(L))
-    Cinv = cho_solve((jnp.where(chol_ok, L, eye), True), eye)
+    Cinv = _linalg.cho_solve(jnp.where(chol_ok, L, eye), eye)
     # An eigenvalue test without an eigendecomposition (which costs more to compile than all
     # the rest): λ_min(C) = 1/‖C⁻¹‖₂ and ‖C⁻¹‖₂ ≤ ‖C⁻¹‖_F ≤ √k ‖C⁻¹‖₂.
     lam = 1.0 / jnp.sqrt(jnp.sum(Cinv**2))
     tol = 10.0 * k * jnp.finfo(A.dtype).eps  # C's largest eigenvalue is between 1 and k
     # A singular matrix can come out slightly indefinite from rounding: it is "singular" when
     # C + tol·I still factorises, "not positive definite" when it does not.
-    psd = jnp.all(jnp.isfinite(jnp.linalg.cholesky(C + tol * eye)))
+    psd = jnp.all(jnp.isfinite(_linalg.cholesky(C + tol * eye)))
     not_pd = jnp.any(d < 0) | (~chol_ok & ~psd)
     singular = ~chol_ok | ~(lam > tol)
     status = jnp.where(~finite, 1, jnp.where(not_pd, 2, jnp.where(singular, 3, 0)))

@@ -28,7 +28,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from . import _inference, _newton
+from . import _inference, _linalg, _newton
 from ._errors import InputError
 from ._models import Model
 from ._nonlinear import NonlinearRegression
@@ -174,12 +174,12 @@ def _newton_step_from(g, H) -> _Step:
     H = 0.5 * (H + H.T)
     d = jnp.diagonal(H)
     s = 1.0 / jnp.sqrt(jnp.where(d > 0, d, 1.0))
-    L = jnp.linalg.cholesky(H * s[:, None] * s[None, :])
+    L = _linalg.cholesky(H * s[:, None] * s[None, :])
     pd = jnp.all(jnp.isfinite(L)) & jnp.all(d > 0)
     eye = jnp.eye(g.shape[0], dtype=g.dtype)
     Lc = jnp.where(pd, L, eye)
-    delta = -s * jax.scipy.linalg.cho_solve((Lc, True), s * g)
-    inv_diag = s**2 * jnp.sum(jax.scipy.linalg.solve_triangular(Lc, eye, lower=True) ** 2, 0)
+    delta = -s * _linalg.cho_solve(Lc, s * g)
+    inv_diag = s**2 * jnp.sum(_linalg.solve_lower(Lc, eye) ** 2, 0)
     return _Step(delta, inv_diag, pd, -0.5 * jnp.dot(g, delta))
 
 
@@ -330,11 +330,12 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree, stage: str 
     log_prob, log_prior, to_natural = _parts(cfg, model)
     x_all, unravel = ravel_pytree(u0)
     free, bounded = _coordinates(model, u0)
-    x0 = x_all[free]
+    every = free.size == x_all.size  # (then free is 0..k-1: no gather or scatter to trace)
+    x0 = x_all if every else x_all[free]
     n = cfg.n
 
     def natural(x):
-        return to_natural(unravel(x_all.at[free].set(x)))
+        return to_natural(unravel(x if every else x_all.at[free].set(x)))
 
     def objective(x):
         p = natural(x)
@@ -411,8 +412,10 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree, stage: str 
             # Stops once its step is under 1e-6 standard errors (nλ² ≤ 1e-12) after one more,
             # undamped step; its final value, log-likelihood and curvature serve the test,
             # the result and the covariance.
+            # (Undamped within one standard error: n·decrement ≤ 1, the squared distance to
+            # the quadratic model's optimum in standard errors.)
             st = _newton.newton(with_aux, x0, max_steps=cfg.max_steps,
-                                decrement_tol=1e-12 / n)  # fmt: skip
+                                decrement_tol=1e-12 / n, undamped_below=1.0 / n)  # fmt: skip
             noise = 8 * jnp.finfo(st.x.dtype).eps * st.aux[1] / n
             out = (
                 st.x,
