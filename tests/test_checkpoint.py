@@ -7,11 +7,13 @@ a checkpoint write, checks that nothing a kill can do leaves an unusable checkpo
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import jax
@@ -157,6 +159,124 @@ def test_describe_tells_optimiser_settings_apart():
     assert d(optax.adam(1e-2)) != d(optax.adam(1e-3))
     assert d(optax.adam(1e-2)) == d(optax.adam(1e-2))
     assert d(optax.adam) != d(optax.sgd)
+    sched = optax.exponential_decay(0.1, 100, 0.5)
+    assert d(optax.adam(sched)) == d(optax.adam(optax.exponential_decay(0.1, 100, 0.5)))
+    # Whatever the in-process key (jaxmle._canonical.canonical) tells apart, so does this one.
+    different = [
+        (optax.adam(1), optax.adam(1.0)),
+        (optax.lbfgs(memory_size=5), optax.lbfgs(memory_size=6)),
+        (optax.sgd(lambda c: 0.1), optax.sgd(lambda c: 0.2)),  # the same bytecode
+        (optax.sgd(lambda c: jnp.sin(c)), optax.sgd(lambda c: jnp.cos(c))),  # other names
+        (optax.sgd(jnp.asarray(0.1)), optax.sgd(jnp.asarray(0.2))),
+        tuple(optax.sgd((lambda r: lambda c: r)(v)) for v in (0.1, 0.2)),  # closed-over values
+        tuple(optax.sgd(lambda c, v=v: v) for v in (0.1, 0.2)),  # defaults
+        (MVN, jaxmle.models.MultivariateGaussian(cov=4.0 * jnp.eye(2))),
+    ]  # fmt: skip
+    for a, b in different:
+        assert d(a) != d(b)
+
+
+_RATE = 0.1
+
+
+def test_describe_reads_globals_and_refuses_what_it_cannot_identify(tmp_path):
+    global _RATE
+    d = _checkpoint.describe_digest
+    a = d(optax.sgd(lambda c: _RATE))
+    _RATE = 0.2  # the same function text now means another rate
+    try:
+        assert d(optax.sgd(lambda c: _RATE)) != a
+    finally:
+        _RATE = 0.1
+    lock = threading.Lock()  # C-level state: no description survives into another process
+    opt = optax.sgd(lambda c: 0.1 if lock.locked() else 0.2)
+    assert d(opt).startswith("unidentifiable: ") and "lock" in d(opt)
+    ck = tmp_path / "c"
+    with pytest.raises(jaxmle.InputError, match="`optimizer` cannot be identified"):
+        jaxmle.fit(MVN, P0, X, checkpoint=ck, **{**FIT, "optimizer": opt, "hyperparams": None,
+                                                 "steps": 40})  # fmt: skip
+    assert not (ck / "manifest.json").exists()  # refused before anything ran or was written
+
+
+@pytest.mark.parametrize(
+    ("then", "now", "named"),
+    [({"optimizer": optax.sgd(lambda c: 0.1)}, {"optimizer": optax.sgd(lambda c: 0.2)},
+      "optimizer"),
+     ({"optimizer": optax.sgd(lambda c: 0.1 * jnp.sin(c + 1.0))},
+      {"optimizer": optax.sgd(lambda c: 0.1 * jnp.cos(c + 1.0))}, "optimizer"),
+     # Two lambdas (the same name and bytecode) that differ in one constant.
+     ({"model": lambda p, x: -0.5 * jnp.sum((x - p["mean"]) ** 2, axis=-1) / 5.0},
+      {"model": lambda p, x: -0.5 * jnp.sum((x - p["mean"]) ** 2, axis=-1) / 4.0}, "model")],
+    ids=["schedule-constant", "sin-cos", "log_prob-constant"],
+)  # fmt: skip
+def test_resume_with_a_setting_that_differs_only_in_code_is_refused(tmp_path, then, now, named):
+    kw = {**FIT, "hyperparams": None, "optimizer": optax.sgd(0.05), "steps": 40}
+    ck = tmp_path / "c"
+    then, now = dict(then), dict(now)
+    jaxmle.fit(then.pop("model", MVN), P0, X, checkpoint=ck, **{**kw, **then})
+    with pytest.raises(jaxmle.CheckpointMismatchError, match=f"{named}: "):
+        jaxmle.fit(now.pop("model", MVN), P0, X, checkpoint=ck, **{**kw, **now})
+
+
+def test_manifest_of_an_older_jaxmle_is_refused_clearly(tmp_path):
+    ck = tmp_path / "c"
+    jaxmle.fit(MVN, P0, X, checkpoint=ck, **{**FIT, "steps": 40})
+    body = json.loads((ck / "manifest.json").read_text())
+    assert body["version"] == _checkpoint.MANIFEST_VERSION
+    (ck / "manifest.json").write_text(json.dumps({**body, "version": 1}))
+    with pytest.raises(jaxmle.CheckpointMismatchError, match=r"older jaxmle.*delete the folder"):
+        jaxmle.fit(MVN, P0, X, checkpoint=ck, **{**FIT, "steps": 40})
+
+
+# A study resumed by a new process (another hash seed): the same source builds an equal
+# optimiser and log_prob, whose digests must match the ones the first process wrote.
+_RESUMER = textwrap.dedent(
+    """
+    import os, sys
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp, numpy as np, optax, jaxmle
+
+    def log_prob(params, x):
+        return -0.5 * jnp.sum((x - params["mean"]) ** 2, axis=-1) / 5.0
+
+    class Stop(Exception):
+        pass
+
+    def progress(done, total):
+        print("DONE", done, flush=True)
+        if done == int(os.environ.get("STOP", "0")):
+            raise Stop
+
+    x = np.random.default_rng(0).normal(1.0, 2.0, (60, 2))
+    kw = dict(optimizer=optax.sgd(lambda c: 0.05 * jnp.cos(c / 100.0)), steps=60, batch_size=8,
+              key=jax.random.key(1), chunk_records=10)
+    p0 = {"mean": jnp.zeros(2)}
+    try:
+        res = jaxmle.fit(log_prob, p0, x, checkpoint=sys.argv[1], progress=progress, **kw)
+    except Stop:
+        sys.exit(0)
+    plain = jaxmle.fit(log_prob, p0, x, **kw)
+    print("SAME", bool(np.array_equal(res.params["mean"], plain.params["mean"])), flush=True)
+    """
+)
+
+
+def test_an_equal_study_in_a_new_process_resumes(tmp_path):
+    ck = tmp_path / "ck"
+    env = dict(os.environ, JAX_PLATFORMS="cpu",  # the second process compiles nothing
+               JAX_COMPILATION_CACHE_DIR=str(tmp_path / "xla-cache"),
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")  # fmt: skip
+    cmd = [sys.executable, "-c", _RESUMER, str(ck)]
+    first = subprocess.run(cmd, env={**env, "STOP": "20", "PYTHONHASHSEED": "1"},
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert first.returncode == 0 and "DONE 20" in first.stdout, first.stderr[-3000:]
+    second = subprocess.run(cmd, env={**env, "PYTHONHASHSEED": "2"}, capture_output=True,
+                            text=True, timeout=300)  # fmt: skip
+    assert second.returncode == 0, second.stderr[-3000:]
+    done = [int(line.split()[1]) for line in second.stdout.splitlines() if line[:4] == "DONE"]
+    assert done == [20, 30, 40, 50, 60]  # resumed at step 20 (a fresh start reports 10 first)
+    assert "SAME True" in second.stdout
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import optax
 import pytest
 
 import jaxmle
-from jaxmle import _fit
+from jaxmle import _canonical
 from jaxmle.closed_form import intercept_by_centring, ols, polyfit, ridge, wls
 
 _COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
@@ -248,7 +248,7 @@ def test_new_steps_compiles_the_run_program_only(compiles):
 
 
 def test_canonical_merges_equal_and_keeps_different_settings_apart():
-    can = _fit.canonical
+    can = _canonical.canonical
     assert can(optax.adam(1e-2)) is can(optax.adam(1e-2))
     assert can(optax.lbfgs()) is can(optax.lbfgs())
     sched = optax.exponential_decay(0.1, 100, 0.5)
@@ -274,7 +274,7 @@ _RATE = 0.1
 
 def test_canonical_reads_globals_and_keeps_opaque_values_apart():
     global _RATE
-    can = _fit.canonical
+    can = _canonical.canonical
     a = can(optax.sgd(lambda c: _RATE))
     _RATE = 0.2  # the same function text now means another rate
     assert can(optax.sgd(lambda c: _RATE)) is not a

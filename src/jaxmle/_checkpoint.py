@@ -8,7 +8,11 @@ last saved chunk; the computation from there is the same compiled program on the
 inputs, so the result is bit-identical to an uninterrupted run. The folder holds:
 
 - ``manifest.json``: the study's settings (and digests of its data, start and key); a call
-  whose settings differ raises :class:`jaxmle.CheckpointMismatchError` naming what differs;
+  whose settings differ raises :class:`jaxmle.CheckpointMismatchError` naming what differs.
+  Optimisers, schedules, models and functions enter as :func:`describe_digest`: a digest of
+  their value key (:mod:`jaxmle._canonical`), equal in a new process for an equal setting and
+  different for a schedule that differs in one constant; a setting that cannot be identified
+  so is refused up front (see :class:`Checkpointer`);
 - one ``.npz`` per finished unit (a sweep's lane block, a Monte Carlo chunk) and ``current.npz``
   for the unit in flight, each written by :func:`jaxmle._io.save_arrays` (temp file, fsync,
   rename): a kill at any moment leaves every file whole.
@@ -32,11 +36,10 @@ the folder must be on a filesystem they share.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import hashlib
 import json
 import pathlib
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -45,22 +48,39 @@ import jax
 import numpy as np
 
 from . import _io
-from ._errors import CheckpointMismatchError, FileFormatError
+from ._canonical import _is_typed_key, _OpaqueError, stable_digest, stable_key
+from ._errors import CheckpointMismatchError, FileFormatError, InputError
 
-__all__ = ["Checkpointer", "describe", "digest"]
+__all__ = ["MANIFEST_VERSION", "Checkpointer", "describe", "describe_digest", "digest"]
 
 _KIND = "jaxmle-checkpoint"
 _DERIVED = {"chunks", "record_every", "batch_groups"}  # follow from others: named last
+# Version 2: settings keyed by jaxmle._canonical.stable_digest (version 1 hashed bytecode
+# without its constants or names, so optax.sgd(lambda c: 0.1) matched lambda c: 0.2).
+MANIFEST_VERSION = 2
+_UNIDENTIFIED = "unidentifiable: "
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def digest(tree: Any) -> str:
-    """A SHA-256 digest of a pytree's structure, dtypes, shapes and bytes (for manifests)."""
+    """A SHA-256 digest of a pytree's structure, dtypes, shapes and bytes (for manifests).
+
+    Functions among the leaves are keyed by :func:`jaxmle._canonical.stable_digest`. Returns
+    an ``unidentifiable: ...`` text instead when the tree cannot be identified across
+    processes (see :class:`Checkpointer`).
+    """
     h = hashlib.sha256()
     leaves, treedef = jax.tree_util.tree_flatten(tree)
-    h.update(str(treedef).encode())
+    structure = str(treedef)
+    if _ADDRESS.search(structure):  # an object printed by address: another one in a new process
+        return f"{_UNIDENTIFIED}a pytree node printed by memory address ({structure[:80]})"
+    h.update(structure.encode())
     for x in leaves:
         if callable(x) and not hasattr(x, "shape"):
-            h.update(callable_name(x).encode())
+            try:
+                h.update(stable_digest(x).encode())
+            except _OpaqueError as err:
+                return f"{_UNIDENTIFIED}{err}"
             continue
         a = np.asarray(jax.random.key_data(x) if _is_typed_key(x) else x)
         h.update(f"{a.dtype}{a.shape}".encode())
@@ -68,70 +88,52 @@ def digest(tree: Any) -> str:
     return h.hexdigest()[:32]
 
 
-def _is_typed_key(x: Any) -> bool:
-    return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+def describe(obj: Any) -> Any:
+    """The JSON-able key of a setting that decides whether a checkpoint is the same study.
 
+    Functions by code with its constants and names, closed-over values, defaults and the
+    globals they read (folded into digests); numbers by exact bits; arrays by digest; code of
+    installed libraries by name and version (see :mod:`jaxmle._canonical`). Equal in any
+    process for equal settings.
 
-def callable_name(f: Any) -> str:
-    """``module.qualname`` of a function (or its type), with a digest of its bytecode."""
-    mod = getattr(f, "__module__", None) or type(f).__module__
-    name = getattr(f, "__qualname__", None) or type(f).__qualname__
-    code = getattr(f, "__code__", None)
-    tag = hashlib.sha256(code.co_code).hexdigest()[:8] if code is not None else ""
-    return f"{mod}.{name}" + (f"#{tag}" if tag else "")
+    Args:
+        obj: an optimiser, schedule, model, function or plain value.
 
+    Returns:
+        Nested lists of strings, integers, booleans and None.
 
-def describe(obj: Any, depth: int = 0) -> Any:
-    """A JSON-able description of a setting: functions by name, bytecode and closed-over values.
+    Raises:
+        InputError: ``obj`` holds something that cannot be identified across processes.
 
-    Two optimisers ``optax.adam(1e-2)`` and ``optax.adam(1e-3)`` differ only in the values
-    their update functions close over, so those are described too (to a bounded depth);
-    arrays by digest. Used to tell whether a checkpoint belongs to the same study.
+    Example:
+        >>> describe(0.5)
+        ['float', '0x1.0000000000000p-1']
     """
-    if depth > 24:
-        return type(obj).__name__
-    if obj is None or isinstance(obj, bool | int | float | str):
-        return obj
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray | jax.Array):
-        return "array:" + digest(obj)
-    if isinstance(obj, Mapping):
-        return {str(k): describe(v, depth + 1) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [describe(v, depth + 1) for v in obj]
-    if isinstance(obj, functools.partial):
-        return {"partial": describe(obj.func, depth + 1),
-                "args": describe(obj.args, depth + 1),
-                "kwargs": describe(obj.keywords, depth + 1)}  # fmt: skip
-    if callable(obj) and hasattr(obj, "__code__"):
-        cells = [c.cell_contents for c in (obj.__closure__ or ()) if _filled(c)]
-        out = {"fn": callable_name(obj)}
-        if cells:
-            out["closure"] = describe(cells, depth + 1)
-        return out
-    if dataclasses.is_dataclass(obj):
-        return {
-            "type": type(obj).__qualname__,
-            "fields": {
-                f.name: describe(getattr(obj, f.name), depth + 1) for f in dataclasses.fields(obj)
-            },
-        }
-    return callable_name(obj) if callable(obj) else f"{type(obj).__qualname__}"
+    try:
+        return json.loads(stable_key(obj))
+    except _OpaqueError as err:
+        raise InputError(f"cannot identify this setting across processes: {err}.") from err
 
 
 def describe_digest(obj: Any) -> str:
-    """A short digest of :func:`describe` (for a manifest entry)."""
-    text = json.dumps(describe(obj), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """A digest of :func:`describe` for a manifest entry (equal across processes).
 
+    Args:
+        obj: a setting (see :func:`describe`).
 
-def _filled(cell: Any) -> bool:
+    Returns:
+        32 hex digits, or an ``unidentifiable: ...`` text naming what cannot be identified
+        (which :class:`Checkpointer` refuses, naming the setting).
+
+    Example:
+        >>> import optax
+        >>> describe_digest(optax.sgd(0.1)) == describe_digest(optax.sgd(0.1))
+        True
+    """
     try:
-        cell.cell_contents  # noqa: B018 - an empty cell raises
-    except ValueError:
-        return False
-    return True
+        return stable_digest(obj)
+    except _OpaqueError as err:
+        return f"{_UNIDENTIFIED}{err}"
 
 
 def _is_writer() -> bool:
@@ -141,20 +143,31 @@ def _is_writer() -> bool:
 class Checkpointer:
     """A study's checkpoint folder (see the module docs).
 
+    Settings that cannot be identified across processes (:func:`describe_digest` gave an
+    ``unidentifiable: ...`` text) are refused before anything runs, rather than written with
+    a token that never matches: such a checkpoint could never be resumed, so a long study
+    would run unprotected while looking protected, and the user would learn it only after
+    the crash the checkpoint was meant for. Refused now, the study can be fixed in seconds.
+
     Args:
         path: the folder (created if missing).
         kind: what study it belongs to (``"fit"``, ``"sweep"``, ``"montecarlo"``).
-        settings: JSON-able settings that must match for a resume.
+        settings: JSON-able settings that must match for a resume (``x64`` is added).
 
     Raises:
-        CheckpointMismatchError: the folder holds another study's checkpoint.
+        CheckpointMismatchError: the folder holds another study's checkpoint, or one written
+            by another jaxmle manifest version.
         FileFormatError: its manifest is damaged.
+        InputError: a setting cannot be identified across processes.
     """
 
     def __init__(self, path: str | pathlib.Path, kind: str, settings: Mapping[str, Any]):
         self.dir = pathlib.Path(path)
         self.kind = kind
-        self.settings = json.loads(json.dumps(dict(settings), default=str))
+        # x64 decides every dtype of the compiled study, and no other setting records it.
+        settings = {**dict(settings), "x64": bool(jax.config.jax_enable_x64)}
+        self.settings = json.loads(json.dumps(settings, default=str))
+        _check_identified(self.settings)
         self._queue: list[tuple[str, dict, dict]] = []
         self._cond = threading.Condition()
         self._error: BaseException | None = None
@@ -170,15 +183,18 @@ class Checkpointer:
             raise FileFormatError(f"checkpoint {self.dir} is a file, not a folder.")
         if not m.exists():
             if _is_writer():
-                body = {"format": _io.FORMAT, "kind": _KIND, "study": self.kind, "version": 1,
-                        "settings": self.settings}  # fmt: skip
+                body = {"format": _io.FORMAT, "kind": _KIND, "study": self.kind,
+                        "version": MANIFEST_VERSION, "settings": self.settings}  # fmt: skip
                 _io.atomic_write_text(m, json.dumps(body, indent=1) + "\n")
             return False
         try:
             body = json.loads(m.read_text(encoding="utf-8"))
             old = body["settings"]
             study = body["study"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
+            version = body.get("version", 1)
+            if not isinstance(old, dict) or not isinstance(version, int):
+                raise TypeError("settings or version of the wrong type")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             raise FileFormatError(
                 f"{m}: not a readable jaxmle checkpoint manifest ({type(err).__name__}: {err}); "
                 "delete the folder to start afresh."
@@ -187,6 +203,15 @@ class Checkpointer:
             raise CheckpointMismatchError(
                 f"checkpoint {self.dir} belongs to a {study} study, not a {self.kind}; pass "
                 "another folder or delete it."
+            )
+        if version != MANIFEST_VERSION:
+            # Another digest scheme: the settings cannot be compared, so nothing may resume.
+            age = "an older" if version < MANIFEST_VERSION else "a newer"
+            raise CheckpointMismatchError(
+                f"checkpoint {self.dir} was written by {age} jaxmle (manifest version "
+                f"{version}; this one writes {MANIFEST_VERSION}), whose settings cannot be "
+                "compared with this study's; delete the folder (or pass another) to start "
+                "afresh."
             )
         diff = [k for k in sorted(set(old) | set(self.settings), key=lambda k: (k in _DERIVED, k))
                 if old.get(k) != self.settings.get(k)]  # fmt: skip
@@ -275,6 +300,24 @@ class Checkpointer:
         if self._error is not None:
             err, self._error = self._error, None
             raise OSError(f"writing a checkpoint into {self.dir} failed: {err}") from err
+
+
+def _check_identified(settings: Mapping[str, Any]) -> None:
+    """Raises InputError naming a setting that cannot be identified in another process."""
+    for k, v in settings.items():
+        text = json.dumps(v)
+        if isinstance(v, str) and v.startswith(_UNIDENTIFIED):
+            what = v.removeprefix(_UNIDENTIFIED)
+        elif _ADDRESS.search(text):  # e.g. a setting's default=str of an unknown object
+            what = f"a value printed by memory address ({_short(v)})"
+        else:
+            continue
+        raise InputError(
+            f"`checkpoint`: the study's `{k}` cannot be identified across processes ({what}), "
+            "so a later run could not tell whether this checkpoint is its own. Pass plain "
+            "values there (numbers, arrays, functions, dataclasses of those, optax "
+            "transformations), or run without `checkpoint`."
+        )
 
 
 def _short(v: Any) -> str:

@@ -13,12 +13,9 @@ steps; only the records leave the loop, so the trace is bounded whatever the ste
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 import math
 import os
-import threading
-import types
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -30,6 +27,7 @@ from jax import lax
 
 from . import _batching, _chunks, _xla
 from . import _checkpoint as _ckpt
+from ._canonical import canonical
 from ._errors import InputError
 from ._models import Model
 from ._status import Status
@@ -362,176 +360,6 @@ def _finish(cfg, dyn, state: _State, trace: Trace | None, batch_size) -> FitResu
 
 
 _finish_jit = _xla.jit(_finish, static_argnums=0)
-
-
-# --------------------------------------------------------------------------------------------
-# Canonical optimisers: equal settings share one compiled program.
-#
-# The static config holds the optimiser, and jit compares static values with ``==``: for an
-# optax transformation that is the identity of its functions, so ``optax.adam(1e-2)`` built
-# again compiled the whole run again. :func:`canonical` maps a transformation (or factory, or
-# setting such as a line search) to the first-seen one with the same *value key*: functions
-# by code, closed-over values, defaults and the globals they read; numbers by type and exact
-# bits; arrays by dtype, shape and a digest of their bytes. Whatever the key cannot describe
-# faithfully keeps its identity (no merging). ``_checkpoint.describe`` is not strict enough
-# for this: it describes bytecode without its constants, and unknown objects by type name.
-
-
-class _OpaqueError(Exception):
-    """A value the key cannot describe faithfully: the object keeps its identity."""
-
-
-_REGISTRY_SIZE = 256
-_registry: dict[Any, Any] = {}  # value key -> first-seen object, least recently used first
-_registry_lock = threading.Lock()
-_MAX_DEPTH = 64
-
-
-def _code_names(code: types.CodeType) -> set[str]:
-    names = set(code.co_names)
-    for c in code.co_consts:
-        if isinstance(c, types.CodeType):
-            names |= _code_names(c)
-    return names
-
-
-def _array_key(a: np.ndarray) -> tuple:
-    if a.dtype.hasobject:
-        raise _OpaqueError
-    data = np.ascontiguousarray(a).tobytes()
-    return ("array", a.dtype.str, a.shape, hashlib.sha256(data).digest())
-
-
-class _Keyer:
-    """Builds value keys; one per :func:`canonical` call (memo of functions already keyed)."""
-
-    def __init__(self) -> None:
-        self.memo: dict[int, Any] = {}
-        self.active: set[int] = set()
-
-    def key(self, obj: Any, depth: int = 0) -> Any:
-        """A hashable key equal for two objects only when they behave the same (or raises)."""
-        if depth > _MAX_DEPTH:
-            raise _OpaqueError
-        t = type(obj)
-        if obj is None or t in (bool, int, str, bytes):
-            return (t.__name__, obj)
-        if t is float:
-            return ("float", obj.hex())  # exact bits: 0.0 and -0.0 differ, as do 1 and 1.0
-        if t is complex:
-            return ("complex", obj.real.hex(), obj.imag.hex())
-        if isinstance(obj, np.generic):
-            return ("scalar", _array_key(np.asarray(obj)))
-        if isinstance(obj, np.dtype):
-            return ("dtype", obj.str, str(obj))
-        if isinstance(obj, np.ndarray):
-            return _array_key(obj)
-        if isinstance(obj, jax.Array):
-            if isinstance(obj, jax.core.Tracer):
-                raise _OpaqueError
-            if _ckpt._is_typed_key(obj):
-                impl = str(jax.random.key_impl(obj))
-                return ("key", impl, _array_key(np.asarray(jax.random.key_data(obj))))
-            return ("jax", _array_key(np.asarray(obj)))
-        if isinstance(obj, types.ModuleType | type):
-            return ("global", obj)  # singletons: identity
-        if t is types.FunctionType:
-            return self._function(obj, depth)
-        if id(obj) in self.active:  # a data structure that contains itself
-            raise _OpaqueError
-        self.active.add(id(obj))
-        try:
-            return self._container(obj, t, depth + 1)
-        finally:
-            self.active.discard(id(obj))
-
-    def _container(self, obj: Any, t: type, d: int) -> Any:
-        if t in (tuple, list) or (isinstance(obj, tuple) and hasattr(t, "_fields")):
-            # Plain tuples and lists, and named tuples (GradientTransformation) with their type.
-            return (t, tuple(self.key(v, d) for v in obj))
-        if t is dict:
-            # Insertion order kept: dicts that differ only in order are not merged (conservative).
-            return ("dict", tuple((self.key(k, d), self.key(v, d)) for k, v in obj.items()))
-        if t is functools.partial:
-            return ("partial", self.key(obj.func, d), self.key(obj.args, d),
-                    self.key(obj.keywords, d))  # fmt: skip
-        if t is types.MethodType:
-            return ("method", self.key(obj.__func__, d), self.key(obj.__self__, d))
-        try:
-            hash(obj)
-        except TypeError:
-            raise _OpaqueError from None
-        # Any other hashable value (an enum member, a jitted function, an instance) compares
-        # as jit compares static arguments: by its own equality (identity by default), within
-        # its exact type (two IntEnums equal as ints stay apart).
-        return ("object", t, obj)
-
-    def _function(self, fn: types.FunctionType, depth: int) -> Any:
-        """A function by code, defaults, closed-over values, attributes and globals it reads."""
-        if id(fn) in self.memo:
-            return self.memo[id(fn)]
-        if id(fn) in self.active:
-            # Recursion through globals: this very function, whose key is being built.
-            return ("cycle", fn)
-        self.active.add(id(fn))
-        try:
-            d = depth + 1
-            g = fn.__globals__
-            read = tuple(sorted((name, self.key(g[name], d))
-                                for name in _code_names(fn.__code__) if name in g))  # fmt: skip
-            cells = []
-            for c in fn.__closure__ or ():
-                try:
-                    contents = c.cell_contents
-                except ValueError:  # an empty cell
-                    cells.append(("empty",))
-                    continue
-                cells.append(self.key(contents, d))
-            out = (
-                "function",
-                fn.__code__,  # code objects compare by value: bytecode, constants, names, line
-                id(g),  # the defining namespace (kept alive by the registered object)
-                read,
-                self.key(fn.__defaults__, d),
-                self.key(fn.__kwdefaults__, d),
-                tuple(cells),
-                self.key(dict(fn.__dict__), d),  # e.g. __wrapped__, __signature__
-            )
-        finally:
-            self.active.discard(id(fn))
-        self.memo[id(fn)] = out
-        return out
-
-
-def canonical(obj: Any) -> Any:
-    """The first-seen object with the same value key as ``obj`` (``obj`` itself when new).
-
-    Two ``optax.adam(1e-2)`` built apart then hit the same compiled program; ``adam(1e-3)``,
-    another schedule, or anything the key cannot describe faithfully stays distinct.
-
-    Args:
-        obj: an optax transformation or factory, or a static setting (e.g. a line search).
-
-    Returns:
-        ``obj`` or an equivalent object seen before.
-
-    Example:
-        >>> import optax
-        >>> canonical(optax.adam(1e-2)) is canonical(optax.adam(1e-2))
-        True
-        >>> canonical(optax.adam(1e-2)) is canonical(optax.adam(1e-3))
-        False
-    """
-    try:
-        key = _Keyer().key(obj)
-        with _registry_lock:
-            hit = _registry.pop(key, obj)
-            _registry[key] = hit  # most recently used last
-            while len(_registry) > _REGISTRY_SIZE:
-                del _registry[next(iter(_registry))]
-    except Exception:  # _OpaqueError, or a value whose hash or equality misbehaves
-        return obj
-    return hit
 
 
 # --------------------------------------------------------------------------------------------

@@ -412,10 +412,8 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree, stage: str 
             # Stops once its step is under 1e-6 standard errors (nλ² ≤ 1e-12) after one more,
             # undamped step; its final value, log-likelihood and curvature serve the test,
             # the result and the covariance.
-            # (Undamped within one standard error: n·decrement ≤ 1, the squared distance to
-            # the quadratic model's optimum in standard errors.)
             st = _newton.newton(with_aux, x0, max_steps=cfg.max_steps,
-                                decrement_tol=1e-12 / n, undamped_below=1.0 / n)  # fmt: skip
+                                decrement_tol=1e-12 / n)  # fmt: skip
             noise = 8 * jnp.finfo(st.x.dtype).eps * st.aux[1] / n
             out = (
                 st.x,
@@ -532,8 +530,19 @@ def _program_jit_for(backend: str):
     return jax.jit(_program, static_argnames=("cfg", "scfg", "stage"), compiler_options=opts)
 
 
+_program_nested = jax.jit(_program, static_argnames=("cfg", "scfg", "stage"))
+
+
 def _program_jit(*args, **kwargs) -> MLEResult:
-    return _program_jit_for(jax.default_backend())(*args, **kwargs)
+    if any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((args, kwargs))):
+        # Inside the caller's jit or vmap: compiler options belong to the outer program.
+        return _program_nested(*args, **kwargs)
+    try:
+        return _program_jit_for(jax.default_backend())(*args, **kwargs)
+    except ValueError as err:  # inside a jit whose inputs are all closed over
+        if "top-level" not in str(err):
+            raise
+        return _program_nested(*args, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -631,8 +640,9 @@ def mle(
     - a model with a closed form (``Model.has_closed_form``): the closed form, checked;
     - :class:`jaxmle.models.NonlinearRegression`: Levenberg–Marquardt with the exact Jacobian
       on the residuals (``"least_squares"``), then ``σ² = RSS/n``;
-    - up to 200 parameters: trust-region Newton with the exact autodiff Hessian
-      (``"newton"``, optimistix's damped-Newton descent and classical trust region);
+    - up to 200 parameters: damped Newton with the exact autodiff Hessian (``"newton"``,
+      :mod:`jaxmle._newton`); with ``"auto"``, where it does not converge, BFGS then
+      optimistix's trust-region Newton with ``|H|``, in a second program;
     - more: L-BFGS (``"lbfgs"``; ``"bfgs"`` also available).
 
     Any ``optax.GradientTransformation`` may be given instead; it runs to the same stopping

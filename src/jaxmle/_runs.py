@@ -43,6 +43,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from . import _checkpoint
 from ._io import _fsync_dir, atomic_write_text
 
 if TYPE_CHECKING:
@@ -370,7 +371,9 @@ def run_settings(name: str, options: Mapping[str, Any], *, seed: int, quick: boo
 
     return {"experiment": name, "options": _finite_json(_jsonable(dict(options))),
             "seed": seed, "quick": bool(quick), "x64": bool(x64),
-            "jaxmle": _dist_version("jaxmle")}  # fmt: skip
+            "jaxmle": _dist_version("jaxmle"),
+            # (A checkpoint layout change makes old folders start afresh, not fail.)
+            "checkpoints": _checkpoint.MANIFEST_VERSION}  # fmt: skip
 
 
 def settings_difference(stored: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
@@ -387,7 +390,7 @@ def settings_difference(stored: Mapping[str, Any], current: Mapping[str, Any]) -
         >>> settings_difference({"seed": 0, "options": {}}, {"seed": 7, "options": {}})
         'seed (0 in the checkpoints, 7 now)'
     """
-    for key in ("experiment", "jaxmle", "quick", "x64", "seed"):
+    for key in ("experiment", "jaxmle", "checkpoints", "quick", "x64", "seed"):
         if stored.get(key) != current.get(key):
             return f"{key} ({stored.get(key)} in the checkpoints, {current.get(key)} now)"
     old, new = stored.get("options") or {}, current.get("options") or {}
