@@ -23,6 +23,7 @@ from jax.scipy.linalg import cho_solve, solve_triangular
 
 from . import _linalg, _numerics
 from ._errors import InputError
+from ._lstsq import lstsq
 from ._models import (
     Bernoulli,
     Gaussian,
@@ -33,7 +34,6 @@ from ._models import (
     Poisson,
 )
 from ._nonlinear import NonlinearRegression
-from ._ols import lstsq
 from ._status import Status
 
 PyTree = Any

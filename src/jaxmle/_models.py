@@ -676,7 +676,7 @@ class LinearRegression(Model):
                    x_name="data['X']", intercept=self.intercept, fix=_LINREG_FIX)  # fmt: skip
 
     def _closed_form_diagnosed(self, data: Mapping[str, jax.Array]) -> tuple[Params, jax.Array]:
-        from ._ols import lstsq
+        from ._lstsq import lstsq
 
         X, y, w = data["X"], data["y"], data.get("weight")
         prior = (self.prior or {}).get("coef")

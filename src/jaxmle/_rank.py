@@ -31,7 +31,7 @@ __all__ = [
     "conditioning",
 ]
 
-PATH_NAMES = ("gram", "qr", "cholesky", "svd")  # LstsqSolution.path indices (see _ols)
+PATH_NAMES = ("gram", "qr", "cholesky", "svd")  # LstsqSolution.path indices (see _lstsq)
 
 
 def _rank_tol(n, p, dtype):
