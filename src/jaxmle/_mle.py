@@ -412,8 +412,8 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree, stage: str 
             # Stops once its step is under 1e-6 standard errors (nλ² ≤ 1e-12) after one more,
             # undamped step; its final value, log-likelihood and curvature serve the test,
             # the result and the covariance.
-            st = _newton.newton(with_aux, x0, max_steps=cfg.max_steps,
-                                decrement_tol=1e-12 / n)  # fmt: skip
+            st = _newton.newton(with_aux, x0, max_steps=cfg.max_steps, decrement_tol=1e-12 / n,
+                                rtol=cfg.rtol, atol=cfg.atol)  # fmt: skip
             noise = 8 * jnp.finfo(st.x.dtype).eps * st.aux[1] / n
             out = (
                 st.x,

@@ -84,6 +84,8 @@ def newton(
     *,
     max_steps: int,
     decrement_tol: float,
+    rtol: float = 1e-12,
+    atol: float = 1e-14,
 ) -> NewtonState:
     """Minimises ``fun(x)[0]`` from ``x0``; returns the final state (a bounded loop).
 
@@ -98,6 +100,11 @@ def newton(
         x0: the start.
         max_steps: cap on the iterations (accepted and rejected steps alike).
         decrement_tol: the decrement ``gᵀH⁻¹g`` below which one undamped step finishes.
+        rtol: the loop also stops once a trial step is below ``rtol·|x| + atol`` in every
+            coordinate (as optimistix's Cauchy test): where the curvature is singular (a
+            parameter the objective ignores) the decrement is never small, and where rounding
+            stalls the descent no step is accepted.
+        atol: see ``rtol``.
 
     Returns:
         A :class:`NewtonState` whose ``f``, ``aux``, ``g``, ``H`` are those at its ``x``; ``x0``
@@ -147,13 +154,15 @@ def newton(
                                             4.0 * st.lam)),
             st.steps, st.done,
         )  # fmt: skip
-        lam = new.lam
         # A start or a curvature that is not finite cannot be stepped from; the polishing
-        # step ends the loop. (Neither it nor the start's evaluation counts as a step.)
+        # step ends the loop, as does a negligible one. (Neither the polishing step nor the
+        # start's evaluation counts as a step.) Measured: a Poisson regression with a
+        # parameter the likelihood ignores ran all 2,000 steps without the step test.
         stuck = ~(jnp.all(jnp.isfinite(new.g)) & jnp.all(jnp.isfinite(new.H)))
-        stop = (fresh & ~accept) | small | stuck
+        negligible = ~fresh & jnp.all(jnp.abs(delta) <= rtol * jnp.abs(st.x) + atol)
+        stop = (fresh & ~accept) | small | stuck | negligible
         steps = st.steps + jnp.where(fresh | small, 0, 1).astype(st.steps.dtype)
-        return new._replace(lam=lam, steps=steps, done=stop)
+        return new._replace(steps=steps, done=stop)
 
     init = NewtonState(x0, jnp.asarray(jnp.inf, dt), aux0, jnp.zeros(k, dt),
                        jnp.eye(k, dtype=dt), jnp.ones(k, dt), zero,
