@@ -252,14 +252,20 @@ def test_launch_forwards_ctrl_c(tmp_path):
         "import sys, jaxmle.distributed as d\n"
         f"d.launch([sys.executable, '-c', {worker!r}, {str(tmp_path)!r}], 2, timeout=60)\n"
     )
-    p = subprocess.Popen([PY, "-c", parent], stderr=subprocess.PIPE, text=True)
+    # A suite run in the background (``cmd &``) inherits SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler: the parent gets the default disposition back.
+    def default_sigint():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    p = subprocess.Popen([PY, "-c", parent], stderr=subprocess.PIPE, text=True,
+                         preexec_fn=default_sigint)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         while not all((tmp_path / f"ready_{i}").exists() for i in range(2)):
             assert time.monotonic() < deadline and p.poll() is None, "workers never started"
             time.sleep(0.05)
         p.send_signal(signal.SIGINT)
-        _, err = p.communicate(timeout=90)  # (timed out at 30 s once, on 2 cores under 4 jobs)
+        _, err = p.communicate(timeout=60)
     finally:
         p.kill()
     assert p.returncode != 0 and "KeyboardInterrupt" in err
