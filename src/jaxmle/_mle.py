@@ -464,11 +464,12 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree, stage: str 
             out, H, ll, obj = lean_newton()
         elif stage == "fallback":
             out = _attempts(lambda i: attempt(i + 1), 2)
+        elif not cfg.fallback:  # a traced call with method="newton": no fallbacks
+            out = lean_newton()[0]
         else:  # both, for a traced call (inside jit/vmap: no host decides)
             first = lean_newton()[0]
-            again = jax.lax.cond(
-                (first[2] == Status.OK) | (not cfg.fallback), lambda: first,
-                lambda: _attempts(lambda i: attempt(i + 1), 2))  # fmt: skip
+            again = jax.lax.cond(first[2] == Status.OK, lambda: first,
+                                 lambda: _attempts(lambda i: attempt(i + 1), 2))  # fmt: skip
             out = _pick(first, again)
         x, steps, status, step_se = out
         params = natural(x)
