@@ -28,7 +28,7 @@ from ._rank import (
     conditioning,
 )
 from ._rank import PATH_NAMES as PATH_NAMES  # LstsqSolution.path indices
-from ._validation import as_array, check_positive, check_same_length, is_concrete
+from ._validation import as_array, check_positive, check_same_length
 
 __all__ = [
     "METHODS",
@@ -87,34 +87,13 @@ class OLSResult(NamedTuple):
 # call with the same shapes compiles nothing and costs a dispatch plus microseconds of Python.
 
 
-def _host_array(x, name: str, ndim: int):
-    """``as_array(x, name, ndim=ndim)`` without its device round trip on the common inputs.
-
-    A host array (or array-like) of the default float dtype stays on the host: the jitted
-    program transfers it at dispatch, in C++, far cheaper than ``jnp.asarray`` here. A concrete
-    device array of that dtype is returned as is. Anything else (other dtypes, tracers, bad
-    input, which needs the error message) goes through :func:`as_array`.
-    """
-    target = jax.dtypes.canonicalize_dtype(float)
-    if isinstance(x, jax.Array):
-        h = x if is_concrete(x) else None
-    else:
-        try:
-            h = np.asarray(x)
-        except Exception:  # ragged lists and the like: as_array words the error
-            h = None
-    ok = h is not None and h.dtype == target and h.ndim == ndim and h.shape[0] >= 1
-    if ok and np.isfinite(np.asarray(h)).all():
-        return h
-    return as_array(x, name, ndim=ndim)
-
-
 def _check_xy(X, y, weight, *, x_name="X", x_ndim=2):
-    X = _host_array(X, x_name, x_ndim)
-    y = _host_array(y, "y", 1)
+    # Host input stays on the host: the program moves it at its call.
+    X = as_array(X, x_name, ndim=x_ndim, host=True)
+    y = as_array(y, "y", ndim=1, host=True)
     arrays = {x_name: X, "y": y}
     if weight is not None:
-        weight = _host_array(weight, "weight", 1)
+        weight = as_array(weight, "weight", ndim=1, host=True)
         check_positive(weight, "weight", what="observation weight")
         arrays["weight"] = weight
     check_same_length(arrays)
@@ -437,7 +416,7 @@ def ridge(
     if float(alpha) == 0.0 and n < p:
         check_rank(float("inf"), n, p, X.dtype, x_name="X", intercept=intercept, fix=fix)
     if prior_mean is not None:
-        prior_mean = _host_array(prior_mean, "prior_mean", 1)
+        prior_mean = as_array(prior_mean, "prior_mean", ndim=1, host=True)
         if prior_mean.shape[0] != X.shape[1]:
             raise InputError(
                 f"`prior_mean` has {prior_mean.shape[0]} entries but `X` has {X.shape[1]} columns."
