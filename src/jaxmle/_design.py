@@ -1,0 +1,323 @@
+"""Design matrices for the front end: Wilkinson formulas on DataFrames (formulaic), or arrays.
+
+A :class:`Design` holds the response, the design matrix as float64 NumPy arrays, the column
+names in design order (intercept first, as formulaic and statsmodels write them), which rows
+of the data survived missing-value removal, and the formula's model spec, so that
+:func:`new_exog` applies exactly the same transforms (categorical levels, ``np.log(x)``,
+centring by the training data's statistics) to new data for ``predict``.
+
+This is the front-end layer's only contact with formulaic and pandas; both are imported on
+first use, so ``import jaxmle`` needs neither. Why formulaic: it is the maintained successor of
+patsy (statsmodels' formula engine) with the same names for encoded columns (``C(g)[T.b]``)
+and a model spec that re-encodes new data; nothing here reimplements formula parsing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._errors import InputError
+
+__all__ = ["Design", "align_rows", "from_arrays", "from_formula", "new_exog"]
+
+
+@dataclass(frozen=True)
+class Design:
+    """A response and design matrix with names, ready for an estimator.
+
+    Attributes:
+        y: ``(n,)`` the response, or ``(n, 2)`` for a two-column left-hand side
+            (``successes + failures ~ ...`` for a binomial count model).
+        X: ``(n, p)`` float64 design matrix.
+        names: the ``p`` column names, in design order.
+        y_name: the response's name (``"y"`` when it has none).
+        index: the kept rows' labels (a pandas Index) when the data was a DataFrame, else None.
+        rows: the kept rows' positions in the data (None: all rows, in order).
+        n_data: the number of rows of the data before missing values were dropped.
+        spec: formulaic's model spec of the right-hand side (None for arrays).
+        order: the positions of formulaic's columns in design order (None: as they are).
+        formula: the formula (None for arrays).
+        pandas: whether results should be pandas objects (the input was a DataFrame or a
+            formula).
+    """
+
+    y: np.ndarray
+    X: np.ndarray
+    names: tuple[str, ...]
+    y_name: str
+    index: Any = None
+    rows: np.ndarray | None = None
+    n_data: int = 0
+    spec: Any = None
+    order: np.ndarray | None = None
+    formula: str | None = None
+    pandas: bool = False
+
+    @property
+    def has_constant(self) -> bool:
+        """Whether a column is constant and non-zero (an intercept, named or not)."""
+        return _constant_column(self.X) is not None
+
+    @property
+    def k_constant(self) -> int:
+        """1 with a constant column (statsmodels' ``k_constant``), else 0."""
+        return int(self.has_constant)
+
+
+def _require(module: str):
+    try:
+        return __import__(module)
+    except ImportError as e:  # pragma: no cover - exercised only without the extra
+        raise ImportError(
+            f"formulas need {module}: pip install 'jaxmle[formula]' (formulaic and pandas)."
+        ) from e
+
+
+def _as_frame(data: Any, pd: Any) -> Any:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, Mapping):
+        try:
+            return pd.DataFrame({k: np.asarray(v) for k, v in data.items()})
+        except ValueError as e:
+            raise InputError(f"`data` could not be made a DataFrame: {e}") from e
+    raise InputError(
+        f"`data` must be a pandas DataFrame (or a dict of equal-length columns) for a "
+        f"formula; got {type(data).__name__}."
+    )
+
+
+def from_formula(formula: str, data: Any) -> Design:
+    """Builds the design of ``formula`` on ``data``, dropping rows with missing values.
+
+    Args:
+        formula: a Wilkinson formula ``"y ~ x1 + C(g)"``; an intercept is included unless the
+            formula removes it (``- 1`` or ``+ 0``). ``"s + f ~ x"`` gives a two-column
+            response.
+        data: a pandas DataFrame (or a dict of columns).
+
+    Returns:
+        A :class:`Design`.
+
+    Raises:
+        InputError: when the formula has no ``~``, names a column the data lacks, or leaves
+            no rows.
+
+    Example:
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"y": [1.0, 2.0, 4.0], "x": [0.0, 1.0, 2.0]})
+        >>> from_formula("y ~ x", df).names
+        ('Intercept', 'x')
+    """
+    if not isinstance(formula, str) or "~" not in formula:
+        raise InputError(f"`formula` must be a string 'y ~ x1 + x2'; got {formula!r}.")
+    pd = _require("pandas")
+    formulaic = _require("formulaic")
+    frame = _as_frame(data, pd)
+    try:
+        mm = formulaic.model_matrix(formula, frame)
+    except Exception as e:  # formulaic raises several types; name the argument either way
+        raise InputError(f"`formula` {formula!r} could not be applied to `data`: {e}") from e
+    lhs, rhs = mm.lhs, mm.rhs
+    if len(rhs) == 0:
+        raise InputError(f"`formula` {formula!r} leaves no rows of `data` without missing values.")
+    y = np.asarray(lhs, dtype=float)
+    y = y[:, 0] if y.shape[1] == 1 else y
+    rows = frame.index.get_indexer(rhs.index)
+    spec = mm.model_spec.rhs
+    order = _patsy_order(formula, spec, list(rhs.columns))
+    return Design(
+        y=y, X=np.asarray(rhs, dtype=float)[:, order],
+        names=tuple(str(rhs.columns[i]) for i in order),
+        y_name=" + ".join(str(c) for c in lhs.columns), index=rhs.index,
+        rows=None if len(rows) == len(frame) else rows, n_data=len(frame),
+        spec=spec, order=order, formula=formula, pandas=True,
+    )  # fmt: skip
+
+
+def _patsy_order(formula: str, spec: Any, columns: list) -> np.ndarray:
+    """Column positions in patsy's term order, so names line up with statsmodels' formulas.
+
+    formulaic encodes terms by degree; patsy (statsmodels' formula engine) groups them by the
+    numerical factors they contain: the group without any (intercept, categorical terms)
+    first, then the groups in order of first appearance in the formula, by degree within a
+    group. The encoding itself (which levels are dropped) is formulaic's and equals patsy's.
+    """
+    import formulaic
+
+    kinds = {k: v[0].value for k, v in spec.encoder_state.items()}
+    try:
+        first = {str(t): i for i, t in enumerate(formulaic.Formula(formula, _ordering="none").rhs)}
+    except Exception:  # an exotic formula: keep formulaic's own order
+        return np.arange(len(columns))
+    groups: dict[frozenset, list] = {}
+    for pos, st in enumerate(spec.structure):
+        num = frozenset(f.expr for f in st.term.factors if kinds.get(f.expr) == "numerical")
+        degree = 0 if str(st.term) == "1" else len(st.term.factors)
+        groups.setdefault(num, []).append((degree, first.get(str(st.term), pos), st.columns))
+    keys = sorted(groups, key=lambda k: (len(k) > 0, min(t[1] for t in groups[k])))
+    where = {c: i for i, c in enumerate(columns)}
+    names = [c for k in keys for *_, cols in sorted(groups[k], key=lambda t: t[:2]) for c in cols]
+    if sorted(names) != sorted(columns):
+        return np.arange(len(columns))
+    return np.array([where[c] for c in names])
+
+
+def _constant_column(X: np.ndarray) -> int | None:
+    if X.shape[0] == 0:
+        return None
+    const = np.all(X[:1] == X, axis=0) & (X[0] != 0)
+    hits = np.flatnonzero(const)
+    return int(hits[0]) if hits.size else None
+
+
+def _array_names(X: np.ndarray) -> tuple[str, ...]:
+    # statsmodels' names for an unnamed design: "const" for a constant column, x1, x2, ...
+    # for the others, numbered in order without the constant.
+    c = _constant_column(X)
+    names, i = [], 0
+    for j in range(X.shape[1]):
+        if j == c:
+            names.append("const")
+        else:
+            i += 1
+            names.append(f"x{i}")
+    return tuple(names)
+
+
+def from_arrays(y: Any, X: Any) -> Design:
+    """Builds a design from a response and a design matrix given as arrays or pandas objects.
+
+    Like statsmodels' ``OLS(y, X)``: no intercept is added (add a column of ones for one).
+    A DataFrame ``X`` names the columns; a NumPy ``X`` gets statsmodels' names (``const`` for a
+    constant column, ``x1, x2, ...`` for the others).
+
+    Args:
+        y: ``(n,)`` response (a Series names it), or ``(n, 2)`` successes and failures.
+        X: ``(n, p)`` design matrix (a 1-d array is one column).
+
+    Returns:
+        A :class:`Design`.
+
+    Raises:
+        InputError: on mismatched lengths, an empty design or non-numeric columns.
+
+    Example:
+        >>> import numpy as np
+        >>> from_arrays(np.ones(3), np.c_[np.ones(3), np.arange(3.0)]).names
+        ('const', 'x1')
+    """
+    named = hasattr(X, "columns")
+    try:
+        Xa = np.asarray(X, dtype=float)
+        ya = np.asarray(y, dtype=float)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"`X` and `y` must be numeric arrays: {e}") from e
+    if Xa.ndim == 1:
+        Xa = Xa[:, None]
+    if Xa.ndim != 2 or Xa.shape[1] == 0:
+        raise InputError(f"`X` must be a 2-d design matrix (n, p); got shape {Xa.shape}.")
+    if ya.ndim == 2 and ya.shape[1] == 1:
+        ya = ya[:, 0]
+    if ya.shape[0] != Xa.shape[0] or ya.ndim > 2:
+        raise InputError(
+            f"`y` has shape {ya.shape} but `X` has {Xa.shape[0]} rows; give one response per row."
+        )
+    names = tuple(str(c) for c in X.columns) if named else _array_names(Xa)
+    y_name = str(getattr(y, "name", None) or "y")
+    index = getattr(X, "index", None) if named else getattr(y, "index", None)
+    return Design(y=ya, X=Xa, names=names, y_name=y_name, index=index, n_data=Xa.shape[0],
+                  pandas=named or hasattr(y, "index"))  # fmt: skip
+
+
+def new_exog(design: Design, new: Any) -> np.ndarray:
+    """The design matrix of new data, by the same transforms as the fitted design.
+
+    Args:
+        design: the fitted :class:`Design`.
+        new: for a formula design, a DataFrame (or dict) with the right-hand side's columns;
+            else an ``(m, p)`` array (a DataFrame's columns must match the names).
+
+    Returns:
+        ``(m, p)`` float64 design matrix.
+
+    Raises:
+        InputError: when the new data lack a column, have unseen categories, or the wrong
+            number of columns.
+
+    Example:
+        >>> import pandas as pd
+        >>> d = from_formula("y ~ x", pd.DataFrame({"y": [1.0, 2.0, 4.0], "x": [0.0, 1.0, 2.0]}))
+        >>> new_exog(d, pd.DataFrame({"x": [5.0]})).tolist()
+        [[1.0, 5.0]]
+    """
+    if design.spec is not None:
+        pd = _require("pandas")
+        frame = _as_frame(new, pd)
+        try:
+            mm = design.spec.get_model_matrix(frame, na_action="raise")
+        except Exception as e:
+            raise InputError(
+                f"the new data could not be encoded like the fitted data ({design.formula!r}): {e}"
+            ) from e
+        Xn = np.asarray(mm, dtype=float)
+        return Xn if design.order is None else Xn[:, design.order]
+    if hasattr(new, "columns"):
+        missing = [c for c in design.names if c not in new.columns]
+        if missing:
+            raise InputError(f"the new data lack the design's column(s) {missing}.")
+        new = new[list(design.names)]
+    Xn = np.asarray(new, dtype=float)
+    if Xn.ndim == 1:
+        Xn = Xn[None, :] if Xn.shape[0] == len(design.names) else Xn[:, None]
+    if Xn.ndim != 2 or Xn.shape[1] != len(design.names):
+        raise InputError(
+            f"the new exog must have {len(design.names)} columns ({list(design.names)}); got "
+            f"shape {Xn.shape}."
+        )
+    return Xn
+
+
+def align_rows(design: Design, values: Any, name: str) -> np.ndarray | None:
+    """A per-row array given for the data (weights, offset) restricted to the kept rows.
+
+    Args:
+        design: the :class:`Design` (its ``rows`` say which data rows were kept).
+        values: None, an array of one value per row of the data, or a pandas Series (aligned
+            by index with the kept rows).
+        name: the argument's name for messages.
+
+    Returns:
+        A float64 ``(n,)`` array for the kept rows, or None.
+
+    Raises:
+        InputError: when the length matches neither the data nor the kept rows.
+
+    Example:
+        >>> import numpy as np
+        >>> d = from_arrays(np.ones(3), np.ones((3, 1)))
+        >>> align_rows(d, [1, 2, 3], "freq_weights").tolist()
+        [1.0, 2.0, 3.0]
+    """
+    if values is None:
+        return None
+    labelled = hasattr(values, "reindex") and design.index is not None
+    if labelled and design.index.isin(values.index).all():  # by label, in any order
+        values = values.reindex(design.index)
+    arr = np.asarray(values, dtype=float)
+    n = design.X.shape[0]
+    if arr.ndim != 1:
+        raise InputError(f"`{name}` must be one value per row, got shape {arr.shape}.")
+    if arr.shape[0] == n:
+        return arr
+    if design.rows is not None and arr.shape[0] == design.n_data:
+        return arr[design.rows]
+    raise InputError(
+        f"`{name}` has {arr.shape[0]} values but the model has {n} rows"
+        + (f" ({design.n_data} before rows with missing values were dropped)"
+           if design.rows is not None else "") + "."
+    )  # fmt: skip
