@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
 import jaxmle
 import nist
@@ -86,6 +87,49 @@ def test_ols_longley_matches_statsmodels(longley, cov_type, sm_type):
     assert s.df_resid == ref.df_resid
 
 
+def test_default_linear_regression_summary_is_statsmodels_ols(longley):
+    """mle(LinearRegression()).summary is OLS(y, add_constant(X)).fit(): classical, t tests."""
+    X, y, _ = longley
+    ref = sm.OLS(y, sm.add_constant(X)).fit()
+    s = jaxmle.mle(LinearRegression(), {"X": X, "y": y}).summary
+    assert s.cov_type == "classical" and s.use_t and s.df_resid == ref.df_resid == 9
+    assert int(s.status) == 0
+    assert rel(sm_order(s, "stderr"), ref.bse) < 1e-9
+    assert rel(sm_order(s, "statistic"), ref.tvalues) < 1e-9
+    assert rel(sm_order(s, "pvalue"), ref.pvalues) < 1e-9
+    # The p-values are Student's t on n − p = 9 df (the normal's would differ by ~2×).
+    t = sm_order(s, "statistic")
+    np.testing.assert_allclose(sm_order(s, "pvalue"), 2 * scipy_stats.t.sf(np.abs(t), 9),
+                               rtol=1e-9)  # fmt: skip
+    # σ² (statsmodels has no such row): the MLE RSS/n with SE σ̂²·sqrt(2/n), no test.
+    j = s.labels.index("variance")
+    n = X.shape[0]
+    assert rel(s.estimate[j], ref.ssr / n) < 1e-10
+    assert rel(s.stderr[j], ref.ssr / n * np.sqrt(2.0 / n)) < 1e-10
+    assert np.isnan(s.statistic[j]) and np.isnan(s.pvalue[j]) and np.isfinite(s.ci_low[j])
+    assert "no test of σ² = 0" in str(s)
+    # The inverse observed information is still there, explicitly: SEs smaller by sqrt(9/16)
+    # (by autodiff: longley's conditioning leaves it ~1e-8 from the QR-refined classical).
+    h = inference.summary(LinearRegression(), ols_params(ref), {"X": X, "y": y},
+                          cov_type="hessian")  # fmt: skip
+    assert rel(sm_order(h), ref.bse * np.sqrt(9 / 16)) < RTOL and not h.use_t
+    assert np.isfinite(h.statistic[j])
+
+
+def test_default_with_known_noise_variance_is_classical_with_z_tests(random_ols):
+    X, y, _ = random_ols
+    model, data = LinearRegression(noise_variance=2.0), {"X": X, "y": y}
+    res = jaxmle.mle(model, data)
+    s = res.summary
+    assert s.cov_type == "classical" and not s.use_t  # σ² known: z tests, as statsmodels'
+    h = inference.summary(model, res, data, cov_type="hessian")
+    # σ²(XᵀX)⁻¹ is the inverse observed information.
+    assert rel(s.stderr, h.stderr) < 1e-9 and rel(s.pvalue, h.pvalue) < 1e-9
+    np.testing.assert_allclose(s.stderr, np.sqrt(np.diag(
+        2.0 * np.linalg.inv(np.column_stack([X, np.ones(len(y))]).T
+                            @ np.column_stack([X, np.ones(len(y))])))), rtol=1e-9)  # fmt: skip
+
+
 def test_wls_random_matches_statsmodels():
     rng = np.random.default_rng(4)
     n = 40
@@ -120,7 +164,7 @@ def test_autodiff_sandwich_is_hc0_and_hessian_is_mle_classical(random_ols):
     assert rel(sm_order(s), hc0.bse) < RTOL
     ols = sm.OLS(y, sm.add_constant(X)).fit()
     n, p = X.shape[0], X.shape[1] + 1
-    h = inference.summary(LinearRegression(), params, data)
+    h = inference.summary(LinearRegression(), params, data, cov_type="hessian")
     assert rel(sm_order(h), ols.bse * np.sqrt((n - p) / n)) < RTOL
     j = h.labels.index("variance")  # Var(σ̂²) = 2σ⁴/n at the MLE
     assert rel(h.stderr[j], float(params["variance"]) * np.sqrt(2.0 / n)) < RTOL

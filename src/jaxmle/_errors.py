@@ -17,3 +17,7 @@ class FileFormatError(InputError):
 
 class CheckpointMismatchError(InputError):
     """A checkpoint location holds the state of a different study than the one asked for."""
+
+
+class PrecisionWarning(UserWarning):
+    """A result computed in float32 (``jax_enable_x64`` off) where float64 accuracy is claimed."""

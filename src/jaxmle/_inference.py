@@ -25,7 +25,7 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -47,9 +47,20 @@ from ._covariance import _no_expected_msg as _no_expected_msg
 from ._covariance import _packer as _packer
 from ._covariance import _scores as _scores
 from ._covariance import _sym_keys as _sym_keys
+from ._custom import CustomModel
 from ._errors import InputError
 from ._models import LinearRegression, Model
 from ._nonlinear import NonlinearRegression
+from ._settings import _Cfg as _Cfg
+from ._settings import _check_cov_type as _check_cov_type
+from ._settings import _check_df_correction as _check_df_correction
+from ._settings import _check_symmetric as _check_symmetric
+from ._settings import _default_cov_type as _default_cov_type
+from ._settings import _default_use_t as _default_use_t
+from ._settings import _df_resid as _df_resid
+from ._settings import _hc_family as _hc_family
+from ._settings import _n_scale as _n_scale
+from ._settings import _settings as _settings
 from ._status import Status
 from ._summary import LRTest as LRTest
 from ._summary import Summary as Summary
@@ -57,7 +68,7 @@ from ._summary import Wald as Wald
 from ._summary import _lane_values as _lane_values
 from ._summary import _require_pandas as _require_pandas
 from ._summary import _status_text as _status_text
-from ._validation import n_rows
+from ._validation import n_rows, warn_if_float32
 from ._wald import _check_int as _check_int
 from ._wald import _check_level as _check_level
 from ._wald import _is_traced as _is_traced
@@ -88,50 +99,10 @@ __all__ = [
 PyTree = Any
 
 
-class _Cfg(NamedTuple):
-    """Static settings of the summary kernel.
-
-    ``check``: run the stationarity check on estimates without a status of their own (the
-    public functions do; the Monte Carlo kernel, which builds its own ``_Cfg``, does not).
-    ``df_p``: the ``df_correction`` as a count of mean parameters (0: none; -1: k − 1).
-    """
-
-    cov_type: str
-    level: float
-    use_t: bool
-    include_prior: bool
-    n_params: int | None
-    symmetric: tuple[str, ...]
-    axes: tuple = ()
-    check: bool = False
-    df_p: int = 0
-
-
 # A result's estimation status as the summary's: its own code when it is an estimation outcome
 # (or non-finite), else (a covariance code in a result's status) NOT_CONVERGED.
 _ESTIMATION_CODES = (int(Status.NONFINITE), int(Status.MAX_STEPS), int(Status.FLAT_DIRECTION),
                      int(Status.BOUNDARY), int(Status.NOT_CONVERGED))  # fmt: skip
-
-
-def _df_resid(model, n: int, k: int, df_p: int = 0) -> int:
-    # statsmodels: n − p for OLS and nonlinear regression (σ² not counted), n − k for other
-    # likelihood models; with a df_correction, n − p for its p.
-    if df_p:
-        return n - (k - 1 if df_p < 0 else df_p)
-    return n - (k - _n_scale(model))
-
-
-def _n_scale(model) -> int:
-    """Number of noise-scale parameters that statsmodels leaves out of its parameter count."""
-    regression = isinstance(model, LinearRegression | NonlinearRegression)
-    return int(regression and model.noise_variance is None)
-
-
-def _hc_family(cfg: _Cfg) -> tuple[_Cfg, int]:
-    """HC0–HC3 run as one program (cov_type "HC") with the variant as a traced index."""
-    if cfg.cov_type in ("HC0", "HC1", "HC2", "HC3"):
-        return cfg._replace(cov_type="HC"), int(cfg.cov_type[2])
-    return cfg, 0
 
 
 def _summary_kernel(model, params, data, fn, cfg: _Cfg, hc=0, given=-1,
@@ -143,7 +114,8 @@ def _summary_kernel(model, params, data, fn, cfg: _Cfg, hc=0, given=-1,
     (:func:`jaxmle.mle`'s solver).
     """
     m = model if fn is None else fn
-    pk = _packer(params, _sym_keys(m, cfg.symmetric))
+    sym = _sym_keys(m, cfg.symmetric)
+    pk = _packer(params, sym)
     log_prob, _ = _funcs(m)
     n = _n_obs(data)
     k = pk.vec.shape[0]
@@ -187,17 +159,36 @@ def _summary_kernel(model, params, data, fn, cfg: _Cfg, hc=0, given=-1,
     cov = jnp.where(status == 0, cov, jnp.nan)
     se = jnp.sqrt(jnp.diagonal(cov))
     stat, pval, lo, hi = _wald_kernel(pk.vec, se, cfg.level, df if cfg.use_t else None)
+    if cfg.cov_type in ("classical", "HC") and isinstance(m, LinearRegression) and _n_scale(m):
+        # OLS's σ² under its own conventions: no test of σ² = 0, the boundary of its domain
+        # (statsmodels lists no σ² row); its standard error and interval stay.
+        j = pk.slices["variance"][0]
+        stat, pval = stat.at[j].set(jnp.nan), pval.at[j].set(jnp.nan)
     ll = jnp.sum(log_prob(pk.unpack(pk.vec), data)) if loglik is None else loglik
     k_ic = cfg.n_params if cfg.n_params is not None else k - _n_scale(m)
     return Summary(
         estimate=pk.vec, stderr=se, statistic=stat, pvalue=pval, ci_low=lo, ci_high=hi,
         cov=cov, loglik=ll, aic=-2.0 * ll + 2.0 * k_ic, bic=-2.0 * ll + math.log(n) * k_ic,
         status=status, min_eigenvalue=eig, newton_step=step, converged=converged,
-        fit_status=given, labels=pk.labels, cov_type=cfg.cov_type,
+        fit_status=given, labels=_labels(m, pk, sym), cov_type=cfg.cov_type,
         use_t=cfg.use_t, level=cfg.level, n_obs=n, n_params=k_ic, df_resid=df,
-        model_name=type(m).__name__ if isinstance(m, Model) else getattr(m, "__name__", "log_prob"),
+        model_name=_model_name(m),
         posterior=bool(cfg.include_prior and _funcs(m)[1] is not None), axes=cfg.axes,
     )  # fmt: skip
+
+
+def _labels(model: Any, pk: Any, sym: frozenset[str]) -> tuple[str, ...]:
+    """Row labels: ``coef[0]``, ..., or a custom model's ``names``."""
+    if isinstance(model, CustomModel):
+        return model._relabel(pk.labels, pk.slices, sym)
+    return pk.labels
+
+
+def _model_name(model: Any) -> str:
+    if isinstance(model, CustomModel):
+        return f"custom({getattr(model.fn, '__name__', 'log_prob')})"
+    return type(model).__name__ if isinstance(model, Model) else getattr(model, "__name__",
+                                                                           "log_prob")  # fmt: skip
 
 
 _summary_jit = jax.jit(_summary_kernel, static_argnames=("fn", "cfg"))
@@ -302,7 +293,7 @@ def _prepare(model, params, data, symmetric, *, batch_ndim: int = 0):
             got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
             raise InputError(
                 f"`params` must be a dict with keys {list(model.param_names)} for "
-                f"{type(model).__name__}; got {got}."
+                f"{_model_name(model)}; got {got}."
             )
         if isinstance(model, NonlinearRegression):  # no data-shaped default: check f(θ, x)
             theta = jax.tree_util.tree_map(
@@ -310,6 +301,8 @@ def _prepare(model, params, data, symmetric, *, batch_ndim: int = 0):
                 params["theta"])  # fmt: skip
             model.check_theta(theta, data)
             ref = {"variance": jax.ShapeDtypeStruct((), dt)} if "variance" in params else {}
+        elif isinstance(model, CustomModel) and not model.has_init:
+            ref = {}  # (no default to compare shapes with: its log_prob is checked when traced)
         else:
             ref = jax.eval_shape(model.init, data)
         for k, v in ref.items():
@@ -327,98 +320,6 @@ def _prepare(model, params, data, symmetric, *, batch_ndim: int = 0):
         if len(s) != 2 or s[0] != s[1]:
             raise InputError(f"`symmetric` names {k!r}, but params[{k!r}] has shape {s}.")
     return params, data
-
-
-def _default_cov_type(model: Any, cov_type: str | None) -> str:
-    """The ``cov_type=None`` default: ``classical`` for a prior-free NonlinearRegression.
-
-    The regression convention s²(JᵀWJ)⁻¹ there, the inverse observed information ``hessian``
-    for everything else (LinearRegression included, for now).
-    """
-    if cov_type is not None:
-        return cov_type
-    if isinstance(model, NonlinearRegression) and not model.prior:
-        return "classical"
-    return "hessian"
-
-
-def _check_cov_type(model, cov_type: str) -> None:
-    if cov_type not in COV_TYPES:
-        raise InputError(f"`cov_type` must be one of {COV_TYPES}, got {cov_type!r}.")
-    if cov_type in _OLS_TYPES:
-        nls = cov_type == "classical" and isinstance(model, NonlinearRegression)
-        if not (isinstance(model, LinearRegression) or nls):
-            got = type(model).__name__ if isinstance(model, Model) else "a plain function"
-            where = "jaxmle.models.LinearRegression only"
-            if cov_type == "classical":
-                where = "jaxmle.models.LinearRegression and NonlinearRegression"
-            raise InputError(
-                f"`cov_type`={cov_type!r} is defined for {where}, got {got}; use 'sandwich' "
-                "(robust) or 'hessian' for other models."
-            )
-        if model.prior:
-            raise InputError(
-                f"`cov_type`={cov_type!r} is for least-squares fits; this model has a prior "
-                "(MAP/ridge fit): use cov_type='hessian' for its posterior curvature."
-            )
-    if cov_type == "expected" and not _has_expected(model):
-        raise InputError(_no_expected_msg(model))
-
-
-def _check_symmetric(symmetric: Any) -> tuple[str, ...]:
-    if not isinstance(symmetric, list | tuple):
-        raise InputError(f"`symmetric` must be a list of parameter names, got {symmetric!r}.")
-    return tuple(symmetric)
-
-
-def _default_use_t(model: Any, cov_type: str, use_t: bool | None, df_p: int = 0) -> bool:
-    """The default of statsmodels: Student's t only for a regression's classical covariance.
-
-    That is with s² (OLS, nonlinear least squares), and here also with a ``df_correction``.
-    """
-    if use_t is not None:
-        return bool(use_t)
-    if df_p:
-        return True
-    return (
-        cov_type == "classical" and isinstance(model, LinearRegression | NonlinearRegression)
-        and model.noise_variance is None
-    )  # fmt: skip
-
-
-def _check_df_correction(df_correction: Any, cov_type: str) -> int:
-    """``df_correction`` as the kernel's static ``df_p`` (0 none, -1 for True: k − 1)."""
-    if df_correction is False or df_correction is None:
-        return 0
-    if df_correction is True:
-        p = -1
-    elif isinstance(df_correction, int | np.integer) and df_correction >= 1:
-        p = int(df_correction)
-    else:
-        raise InputError(
-            "`df_correction` must be False, True (p = all parameters but one, the noise "
-            f"scale) or a positive integer p (the number of mean parameters); got "
-            f"{df_correction!r}."
-        )
-    if cov_type in _OLS_TYPES:
-        raise InputError(
-            f"`df_correction` rescales the likelihood covariances (hessian, expected, outer, "
-            f"sandwich); cov_type={cov_type!r} already uses its own n − p convention."
-        )
-    return p
-
-
-def _settings(model, cov_type, level, use_t, include_prior, n_params, symmetric, axes=(),
-              df_correction=False):  # fmt: skip
-    cov_type = _default_cov_type(model, cov_type)
-    _check_cov_type(model, cov_type)
-    level = _check_level(level)
-    if n_params is not None:
-        n_params = _check_int(n_params, "n_params", 0)
-    df_p = _check_df_correction(df_correction, cov_type)
-    return _Cfg(cov_type, level, _default_use_t(model, cov_type, use_t, df_p),
-                bool(include_prior), n_params, _check_symmetric(symmetric), axes, True,
-                df_p)  # fmt: skip
 
 
 def _warn_prior(model, include_prior: bool, stacklevel: int) -> None:
@@ -494,10 +395,33 @@ def summary(
     Conventions (statsmodels'): the p-values are two-sided; ``use_t`` (default: only for
     ``cov_type="classical"`` of a linear or nonlinear regression with estimated σ², and with a
     ``df_correction``) uses Student's t with ``df_resid = n − p`` degrees of freedom, otherwise
-    the normal. AIC = −2ℓ + 2m and BIC = −2ℓ + m log n count every estimated parameter except
-    a linear or nonlinear regression's noise variance (statsmodels' ``df_model + k_constant``);
-    ``n_params`` overrides m. ℓ is the log-likelihood at ``params`` as given (for OLS,
-    statsmodels' ℓ is at σ² = RSS/n, which is what :func:`jaxmle.closed_form.ols` returns).
+    the normal.
+
+    Regressions. A :class:`~jaxmle.models.LinearRegression` or
+    :class:`~jaxmle.models.NonlinearRegression` without a prior defaults to ``classical``, so
+    its standard errors, t values and p-values are statsmodels' ``OLS(y, X).fit()`` (``WLS``
+    with weights) ``bse``/``tvalues``/``pvalues``: ``s²(XᵀWX)⁻¹`` with ``s² = RSS/(n − p)`` and
+    t on ``n − p`` degrees of freedom; with a known noise variance σ², ``σ²(XᵀWX)⁻¹`` with
+    z-tests (which the inverse observed information equals). statsmodels lists no σ² row; the
+    ``variance`` row here (σ² estimated) keeps the estimate as given (``RSS/n`` from
+    :func:`jaxmle.mle`; statsmodels' ``scale`` is ``RSS/(n − p)``), the inverse Fisher
+    information's standard error ``σ̂²·sqrt(2/n)`` (HC types: the sandwich from the
+    residuals) and its Wald interval, but no test: NaN statistic and p-value, as σ² = 0 is the
+    boundary of its domain (a NonlinearRegression's ``variance`` row, with the same standard
+    error, still shows ``σ̂²/se = sqrt(n/2)``, which tests nothing). ``cov_type="hessian"`` is
+    the inverse observed information at the
+    given σ̂² for every row, with z-tests (its coefficient standard errors are ``sqrt((n −
+    p)/n)`` times statsmodels').
+
+    Information criteria. AIC = −2ℓ + 2m and BIC = −2ℓ + m log n, with m the number of free
+    parameters estimated (Akaike's definition; R's ``AIC()`` of a ``fitdistr`` fit): one per
+    entry of the flattened parameters, except a linear or nonlinear regression's noise
+    variance, which statsmodels' OLS does not count (``df_model + k_constant``; R's
+    ``AIC(lm)`` does, 2 more). ``n_params`` overrides m. statsmodels' ``GenericLikelihoodModel``
+    without ``exog`` and ``extra_params_names`` counts each parameter twice (its results set
+    ``df_model = len(params)`` before ``fit`` adds the same parameters as ``k_extra``): see
+    :func:`aic`. ℓ is the log-likelihood at ``params`` as given (for OLS, statsmodels' ℓ is at
+    σ² = RSS/n, which is what :func:`jaxmle.closed_form.ols` returns).
 
     ``df_correction`` (the regression convention for a plain Gaussian ``log_prob``): the
     covariance is multiplied by ``n/(n − p)`` and ``df_resid = n − p``, which turns the inverse
@@ -516,8 +440,10 @@ def summary(
             attribute (and a ``status`` or ``converged`` one: see above).
         data: the observations the estimate was fitted to.
         cov_type: one of :data:`COV_TYPES`; None (default) picks by model: ``"classical"``
-            (``s²(JᵀWJ)⁻¹``) for a :class:`~jaxmle.models.NonlinearRegression` without a prior,
-            ``"hessian"`` (inverse observed information) for every other model.
+            (statsmodels' OLS ``nonrobust``: ``s²(XᵀWX)⁻¹``, ``s²(JᵀWJ)⁻¹``) for a
+            :class:`~jaxmle.models.LinearRegression` or
+            :class:`~jaxmle.models.NonlinearRegression` without a prior, ``"hessian"``
+            (inverse observed information) for every other model (see Regressions above).
         level: confidence level of the Wald intervals.
         use_t: Student's t instead of the normal for p-values and intervals (None: see above).
         include_prior: include the model's log prior in the curvature (a MAP fit's posterior
@@ -535,6 +461,9 @@ def summary(
     Raises:
         InputError: on an unknown ``cov_type``, one that does not apply to the model, a bad
             ``df_correction``, or parameters or data that do not fit the model.
+
+    Warns:
+        PrecisionWarning: when float64 is off (``jax_enable_x64``): the summary is float32.
 
     Example:
         >>> import jax, jax.numpy as jnp, jaxmle
@@ -554,6 +483,8 @@ def summary(
                     df_correction)  # fmt: skip
     given = _given(_result_status(params), ())
     params, data = _prepare(model, params, data, cfg.symmetric)
+    if not _is_traced(params, data, model):
+        warn_if_float32("jaxmle.inference.summary", stacklevel=2)
     _warn_prior(model, cfg.include_prior, stacklevel=2)
     out = _run_summary(_summary_jit, model, params, data, cfg, given)
     if not _is_traced(out.status):
@@ -628,6 +559,8 @@ def sweep_summary(
     except TypeError as err:  # unhashable coordinates
         raise InputError(f"the study's axes could not be used as labels: {err}") from err
     params, data = _prepare(model, params, data, cfg.symmetric, batch_ndim=int(batch_ndim))
+    if not _is_traced(params, data, model):
+        warn_if_float32("jaxmle.inference.sweep_summary", stacklevel=2)
     leaves = jax.tree_util.tree_leaves(params)
     shape = tuple(np.shape(leaves[0])[:batch_ndim])
     for x in leaves:
@@ -763,6 +696,8 @@ def param_labels(
         symmetric: further keys flattened to their lower triangle.
 
     Returns:
-        One label per entry, e.g. ``("coef[0]", "coef[1]", "intercept", "variance")``.
+        One label per entry, e.g. ``("coef[0]", "coef[1]", "intercept", "variance")``; a
+        :func:`jaxmle.models.custom` model's ``names`` replace its parameters' ``key[i]``.
     """
-    return _packer(_unwrap_params(params), _sym_keys(model, tuple(symmetric))).labels
+    sym = _sym_keys(model, tuple(symmetric))
+    return _labels(model, _packer(_unwrap_params(params), sym), sym)

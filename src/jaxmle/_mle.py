@@ -33,7 +33,13 @@ from ._errors import InputError
 from ._models import Model
 from ._nonlinear import NonlinearRegression
 from ._status import Status
-from ._validation import check_log_prob_shape, check_params_domain, is_traced, n_rows
+from ._validation import (
+    check_log_prob_shape,
+    check_params_domain,
+    is_traced,
+    n_rows,
+    warn_if_float32,
+)
 
 __all__ = ["MLEResult", "mle"]
 
@@ -666,8 +672,9 @@ def mle(
         method: ``"auto"``, ``"closed_form"``, ``"least_squares"``, ``"newton"``, ``"bfgs"``,
             ``"lbfgs"``, or an optax transformation.
         cov_type: covariance of the summary (default: the model's convention — the
-            regression ``s²(JᵀJ)⁻¹`` for ``NonlinearRegression``, else the inverse observed
-            information; see :func:`jaxmle.inference.summary`).
+            regression ``classical`` one, statsmodels' OLS ``s²(XᵀX)⁻¹`` or ``s²(JᵀJ)⁻¹``, for
+            a ``LinearRegression`` or ``NonlinearRegression`` without a prior, else the inverse
+            observed information; see :func:`jaxmle.inference.summary`).
         max_steps: iteration cap per solver run (default 10,000 for least squares, whose
             steps are cheap and which NIST's MGH10 needs ~4,800 of; 2,000 otherwise: Newton
             on NIST's Bennett5 as a likelihood needs ~1,000).
@@ -709,6 +716,7 @@ def mle(
     traced = is_traced(data, params0, model)
     if not traced:
         _check_finite(params0, "params0", "pass finite starting values.")
+        warn_if_float32("jaxmle.mle", stacklevel=2)
     # (log_prob's output shape is checked when the program is traced: warm calls skip it.)
     if isinstance(model, Model):
         u0 = check_params_domain(model.constraints, params0)

@@ -28,7 +28,7 @@ from ._rank import (
     conditioning,
 )
 from ._rank import PATH_NAMES as PATH_NAMES  # LstsqSolution.path indices
-from ._validation import as_array, check_positive, check_same_length
+from ._validation import as_array, check_positive, check_same_length, warn_if_float32
 
 __all__ = [
     "METHODS",
@@ -297,6 +297,7 @@ def ols(
         >>> [round(float(fit.params["intercept"]), 12), round(float(fit.params["coef"][0]), 12)]
         [1.0, 2.0]
     """
+    warn_if_float32("jaxmle.closed_form.ols", stacklevel=2)
     _check_common(method, rank_deficient, noise_variance)
     X, y, _ = _check_xy(X, y, None)
     return _solve(X, y, None, intercept, noise_variance, rank_deficient, "X", method=method)
@@ -326,6 +327,7 @@ def wls(
     Returns:
         An :class:`OLSResult`; ``rss`` and the variances are weighted (Σ v_i r_i²).
     """
+    warn_if_float32("jaxmle.closed_form.wls", stacklevel=2)
     _check_common(method, rank_deficient, noise_variance)
     X, y, weight = _check_xy(X, y, weight)
     return _solve(X, y, weight, intercept, noise_variance, rank_deficient, "X", method=method)
@@ -359,6 +361,7 @@ def polyfit(
     """
     if not isinstance(degree, int) or degree < 1:
         raise InputError(f"`degree` must be a positive integer, got {degree!r}.")
+    warn_if_float32("jaxmle.closed_form.polyfit", stacklevel=2)
     _check_common("qr", rank_deficient, None)
     x, y, weight = _check_xy(x, y, weight, x_name="x", x_ndim=1)
     return _solve(x, y, weight, intercept, None, rank_deficient, "x", method="qr", degree=degree)
@@ -403,6 +406,7 @@ def ridge(
         RuntimeWarning: as :func:`ols`, when a requested normal-equation method (``"gram"``,
             ``"cholesky"``) loses most digits on the penalised problem.
     """
+    warn_if_float32("jaxmle.closed_form.ridge", stacklevel=2)
     _check_common(method, "raise", None)
     X, y, weight = _check_xy(X, y, weight)
     if not _finite_nonneg(alpha):
@@ -448,6 +452,7 @@ def intercept_by_centring(X: jax.Array, y: jax.Array, *, method: str = "auto") -
     Returns:
         ``{"coef": (d,), "intercept": ()}``.
     """
+    warn_if_float32("jaxmle.closed_form.intercept_by_centring", stacklevel=2)
     _check_common(method, "raise", None)
     X, y, _ = _check_xy(X, y, None)
     n, p = X.shape[0], X.shape[1] + 1

@@ -33,8 +33,10 @@ class Summary:
     Attributes:
         estimate: ``(..., k)`` the flattened natural parameters.
         stderr: ``(..., k)`` standard errors ``sqrt(diag(cov))``.
-        statistic: ``(..., k)`` Wald statistics ``estimate / stderr`` (z, or t when ``use_t``).
-        pvalue: ``(..., k)`` two-sided p-values of ``parameter = 0``.
+        statistic: ``(..., k)`` Wald statistics ``estimate / stderr`` (z, or t when ``use_t``);
+            NaN for a LinearRegression's ``variance`` under ``classical``/HC (no test of
+            σ² = 0).
+        pvalue: ``(..., k)`` two-sided p-values of ``parameter = 0`` (NaN where statistic is).
         ci_low, ci_high: ``(..., k)`` Wald confidence interval at ``level``.
         cov: ``(..., k, k)`` the covariance estimate (``cov_type``).
         loglik: ``(...)`` log-likelihood Σ log p(x_i | θ) (without the prior).
@@ -161,6 +163,16 @@ class Summary:
                 "Standard errors are from the curvature of the log posterior (MAP fit), not the "
                 "sampling distribution of the MLE."
             )
+        if (self.cov_type in _OLS_TYPES and self.model_name == "LinearRegression"
+                and "variance" in self.labels):  # fmt: skip
+            notes.append(
+                "variance: the noise variance as given (RSS/n for an MLE), with the inverse "
+                "Fisher information's standard error σ²·sqrt(2/n) and no test of σ² = 0 (the "
+                "boundary of its domain); the coefficients' standard errors use s² = RSS/(n − p)."
+                if self.cov_type == "classical" else
+                "variance: the noise variance as given, with a sandwich standard error and no test "
+                "of σ² = 0 (the boundary of its domain)."
+            )  # fmt: skip
         if status:
             head = "Covariance unavailable: " if bool(self.converged) else ""
             text = _status_text(self, status)

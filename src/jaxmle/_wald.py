@@ -69,6 +69,24 @@ _wald_jit = jax.jit(_wald_kernel, static_argnums=(2, 3))
 def aic(loglik: jax.Array | float, n_params: int) -> jax.Array:
     """Akaike's information criterion ``−2ℓ + 2m``.
 
+    m is the number of free parameters estimated, as Akaike defines it: a two-parameter
+    Weibull fit has m = 2, as R's ``AIC(fitdistr(x, "weibull"))`` counts and as one counts
+    the shape and scale that ``scipy.stats.weibull_min.fit(x, floc=0)`` estimates.
+    :func:`jaxmle.inference.summary` counts one per entry of the flattened parameters, except
+    a linear or nonlinear regression's noise variance (statsmodels' OLS convention; R's
+    ``AIC(lm)`` counts it too, 2 more).
+
+    statsmodels' ``GenericLikelihoodModel`` can count more (statsmodels 0.15,
+    ``statsmodels/base/model.py``): without ``exog`` and without ``extra_params_names``, its
+    results' ``__init__`` sets ``df_model = len(params) − k_constant − k_extra`` while
+    ``k_extra`` is still 0, then ``fit`` names the parameters ``par0, par1, ...`` as extra
+    parameters (``k_extra = len(params)``), and ``ResultMixin.df_modelwc = df_model +
+    k_constant + k_extra`` counts them a second time: 4 for a Weibull's 2, an AIC 4 higher
+    than this one. With ``exog=np.ones((n, 1))`` and ``extra_params_names`` it counts 3 (the
+    column of ones is a "constant", ``k_constant = 1``, beside the 2 extras); with
+    ``extra_params_names`` and no ``exog`` it counts 2. (Upstream: statsmodels issues #8475
+    and #8481 on its parameter counts.) ``tests/test_aic_convention.py`` reproduces all three.
+
     Args:
         loglik: maximised log-likelihood ℓ.
         n_params: number of estimated parameters m (see :func:`summary` for the convention).
@@ -78,6 +96,11 @@ def aic(loglik: jax.Array | float, n_params: int) -> jax.Array:
 
     Raises:
         InputError: when ``n_params`` is not a non-negative integer.
+
+    Example:
+        >>> import jaxmle
+        >>> float(jaxmle.inference.aic(-284.3273, 2))  # a two-parameter Weibull
+        572.6546
     """
     return -2.0 * jnp.asarray(loglik) + 2.0 * _check_int(n_params, "n_params", 0)
 

@@ -11,6 +11,9 @@ from ._constraints import positive_definite as positive_definite
 from ._constraints import real as real
 from ._constraints import simplex as simplex
 from ._constraints import unit_interval as unit_interval
+from ._custom import CustomModel as CustomModel
+from ._custom import custom as custom
+from ._glm_model import GLM as GLM
 from ._models import Bernoulli as Bernoulli
 from ._models import Gaussian as Gaussian
 from ._models import LinearRegression as LinearRegression
@@ -25,9 +28,11 @@ from ._priors import Prior as Prior
 from ._priors import Uniform as Uniform
 
 __all__ = [
+    "GLM",
     "Bernoulli",
     "Beta",
     "Constraint",
+    "CustomModel",
     "Gaussian",
     "LinearRegression",
     "LogisticRegression",
@@ -38,6 +43,7 @@ __all__ = [
     "Poisson",
     "Prior",
     "Uniform",
+    "custom",
     "positive",
     "positive_definite",
     "real",
