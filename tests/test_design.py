@@ -56,6 +56,8 @@ def test_new_data_reuse_the_training_encoding(frame):
     np.testing.assert_array_equal(Xn, [[1, 0, 1, 1.5], [1, 0, 0, 1.2]])
     with pytest.raises(InputError, match="could not be encoded"):
         new_exog(d, pd.DataFrame({"x": [1.0]}))  # no column g
+    with pytest.raises(InputError, match=r"not.*seen in original dataset"):
+        new_exog(d, pd.DataFrame({"x": [1.0], "g": ["z"]}))  # a level the fit never saw
 
 
 def test_arrays_get_statsmodels_names():

@@ -14,6 +14,7 @@ and a model spec that re-encodes new data; nothing here reimplements formula par
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -139,6 +140,17 @@ def from_formula(formula: str, data: Any) -> Design:
     )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=256)
+def _term_positions(formula: str) -> dict[str, int] | None:
+    # Parsing costs milliseconds; a session refits the same few formulas.
+    import formulaic
+
+    try:
+        return {str(t): i for i, t in enumerate(formulaic.Formula(formula, _ordering="none").rhs)}
+    except Exception:
+        return None
+
+
 def _patsy_order(formula: str, spec: Any, columns: list) -> np.ndarray:
     """Column positions in patsy's term order, so names line up with statsmodels' formulas.
 
@@ -147,12 +159,9 @@ def _patsy_order(formula: str, spec: Any, columns: list) -> np.ndarray:
     first, then the groups in order of first appearance in the formula, by degree within a
     group. The encoding itself (which levels are dropped) is formulaic's and equals patsy's.
     """
-    import formulaic
-
     kinds = {k: v[0].value for k, v in spec.encoder_state.items()}
-    try:
-        first = {str(t): i for i, t in enumerate(formulaic.Formula(formula, _ordering="none").rhs)}
-    except Exception:  # an exotic formula: keep formulaic's own order
+    first = _term_positions(formula)
+    if first is None:  # an exotic formula: keep formulaic's own order
         return np.arange(len(columns))
     groups: dict[frozenset, list] = {}
     for pos, st in enumerate(spec.structure):
@@ -258,8 +267,17 @@ def new_exog(design: Design, new: Any) -> np.ndarray:
     if design.spec is not None:
         pd = _require("pandas")
         frame = _as_frame(new, pd)
+        import warnings
+
+        from formulaic.errors import DataMismatchWarning
+
         try:
-            mm = design.spec.get_model_matrix(frame, na_action="raise")
+            with warnings.catch_warnings():
+                # formulaic encodes an unseen category as the reference level, with a warning:
+                # a silently wrong prediction, so an error here.
+                warnings.simplefilter("error", DataMismatchWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)  # pandas' note on the same
+                mm = design.spec.get_model_matrix(frame, na_action="raise")
         except Exception as e:
             raise InputError(
                 f"the new data could not be encoded like the fitted data ({design.formula!r}): {e}"

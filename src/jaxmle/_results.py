@@ -26,6 +26,9 @@ from ._status import Status
 __all__ = ["RegressionResults", "TextSummary", "header_table", "params_table"]
 
 _WIDTH = 78
+# Codes that say the covariance failed while the estimate itself may be fine (see Status).
+_COVARIANCE_CODES = (int(Status.NOT_POSITIVE_DEFINITE), int(Status.SINGULAR),
+                     int(Status.NO_RESIDUAL_DF), int(Status.LEVERAGE_ONE))  # fmt: skip
 
 
 class TextSummary:
@@ -124,11 +127,15 @@ def params_table(names: Sequence[str], cols: Sequence[np.ndarray], use_t: bool,
     lo, hi = f"[{alpha / 2:.3g}", f"{1 - alpha / 2:.3g}]"
     heads = ["coef", "std err", s, f"P>|{s}|", lo, hi]
     digits = (4, 3, 3, 3, 3, 3)
-    lines = [" " * w + "".join(f"{h:>11}" for h in heads), "-" * max(_WIDTH, w + 66)]
+    cw = 11 if w + 66 <= _WIDTH else 10  # long names: narrower columns, as statsmodels does
+    rule = max(_WIDTH, w + 6 * cw)
+    lines = [" " * w + "".join(f"{h:>{cw}}" for h in heads), "-" * rule]
     for i, name in enumerate(names):
-        row = "".join(f"{_num(float(c[i]), d):>11}" for c, d in zip(cols, digits, strict=True))
-        lines.append(f"{name:<{w}}{row}")
-    lines.append("=" * max(_WIDTH, w + 66))
+        cells = [_num(float(c[i]), d) for c, d in zip(cols, digits, strict=True)]
+        p = float(cols[3][i])
+        cells[3] = f"{p:.3f}" if math.isfinite(p) else cells[3]  # statsmodels: 0.000, not 1e-06
+        lines.append(f"{name:<{w}}" + "".join(f"{c:>{cw}}" for c in cells))
+    lines.append("=" * rule)
     return "\n".join(lines)
 
 
@@ -210,17 +217,21 @@ class RegressionResults:
         """Standard errors ``sqrt(diag(cov_params()))`` (NaN when not converged)."""
         return self._series(np.sqrt(np.diag(self._cov)))
 
+    def _stat(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):  # an exact fit: se 0, stat inf
+            return self._params / np.sqrt(np.diag(self._cov))
+
     @property
     def tvalues(self) -> Any:
         """Wald statistics ``params / bse`` (t or z by ``use_t``)."""
-        return self._series(self._params / np.sqrt(np.diag(self._cov)))
+        return self._series(self._stat())
 
     @property
     def pvalues(self) -> Any:
         """Two-sided p-values of ``param = 0``: Student's t on ``df_resid`` or the normal."""
         import scipy.stats
 
-        t = np.abs(self._params / np.sqrt(np.diag(self._cov)))
+        t = np.abs(self._stat())
         p = 2 * (scipy.stats.t.sf(t, self.df_resid) if self.use_t else scipy.stats.norm.sf(t))
         return self._series(p)
 
@@ -282,7 +293,7 @@ class RegressionResults:
         raise NotImplementedError
 
     def _coef_table(self, alpha: float = 0.05) -> str:
-        stat = self._params / np.sqrt(np.diag(self._cov))
+        stat = self._stat()
         ci = np.asarray(self.conf_int(alpha))
         cols = (self._params, np.sqrt(np.diag(self._cov)), stat, np.asarray(self.pvalues),
                 ci[:, 0], ci[:, 1])  # fmt: skip
@@ -291,8 +302,10 @@ class RegressionResults:
     def _status_lines(self) -> list[str]:
         if self.converged:
             return []
+        why = ("the covariance is not valid" if self.status in _COVARIANCE_CODES
+               else "the estimate is not converged")  # fmt: skip
         return [f"Status: {Status(self.status).name}: {self.message}",
-                "Standard errors, tests and intervals are NaN: the estimate is not converged."]
+                f"Standard errors, tests and intervals are NaN: {why}."]
 
     def to_dataframe(self, alpha: float = 0.05) -> Any:
         """The coefficient table as a pandas DataFrame, one row per parameter.
@@ -310,7 +323,7 @@ class RegressionResults:
         ci = np.asarray(self.conf_int(alpha))
         return pd.DataFrame(
             {"coef": self._params, "std err": np.sqrt(np.diag(self._cov)),
-             s: self._params / np.sqrt(np.diag(self._cov)), f"P>|{s}|": np.asarray(self.pvalues),
+             s: self._stat(), f"P>|{s}|": np.asarray(self.pvalues),
              f"[{alpha / 2:.3g}": ci[:, 0], f"{1 - alpha / 2:.3g}]": ci[:, 1]},
             index=list(self._names),
         )  # fmt: skip
