@@ -17,16 +17,18 @@ cache folder). And how accurate is each against an optimum computed here indepen
 
 Rows (all float64; every library gets the same numpy arrays, converted inside the timed call):
 
-- longley (16x6 + intercept): ``mle(LinearRegression(), {"X", "y"})`` (closed form, SEs by the
-  inverse observed information: sigma^2 = RSS/n); ``jaxmle.closed_form.ols(X, y)`` (classical
-  s^2 = RSS/(n-p)); ``sm.OLS(y, sm.add_constant(X)).fit()`` + ``.bse``; the same +
-  ``.summary().as_text()`` (for information); ``glmax.fit(Gaussian(), [1, X], y)`` + ``infer``
-  (phi = RSS/(n-p)). Reference: the normal equations solved exactly in rational arithmetic
-  (``fractions``) on the float64 data; ``np.linalg.lstsq``'s error against it is recorded.
-- spector (32x3 + intercept): ``mle(LogisticRegression(), ...)``; ``sm.Logit(...).fit(disp=0)``;
-  glmax Binomial (logit link).
+- longley (16x6 + intercept): ``mle(LinearRegression(), {"X", "y"})`` (closed form, its
+  default classical SEs, s^2 = RSS/(n-p)); ``jaxmle.closed_form.ols(X, y)`` and the front end
+  ``jaxmle.ols(y, [1, X])`` (classical); ``sm.OLS(y, sm.add_constant(X)).fit()`` + ``.bse``;
+  the same + ``.summary().as_text()`` (for information); ``glmax.fit(Gaussian(), [1, X], y)``
+  + ``infer`` (phi = RSS/(n-p)). Reference: the normal equations solved exactly in rational
+  arithmetic (``fractions``) on the float64 data; ``np.linalg.lstsq``'s error is recorded.
+- spector (32x3 + intercept): ``mle(LogisticRegression(), ...)``; the front end
+  ``jaxmle.glm(y, [1, X], family=Binomial())`` (IRLS); ``sm.Logit(...).fit(disp=0)``; glmax
+  Binomial (logit link).
 - poisson_NxP (synthetic, seed 0; intercept column in X; eta ~ 0.5 + N(0, 0.25)): jaxmle with a
-  plain ``log_prob`` and ``params0 = zeros(p)`` (jaxmle.models has no Poisson regression);
+  plain ``log_prob`` and ``params0 = zeros(p)`` through ``mle``, and ``jaxmle.glm(y, X,
+  family=Poisson())`` (IRLS);
   ``sm.GLM(y, X, family=Poisson()).fit()``; glmax Poisson.
 - gaussian (n = 1,000 draws of N(1.5, 2^2)): ``mle(log_prob, x, {"mu": 0, "log_sigma": 0})``;
   ``scipy.stats.norm.fit`` (no SEs); numpy's closed form (mean, MLE sd, SEs by formula).
@@ -124,19 +126,22 @@ _GLM_ROWS = [
 ]
 CASES: dict[str, list[tuple]] = {
     "longley": [
-        ("jaxmle.mle", "jaxmle", True, True, "mle", "inverse observed info (σ²=RSS/n)"),
+        ("jaxmle.mle", "jaxmle", True, True, "classical", "classical s²=RSS/(n−p)"),
         ("jaxmle.closed_form.ols", "jaxmle", True, True, "classical", "classical s²=RSS/(n−p)"),
+        ("jaxmle.ols", "jaxmle", True, True, "classical", "classical s²=RSS/(n−p)"),
         ("statsmodels", "statsmodels", False, True, "classical", "classical s²=RSS/(n−p)"),
         ("statsmodels+summary", "statsmodels", False, False, "classical", "classical; + text"),
         ("glmax", "glmax", True, True, "classical", "φ(XᵀX)⁻¹, φ=RSS/(n−p)"),
     ],
     "spector": [
         ("jaxmle.mle", "jaxmle", True, True, "info", "inverse observed information"),
+        ("jaxmle.glm", "jaxmle", True, True, "info", "inverse Fisher information"),
         *_GLM_ROWS,
     ],
     **{
         f"poisson_{n}x{p}": [
             ("jaxmle.mle", "jaxmle", True, True, "info", "inverse observed information"),
+            ("jaxmle.glm", "jaxmle", True, True, "info", "inverse Fisher information"),
             *_GLM_ROWS,
         ]
         for n, p in POISSON_SIZES
@@ -260,6 +265,21 @@ def _make_call(case: str, row: str, data: dict):
             def extract(r):
                 p, s = _jaxmle_flat(r.params, r.stderr)
                 return {"params": p, "se": s, "info": {"method": r.method}}
+
+            return call, extract
+        if row in ("jaxmle.ols", "jaxmle.glm"):
+            fam = jaxmle.families.Binomial() if case == "spector" else jaxmle.families.Poisson()
+
+            def call():  # the front end on arrays: host NumPy results, bse included
+                D = A if A is not None else np.column_stack([np.ones(len(y)), X])
+                r = jaxmle.ols(y, D) if row == "jaxmle.ols" else jaxmle.glm(y, D, family=fam)
+                _ = r.bse
+                return r
+
+            def extract(r):
+                info = {"method": row, "converged": bool(r.converged),
+                        "status": jaxmle.Status(int(r.status)).name, "cov_type": r.cov_type}
+                return {"params": np.asarray(r.params), "se": np.asarray(r.bse), "info": info}
 
             return call, extract
         if case == "longley":
@@ -848,7 +868,7 @@ def targets(rows) -> list[dict]:
         out.append({"target": name, "value": value, "limit": limit, "pass": ok, "detail": detail})
 
     for case in ("longley", "spector"):
-        for row in ("jaxmle.mle", "jaxmle.closed_form.ols"):
+        for row in ("jaxmle.mle", "jaxmle.closed_form.ols", "jaxmle.ols", "jaxmle.glm"):
             r = by.get((case, row))
             if r is None or r.get("ratio_to_baseline_warm") is None:
                 continue
@@ -860,9 +880,9 @@ def targets(rows) -> list[dict]:
                 v <= 2.0,
                 f"{_fms(_ms(r['warm_s']))} vs {_fms(_ms(by[(case, 'statsmodels')]['warm_s']))} ms",
             )
-    for n, p in POISSON_SIZES:
+    for (n, p), row in ((s, r) for s in POISSON_SIZES for r in ("jaxmle.mle", "jaxmle.glm")):
         case = f"poisson_{n}x{p}"
-        j = by.get((case, "jaxmle.mle"))
+        j = by.get((case, row))
         if j is None or j.get("warm_s") is None:
             continue
         acc_ok = (j.get("err_coef") is not None and j["err_coef"] <= TARGET_ACC
@@ -886,7 +906,7 @@ def targets(rows) -> list[dict]:
                   + ("" if all(libs_ok.values()) else "; a library has no row at 1e-10")
                   )  # fmt: skip
         add(
-            f"{case}: jaxmle warm < statsmodels and glmax at ≤ 1e-10",
+            f"{case}: {row} warm < statsmodels and glmax at ≤ 1e-10",
             None if fastest is None else j["warm_s"] / fastest,
             1.0,
             ok,

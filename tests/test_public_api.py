@@ -14,7 +14,9 @@ README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
 @pytest.mark.parametrize(
-    "module", ["jaxmle", "jaxmle.models", "jaxmle.closed_form", "jaxmle.data", "jaxmle.inference"]
+    "module",
+    ["jaxmle", "jaxmle.models", "jaxmle.closed_form", "jaxmle.data", "jaxmle.inference",
+     "jaxmle.families"],
 )
 def test_every_public_name_imports(module):
     mod = __import__(module, fromlist=["__all__"])
@@ -84,3 +86,13 @@ def test_readme_inference_summary_is_what_the_code_prints(capsys):
     code = _block("inference.summary")
     exec(compile(code, "README.md", "exec"), {})
     assert _lines(capsys.readouterr().out) == _shown_after(code)
+
+
+def test_readme_formula_summary_is_what_the_code_prints(capsys):
+    pytest.importorskip("formulaic")
+    code = _block('jaxmle.glm("events ~ dose + C(group)"')
+    ns = {}
+    exec(compile(code, "README.md", "exec"), ns)
+    assert _lines(capsys.readouterr().out) == _shown_after(code)
+    exec(compile(_block("res.get_margeff()"), "README.md", "exec"), ns)  # continues it
+    assert ns["ols"].converged and ns["res"].converged

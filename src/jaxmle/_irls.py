@@ -1,0 +1,712 @@
+"""IRLS (Fisher scoring) for GLMs, and NB2 with α estimated: one compiled program per fit.
+
+:func:`irls` checks concrete inputs on the host, then one jitted program runs the whole fit
+and every summary quantity: Fisher scoring in step form ``β ← β + (XᵀWX)⁻¹Xᵀu`` (``u`` the
+working score, so the fixed point is the exact score root), a Jacobi-scaled Cholesky of
+``XᵀWX`` (:mod:`jaxmle._linalg`, no LAPACK on CPU), step-halving when the deviance rises or
+leaves the family's domain, and a scale-invariant stop: the Newton decrement
+``sqrt(gᵀ(XᵀWX)⁻¹g / φ)`` below ``1e-9``, which bounds every coefficient's step by ``1e-9`` of
+its standard error, followed by one more (polishing) step. The final state's quantities are
+the ones of the returned coefficients. For a negative binomial with α estimated, the Poisson
+fit starts a Levenberg–Marquardt-damped Newton iteration on ``(β, log α)`` of the exact NB2
+log-likelihood (autodiff derivatives), in the same program.
+
+Conventions are statsmodels' (``GLM(...).fit()`` with its default ``scale="X2"``, and
+``discrete.NegativeBinomial`` for α estimated): see :class:`GLMFit`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from . import _linalg
+from ._errors import InputError
+from ._families import Binomial, Family, Gaussian, NegativeBinomial, Poisson, as_family
+from ._families import nb2_loglike as _nb2_loglike
+from ._status import Status
+from ._validation import as_array, check_same_length, is_traced
+
+__all__ = ["GLMFit", "irls"]
+
+_HIGHEST = lax.Precision.HIGHEST
+_MAX_HALVINGS = 30
+_STALL = 1e-6  # a decrement this small that stops shrinking is at the rounding floor
+_FINISH = 1e-8  # the last step, applied without another evaluation, in standard errors
+_EXACT = 1e-10  # below this last step the weights before it give the covariance
+_NEWTON_FROM = 0.1  # non-canonical links: Newton steps below this decrement
+_FLAT_DROP = 0.05  # log-likelihood drop one standard error along the Newton step (else flat)
+
+# XLA:CPU's YNNPACK library fusions and MLIR fusion emitters cost this program compile time
+# and run time (see jaxmle._xla and jaxmle._mle); measured in benchmarks/glm.py.
+_CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "", "xla_cpu_use_fusion_emitters": False}
+
+
+class GLMFit(NamedTuple):
+    """The result of :func:`irls`: a pytree (batch axes leading under ``vmap``).
+
+    Attributes:
+        coef: ``(p,)`` coefficients.
+        cov: ``(k, k)`` covariance of all estimated parameters: ``scale·(XᵀWX)⁻¹`` at the final
+            weights (expected information; the observed one for canonical links), or, for a
+            negative binomial with α estimated, the inverse observed information of
+            ``(coef..., alpha)`` in natural α (``k = p + 1``).
+        cov_unscaled: ``(p, p)`` ``(XᵀWX)⁻¹`` at the final weights (statsmodels'
+            ``normalized_cov_params``; statsmodels takes them one step before its estimate,
+            here they are those at ``coef`` or one step of under 1e-10 standard errors before).
+        scale: ``()`` dispersion φ: Pearson χ²/df_resid for Gaussian, Gamma and inverse
+            Gaussian, 1 otherwise.
+        alpha: ``()`` the negative binomial's α (estimated or fixed); NaN for other families.
+        eta: ``(n,)`` linear predictor including the offset.
+        mu: ``(n,)`` fitted means.
+        weights: ``(n,)`` final IRLS working weights (frequency and variance weights and
+            trials included).
+        deviance: ``()`` the deviance ``Σ freq·var·trials·d(y, μ)``.
+        pearson_chi2: ``()`` ``Σ freq·var·trials·(y − μ)²/V(μ)``.
+        llf: ``()`` the log-likelihood in statsmodels' ``GLMResults.llf`` convention (Gaussian
+            with the identity link at the ML scale ``RSS/nobs``, the other dispersion families
+            at ``scale``).
+        nobs: ``()`` the number of observations (the sum of the frequency weights).
+        df_model: ``()`` ``p − 1`` (statsmodels' ``rank − 1``, with or without a constant).
+        df_resid: ``()`` ``nobs − p`` (α not counted).
+        iterations: ``()`` int32, scoring (plus Newton) steps taken, the first from the
+            starting mean (statsmodels' count of weighted least-squares fits).
+        status: ``()`` int32 :class:`jaxmle.Status` code.
+        converged: ``()`` bool, ``status == 0``.
+    """
+
+    coef: jax.Array
+    cov: jax.Array
+    cov_unscaled: jax.Array
+    scale: jax.Array
+    alpha: jax.Array
+    eta: jax.Array
+    mu: jax.Array
+    weights: jax.Array
+    deviance: jax.Array
+    pearson_chi2: jax.Array
+    llf: jax.Array
+    nobs: jax.Array
+    df_model: jax.Array
+    df_resid: jax.Array
+    iterations: jax.Array
+    status: jax.Array
+    converged: jax.Array
+
+
+class _Data(NamedTuple):
+    X: jax.Array
+    y: jax.Array
+    offset: Any  # (n,) or None
+    fw: Any  # frequency weights or None
+    vw: Any  # variance weights or None
+    trials: Any  # Binomial trials or None
+
+
+def _mul(*xs: Any) -> Any:
+    """Product of the non-None factors (None when all are None)."""
+    out = None
+    for x in xs:
+        if x is not None:
+            out = x if out is None else out * x
+    return out
+
+
+def _sum(w: Any, x: jax.Array) -> jax.Array:
+    return jnp.sum(x if w is None else w * x)
+
+
+class _Eval(NamedTuple):
+    """Everything IRLS needs at one point: its mean, deviance, curvature and score."""
+
+    eta: jax.Array
+    mu: jax.Array
+    w: jax.Array  # working weights
+    dev: jax.Array  # the deviance kernel: the deviance less a constant
+    pearson: jax.Array  # Pearson's χ² (families with a dispersion; else 0)
+    A: jax.Array  # XᵀWX
+    g: jax.Array  # Xᵀu: the score times φ
+    ok: jax.Array  # finite, and the mean inside the family's domain
+
+
+def _eta(d: _Data, beta: jax.Array) -> jax.Array:
+    eta = jnp.matmul(d.X, beta, precision=_HIGHEST)
+    return eta if d.offset is None else eta + d.offset
+
+
+def _evaluate(fam: Family, d: _Data, beta: jax.Array, r: Any = None, newton: Any = None) -> _Eval:
+    """IRLS's quantities at ``η = Xβ + offset + r`` (``r``: the start's unexplained part).
+
+    ``A`` is the expected information ``XᵀWX``, or with ``newton`` (traced bool, non-canonical
+    links) the observed one: ``W − diag(w (y − μ) d(μ'/V)/dη)``.
+    """
+    pw = _mul(d.fw, d.vw, d.trials)
+    eta = _eta(d, beta)
+    if r is not None:
+        eta = eta + r
+    if newton is None:
+        mu, sc, wu, var = fam.working(eta)
+    else:
+        (mu, sc, wu, var), (_, dsc, _, _) = jax.jvp(fam.working, (eta,), (jnp.ones_like(eta),))
+    res = d.y - mu
+    w = wu if pw is None else pw * wu
+    u = res * sc if pw is None else pw * (res * sc)
+    if r is not None:
+        u = u + w * r
+    w_a = w
+    if newton is not None:
+        w_a = jnp.where(newton, w - (res * dsc if pw is None else pw * (res * dsc)), w)
+    dev = _sum(pw, fam.deviance_kernel(d.y, mu))  # the deviance less a constant
+    # (Pearson's χ² gives φ for the stopping test; 0 where φ = 1.)
+    pearson = _sum(pw, res * res / var) if fam.has_dispersion else jnp.zeros((), res.dtype)
+    A = jnp.matmul((d.X * w_a[:, None]).T, d.X, precision=_HIGHEST)
+    g = jnp.matmul(u, d.X, precision=_HIGHEST)
+    ok = jnp.isfinite(dev + pearson + jnp.sum(g)) & fam.valid_mu(mu)  # (a sum: one reduction)
+    return _Eval(eta, mu, w, dev, pearson, A, g, ok)
+
+
+def _sweep_inverse(C: jax.Array) -> jax.Array:
+    """``C⁻¹`` of a symmetric positive-definite matrix by the sweep operator (NaN if not PD).
+
+    Gauss–Jordan elimination on the symmetric matrix, one rank-one update per pivot: on CPU a
+    single loop of ``k`` small steps, where a Cholesky factorisation and its two triangular
+    solves (:mod:`jaxmle._linalg`) are three loops; measured 2× faster at ``k = 10`` with the
+    same accuracy (Jacobi-scaled input). The pivots are Cholesky's squared pivots.
+    """
+    k = C.shape[0]
+    idx = jnp.arange(k)
+
+    def pivot(j, M):
+        a = lax.dynamic_index_in_dim(M, j, 1, keepdims=False)
+        d = lax.dynamic_index_in_dim(a, j, 0, keepdims=False)
+        d = jnp.where(d > 0, d, jnp.nan)  # not positive definite
+        v = a / d
+        m = idx == j
+        line = jnp.where(m[:, None], v[None, :], v[:, None])
+        corner = m[:, None] & m[None, :]
+        return jnp.where(m[:, None] | m[None, :], jnp.where(corner, -1.0 / d, line),
+                         M - jnp.outer(a, v))  # fmt: skip
+
+    return -lax.fori_loop(0, k, pivot, C)
+
+
+def _inverse(A: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(A⁻¹, singular)`` of a Jacobi-scaled ``A``, with the eigenvalue test of ``_inv_pd``.
+
+    NaN where ``A`` is not positive definite.
+    """
+    k = A.shape[0]
+    diag = jnp.diagonal(A)
+    s = 1.0 / jnp.sqrt(jnp.where(diag > 0, diag, 1.0))
+    C = A * s[:, None] * s[None, :]
+    if _linalg._native():  # GPU/TPU: the library's factorisation
+        eye = jnp.eye(k, dtype=A.dtype)
+        Cinv = _linalg.cho_solve(_linalg.cholesky(C), eye)
+    else:
+        Cinv = _sweep_inverse(C)
+    lam = 1.0 / jnp.sqrt(jnp.sum(Cinv * Cinv))  # within √k of C's smallest eigenvalue
+    singular = ~(lam > 10.0 * k * jnp.finfo(A.dtype).eps)  # also NaN: not PD or not finite
+    inv = Cinv * s[:, None] * s[None, :]
+    return 0.5 * (inv + inv.T), singular
+
+
+def _phi(fam: Family, pearson: jax.Array, df_resid: jax.Array) -> jax.Array:
+    if not fam.has_dispersion:
+        return jnp.ones_like(pearson)
+    phi = pearson / jnp.maximum(df_resid, 1.0)
+    return jnp.maximum(phi, jnp.finfo(pearson.dtype).tiny)
+
+
+def _where(c: jax.Array, a: Any, b: Any) -> Any:
+    return jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)
+
+
+class _Point(NamedTuple):
+    """An accepted point: its deviance, score, inverse curvature and Newton step."""
+
+    beta: jax.Array
+    dev: jax.Array  # the deviance kernel (IRLS) or the log-likelihood (NB2)
+    pearson: jax.Array  # Pearson's χ² (IRLS, families with a dispersion) or minus the Hessian
+    g: jax.Array
+    inv: jax.Array
+    singular: jax.Array
+    step: jax.Array
+    dec: jax.Array  # Newton decrement: |step| in standard-error units
+
+
+class _State(NamedTuple):
+    cand: jax.Array  # the point evaluated next
+    t: jax.Array  # its fraction of the accepted point's step
+    acc: _Point
+    r: Any  # the start's part of η that Xβ does not explain (then 0)
+    polish: jax.Array  # the candidate is the last, polishing step
+    newton: jax.Array  # the candidate's step uses the observed information
+    fisher: jax.Array  # the observed information failed once: Fisher scoring to the end
+    halvings: jax.Array
+    it: jax.Array
+    code: jax.Array  # -1 while running, else a Status code
+
+
+def _code(accept, ok, finite, done, halvings, it, max_iter) -> jax.Array:
+    code = jnp.where(
+        accept & ~finite, Status.SINGULAR,
+        jnp.where(done, Status.OK,
+        jnp.where((halvings > _MAX_HALVINGS) & ~ok, Status.NONFINITE,
+        jnp.where(halvings > _MAX_HALVINGS, Status.NOT_CONVERGED,
+        jnp.where(it >= max_iter, Status.MAX_STEPS, -1)))))  # fmt: skip
+    return code.astype(jnp.int32)
+
+
+def _small(dec: jax.Array, prev: jax.Array, tol: float) -> jax.Array:
+    """Whether the step from here is the last (polishing) one.
+
+    The decrement is below ``tol``; or it is below ``1e-5`` and falling quadratically with a
+    predicted next decrement ``dec³/prev²`` below ``tol²`` (Newton's and canonical scoring's
+    regime: the polished point is then at the rounding floor); or it is below ``_STALL`` and
+    no longer falling (the rounding floor of an ill-conditioned problem).
+    """
+    quadratic = (dec <= 1e-5) & (dec**3 <= tol * tol * prev * prev)
+    return (dec <= tol) | quadratic | ((dec <= _STALL) & (dec >= 0.9 * prev))
+
+
+def _scoring(fam, d, start, df_resid, *, max_iter, tol) -> _State:
+    """Fisher scoring with step-halving, one evaluation per iteration; the final state.
+
+    For a non-canonical link, once the decrement is below ``_NEWTON_FROM`` the steps use the
+    observed information (Newton: quadratic convergence where scoring's is linear), back to
+    scoring for good where that is not positive definite.
+    """
+    linear = isinstance(fam, Gaussian) and fam.link.name == "identity"
+    free_first = start is None  # the first step is statsmodels' regression from the start mean
+    beta0, r0 = _start(fam, d, start)
+
+    def body(st: _State) -> _State:
+        ev = _evaluate(fam, d, st.cand, st.r, None if fam.canonical else st.newton)
+        first = st.it == 0
+        # (The start's deviance is not one of a β when it starts from statsmodels' mean.)
+        ref = jnp.where(st.it <= int(free_first), jnp.inf, st.acc.dev)
+        inv, singular = _inverse(ev.A)
+        step = inv @ ev.g
+        finite = jnp.all(jnp.isfinite(step))
+        retry = st.newton & ~finite  # observed information not PD here: scoring instead
+        accept = ev.ok & ((ev.dev <= ref + 1e-10 * jnp.abs(ref)) | st.polish) & ~retry
+        dec = jnp.sqrt(jnp.maximum(jnp.dot(step, ev.g), 0.0) / _phi(fam, ev.pearson, df_resid))
+        small = _small(dec, st.acc.dec, tol)
+        if free_first:
+            small = small & ~first
+        if linear:  # one regression step solves it; the second polishes
+            small = small | ~first
+        acc = _where(accept, _Point(st.cand, ev.dev, ev.pearson, ev.g, inv, singular, step, dec),
+                     st.acc)  # fmt: skip
+        # Done: the step from here is at most _FINISH standard errors and the one after it
+        # negligible (coef = β + step, the covariance from here, as statsmodels takes it from
+        # the weights before its last step); or this is the polishing step's point.
+        finish = accept & (st.polish | (small & (dec <= _FINISH)))
+        halvings = jnp.where(accept | retry, 0, st.halvings + 1)
+        t = jnp.where(accept, 1.0, jnp.where(retry, st.t, 0.5 * st.t))
+        cand = jnp.where(accept, st.cand + step,
+                         jnp.where(retry, st.cand, st.acc.beta + t * st.acc.step))  # fmt: skip
+        it = st.it + 1
+        halvings = jnp.where(first & ~accept, _MAX_HALVINGS + 1, halvings)  # a bad start
+        code = _code(accept, ev.ok, finite, finish & finite, halvings, it, max_iter)
+        r = None if st.r is None else jnp.zeros_like(st.r)
+        polish = (accept & small & ~finish) | (st.polish & ~accept)
+        fisher = st.fisher | retry
+        newton = jnp.where(accept, ~fisher & (dec <= _NEWTON_FROM), st.newton & ~retry)
+        return _State(cand, t, acc, r, polish, newton, fisher, halvings, it, code)
+
+    dt = d.X.dtype
+    p = d.X.shape[1]
+    mat, zero, false = jnp.zeros((p, p), dt), jnp.zeros((), dt), jnp.zeros((), bool)
+    acc0 = _Point(beta0, zero, zero, beta0, mat, false, beta0, jnp.asarray(jnp.inf, dt))
+    init = _State(beta0, jnp.ones((), dt), acc0, r0, false, false, false,
+                  jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
+                  jnp.asarray(-1, jnp.int32))  # fmt: skip
+    return lax.while_loop(lambda st: st.code < 0, body, init)
+
+
+def _start(fam: Family, d: _Data, start: Any) -> tuple[jax.Array, Any]:
+    if start is not None:
+        return start, None
+    eta0 = fam.link.link(fam.starting_mu(d.y))
+    return jnp.zeros((d.X.shape[1],), d.X.dtype), eta0 if d.offset is None else eta0 - d.offset
+
+
+def _flat(q: jax.Array, drop_at: Any) -> jax.Array:
+    """Whether the log-likelihood is flat one standard error along the Newton step.
+
+    ``q = gᵀH⁻¹g`` (log-likelihood units); ``drop_at(c)`` the log-likelihood drop at ``c·δ``.
+    One standard error along ``δ`` the quadratic model drops ½ nat; at separation (an MLE at
+    infinity) the likelihood keeps rising there. As :func:`jaxmle._covariance._flat`.
+    """
+    usable = jnp.isfinite(q) & (q > 0)
+    c = jnp.sqrt(1.0 / jnp.where(usable, q, 1.0))
+    return usable & ~(drop_at(jnp.where(usable, c, 0.0)) >= _FLAT_DROP)
+
+
+def _counts(d: _Data) -> tuple[jax.Array, jax.Array, jax.Array]:
+    n, p = d.X.shape
+    nobs = jnp.asarray(n, d.X.dtype) if d.fw is None else jnp.sum(d.fw)
+    return nobs, jnp.asarray(p - 1, d.X.dtype), nobs - p
+
+
+def _deviance_pearson(fam: Family, d: _Data, mu: jax.Array) -> tuple[jax.Array, jax.Array]:
+    pw = _mul(d.fw, d.vw, d.trials)
+    res = d.y - mu
+    return _sum(pw, fam.unit_deviance(d.y, mu)), _sum(pw, res * res / fam.variance(mu))
+
+
+def _llf(fam: Family, d: _Data, mu: jax.Array, scale: jax.Array, nobs: jax.Array) -> jax.Array:
+    vw = 1.0 if d.vw is None else d.vw
+    t = 1.0 if d.trials is None else d.trials
+    if isinstance(fam, Gaussian) and fam.link.name == "identity":
+        scale = _sum(_mul(d.fw, d.vw), (d.y - mu) ** 2) / nobs  # the profile (ML) scale
+    return _sum(d.fw, fam.loglike_obs(d.y, mu, vw, scale, t))
+
+
+def _glm_program(fam: Family, d: _Data, start: Any, max_iter: int, tol: float) -> GLMFit:
+    nobs, df_model, df_resid = _counts(d)
+    st = _scoring(fam, d, start, df_resid, max_iter=max_iter, tol=tol)
+    pt = st.acc
+    coef = pt.beta + jnp.where(st.code == Status.OK, pt.step, 0.0)
+    eta = _eta(d, coef)
+    mu, _, wu, _ = fam.working(eta)
+    pw = _mul(d.fw, d.vw, d.trials)
+    w = wu if pw is None else pw * wu
+    deviance, pearson = _deviance_pearson(fam, d, mu)
+    phi = _phi(fam, pearson, df_resid)
+    scale = pearson / df_resid if fam.has_dispersion else jnp.ones_like(pearson)
+
+    def drop_at(c):
+        mu_c = fam.link.inverse(_eta(d, pt.beta + c * pt.step))
+        return (_sum(pw, fam.deviance_kernel(d.y, mu_c)) - pt.dev) / (2.0 * phi)
+
+    # (An MLE at infinity: separation, a group of zero counts. Not for the dispersion families.)
+    flat = False if fam.has_dispersion else _flat(pt.dec**2, drop_at)
+    def at_coef(_):
+        return _inverse(jnp.matmul((d.X * w[:, None]).T, d.X, precision=_HIGHEST))
+
+    if fam.canonical:  # the covariance at the last point evaluated, unless the step from it
+        # moves the weights by more than rounding (then XᵀWX once more, at coef)
+        keep = (pt.dec <= _EXACT) | (st.code != Status.OK)
+        inv, singular = lax.cond(keep, lambda _: (pt.inv, pt.singular), at_coef, None)
+    else:  # the steps ended with the observed information: the expected one, at coef
+        inv, singular = at_coef(None)
+    status = _final_status(st.code, singular, flat)
+    alpha = fam.alpha if isinstance(fam, NegativeBinomial) else jnp.nan
+    return GLMFit(
+        coef=coef, cov=scale * inv, cov_unscaled=inv, scale=scale,
+        alpha=jnp.asarray(alpha, mu.dtype), eta=eta, mu=mu, weights=w, deviance=deviance,
+        pearson_chi2=pearson, llf=_llf(fam, d, mu, scale, nobs), nobs=nobs, df_model=df_model,
+        df_resid=df_resid, iterations=st.it, status=status, converged=status == Status.OK,
+    )  # fmt: skip
+
+
+def _final_status(code: jax.Array, singular: jax.Array, flat: jax.Array,
+                  boundary: Any = False) -> jax.Array:  # fmt: skip
+    ok = code == Status.OK
+    status = jnp.where(ok & singular, Status.SINGULAR, code)
+    status = jnp.where(ok & ~singular & flat, Status.FLAT_DIRECTION, status)
+    status = jnp.where(ok & ~singular & flat & boundary, Status.BOUNDARY, status)
+    return status.astype(jnp.int32)
+
+
+# --------------------------------------------------------------------------------------------
+# Negative binomial with α estimated: Newton on (β, log α).
+
+
+class _NBEval(NamedTuple):
+    llf: jax.Array
+    g: jax.Array  # gradient in (β, log α)
+    H: jax.Array  # minus the Hessian
+    ok: jax.Array
+
+
+def _nb_log_mu(link: Any, eta: jax.Array) -> jax.Array:
+    return eta if link.name == "log" else jnp.log(link.inverse(eta))
+
+
+def _nb_evaluate(fam: NegativeBinomial, d: _Data, theta: jax.Array) -> _NBEval:
+    """NB2 log-likelihood, gradient and minus Hessian in ``θ = (β, log α)``.
+
+    Autodiff of the pointwise log-likelihood in ``(η_i, log α)``, chained through ``X``.
+    """
+    pw = _mul(d.fw, d.vw)
+    eta, a = _eta(d, theta[:-1]), theta[-1]
+
+    def ll(e, a, y):
+        return _nb2_loglike(y, _nb_log_mu(fam.link, e), a)
+
+    f, (fe, fa) = jax.vmap(jax.value_and_grad(ll, (0, 1)), (0, None, 0))(eta, a, d.y)
+    (fee, fea), (_, faa) = jax.vmap(jax.hessian(ll, (0, 1)), (0, None, 0))(eta, a, d.y)
+    if pw is not None:
+        f, fe, fa, fee, fea, faa = (pw * x for x in (f, fe, fa, fee, fea, faa))
+    X = d.X
+    Hbb = jnp.matmul((X * fee[:, None]).T, X, precision=_HIGHEST)
+    Hba = jnp.matmul(fea, X, precision=_HIGHEST)
+    H = jnp.block([[Hbb, Hba[:, None]], [Hba[None, :], jnp.sum(faa)[None, None]]])
+    g = jnp.concatenate([jnp.matmul(fe, X, precision=_HIGHEST), jnp.sum(fa)[None]])
+    llf = jnp.sum(f)
+    ok = jnp.isfinite(llf) & jnp.all(jnp.isfinite(g)) & jnp.all(jnp.isfinite(H))
+    return _NBEval(llf, g, -H, ok)
+
+
+class _NBState(NamedTuple):
+    cand: jax.Array
+    acc: _Point
+    lam: jax.Array  # Levenberg–Marquardt damping, relative to the curvature's diagonal
+    polish: jax.Array
+    rejects: jax.Array
+    it: jax.Array
+    code: jax.Array
+
+
+def _nb_newton(fam, d, theta0, *, max_iter, tol) -> _NBState:
+    """Levenberg–Marquardt-damped Newton on the NB2 log-likelihood in ``(β, log α)``.
+
+    One evaluation per iteration; the damping falls tenfold after an accepted step (to 0, plain
+    Newton) and rises tenfold after a rejected one. Converged when an undamped step's Newton
+    decrement is below ``tol``; one more step polishes. The accepted point's ``dev`` holds the
+    log-likelihood and its ``pearson`` minus the Hessian.
+    """
+    dt = theta0.dtype
+
+    def body(st: _NBState) -> _NBState:
+        ev = _nb_evaluate(fam, d, st.cand)
+        first = st.it == 0
+        ref = jnp.where(first, -jnp.inf, st.acc.dev)
+        accept = ev.ok & ((ev.llf >= ref - 1e-10 * jnp.abs(ref)) | st.polish)
+        lam = jnp.where(accept, jnp.where(st.lam < 1e-3, 0.0, 0.1 * st.lam),
+                        jnp.maximum(10.0 * st.lam, 1e-4))  # fmt: skip
+        base, llf, H, g = _where(accept, (st.cand, ev.llf, ev.H, ev.g),
+                                 (st.acc.beta, st.acc.dev, st.acc.pearson, st.acc.g))  # fmt: skip
+        inv, singular = _inverse(H + lam * jnp.diag(jnp.abs(jnp.diagonal(H))))
+        step = inv @ g
+        finite = jnp.all(jnp.isfinite(step))
+        dec = jnp.sqrt(jnp.maximum(jnp.dot(step, g), 0.0))
+        small = finite & (lam == 0) & _small(dec, st.acc.dec, tol)
+        acc = _Point(base, llf, H, g, inv, singular, step, dec)
+        # A curvature that is not positive definite far from the optimum: raise the damping.
+        lam = jnp.where(finite, lam, jnp.maximum(10.0 * lam, 1e-4))
+        rejects = jnp.where(accept & finite, 0, st.rejects + 1)
+        it = st.it + 1
+        done = accept & st.polish
+        code = jnp.where(done, Status.OK,
+               jnp.where(first & ~ev.ok, Status.NONFINITE,
+               jnp.where(rejects > _MAX_HALVINGS, Status.NOT_CONVERGED,
+               jnp.where(it >= max_iter, Status.MAX_STEPS, -1))))  # fmt: skip
+        cand = base + jnp.where(finite, step, 0.0)
+        polish = (accept & small) | (st.polish & ~accept)
+        return _NBState(cand, acc, lam, polish, rejects, it, code.astype(jnp.int32))
+
+    k = theta0.shape[0]
+    zero, mat = jnp.zeros((), dt), jnp.zeros((k, k), dt)
+    false = jnp.zeros((), bool)
+    inf = jnp.asarray(jnp.inf, dt)
+    acc0 = _Point(theta0, zero, mat, theta0, mat, false, theta0, inf)
+    init = _NBState(theta0, acc0, jnp.zeros((), dt), jnp.zeros((), bool),
+                    jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
+                    jnp.asarray(-1, jnp.int32))  # fmt: skip
+    return lax.while_loop(lambda st: st.code < 0, body, init)
+
+
+def _nb_cov(pt: _Point) -> jax.Array:
+    """Inverse observed information in natural α from the one in ``log α`` (exact).
+
+    With ``a = log α``: ``−∂²ℓ/∂α² = (−∂²ℓ/∂a² + ∂ℓ/∂a)/α²`` and ``−∂²ℓ/∂β∂α = −∂²ℓ/∂β∂a / α``,
+    i.e. ``J⁻¹(H + g_a e eᵀ)J⁻¹`` with ``J = diag(1, …, 1, α)``; its inverse by Sherman–Morrison.
+    """
+    k = pt.inv.shape[0]
+    alpha = jnp.exp(pt.beta[-1])
+    c = pt.g[-1]
+    col = pt.inv[:, -1]
+    inv = pt.inv - c * jnp.outer(col, col) / (1.0 + c * col[-1])
+    J = jnp.ones((k,), inv.dtype).at[-1].set(alpha)
+    return inv * J[:, None] * J[None, :]
+
+
+def _nb_program(fam: NegativeBinomial, d: _Data, start: Any, max_iter: int, tol: float) -> GLMFit:
+    nobs, df_model, df_resid = _counts(d)
+    st = _scoring(Poisson(fam.link), d, start, df_resid, max_iter=max_iter, tol=1e-6)
+    # statsmodels' start for α: the moment estimate Σ((y − μ)²/μ − 1)/μ / df_resid, ≥ 0.05.
+    beta_p = st.acc.beta + jnp.where(jnp.all(jnp.isfinite(st.acc.step)), st.acc.step, 0.0)
+    mu = fam.link.inverse(_eta(d, beta_p))
+    a0 = _sum(_mul(d.fw, d.vw), ((d.y - mu) ** 2 / mu - 1.0) / mu) / jnp.maximum(df_resid, 1.0)
+    theta0 = jnp.concatenate([beta_p, jnp.log(jnp.maximum(a0, 0.05))[None]])
+    nb = _nb_newton(fam, d, theta0, max_iter=max_iter, tol=tol)
+    pt = nb.acc
+    beta, alpha = pt.beta[:-1], jnp.exp(pt.beta[-1])
+
+    def drop_at(c):
+        th = pt.beta + c * pt.step
+        return pt.dev - _sum(_mul(d.fw, d.vw), _nb2_loglike(
+            d.y, _nb_log_mu(fam.link, _eta(d, th[:-1])), th[-1]))  # fmt: skip
+
+    flat = _flat(pt.dec**2, drop_at)
+    nbf = NegativeBinomial(fam.link, alpha=alpha)
+    glm = _evaluate(nbf, d, beta)
+    deviance, pearson = _deviance_pearson(nbf, d, glm.mu)
+    cov_unscaled, _ = _inverse(glm.A)
+    status = _final_status(nb.code, pt.singular, flat, alpha < 1e-3)
+    one = jnp.ones_like(alpha)
+    return GLMFit(
+        coef=beta, cov=_nb_cov(pt), cov_unscaled=cov_unscaled, scale=one, alpha=alpha,
+        eta=glm.eta, mu=glm.mu, weights=glm.w, deviance=deviance, pearson_chi2=pearson,
+        llf=pt.dev, nobs=nobs, df_model=df_model, df_resid=df_resid,
+        iterations=st.it + nb.it - 1, status=status, converged=status == Status.OK,
+    )  # fmt: skip
+
+
+def _program(fam: Family, d: _Data, start: Any, *, max_iter: int) -> GLMFit:
+    tol = 1e-9 if d.X.dtype == jnp.float64 else 1e-4
+    if isinstance(fam, NegativeBinomial) and fam.alpha is None:
+        return _nb_program(fam, d, start, max_iter, tol)
+    return _glm_program(fam, d, start, max_iter, tol)
+
+
+_program_cpu = jax.jit(_program, static_argnames=("max_iter",), compiler_options=_CPU_OPTIONS)
+_program_plain = jax.jit(_program, static_argnames=("max_iter",))
+
+
+def _run(fam: Family, d: _Data, start: Any, max_iter: int) -> GLMFit:
+    if is_traced(d, start, fam) or jax.default_backend() != "cpu":
+        return _program_plain(fam, d, start, max_iter=max_iter)
+    return _program_cpu(fam, d, start, max_iter=max_iter)
+
+
+# --------------------------------------------------------------------------------------------
+# The public boundary.
+
+
+def _array(x: Any, name: str, ndim: int) -> Any:
+    """:func:`as_array` (``host=True``) with a fast path for float NumPy arrays of the rank.
+
+    The fast path checks what ``as_array`` checks (rank, at least one row, finiteness) in a
+    few microseconds; anything else, or a failed check, goes through ``as_array`` (its
+    messages).
+    """
+    dt = np.float64 if jax.config.jax_enable_x64 else np.float32
+    if (type(x) is np.ndarray and x.dtype == dt and x.ndim == ndim and x.shape[0] > 0
+            and np.isfinite(x).all()):  # fmt: skip
+        return x
+    return as_array(x, name, ndim=ndim, host=True)
+
+
+def _optional(x: Any, name: str, n: int) -> Any:
+    if x is None:
+        return None
+    a = _array(x, name, 1)
+    check_same_length({"y": np.empty(n), name: a})
+    return a
+
+
+def irls(
+    family: Family,
+    X: Any,
+    y: Any,
+    *,
+    offset: Any = None,
+    exposure: Any = None,
+    freq_weights: Any = None,
+    var_weights: Any = None,
+    trials: Any = None,
+    start: Any = None,
+    max_iter: int = 100,
+) -> GLMFit:
+    """Fits a GLM by Fisher scoring (IRLS), in statsmodels' conventions, in one program.
+
+    Matches ``statsmodels.api.GLM(y, X, family, offset=, exposure=, freq_weights=,
+    var_weights=).fit()`` (its default ``scale="X2"``), solved to the exact score root; a
+    :class:`~jaxmle.families.NegativeBinomial` with ``alpha=None`` matches
+    ``statsmodels.discrete.discrete_model.NegativeBinomial(y, X).fit()`` (NB2, α estimated).
+    Works inside ``jax.jit``/``jax.vmap`` (the value checks are then skipped).
+
+    Args:
+        family: a :mod:`jaxmle.families` family, e.g. ``Poisson()`` or ``Binomial("probit")``
+            (or its name, with the default link).
+        X: ``(n, p)`` design (include a constant column for an intercept).
+        y: ``(n,)`` response; for Binomial the proportion of successes in ``[0, 1]``.
+        offset: ``(n,)`` added to the linear predictor.
+        exposure: ``(n,)`` positive; ``log(exposure)`` is added to the offset (log link only).
+        freq_weights: ``(n,)`` non-negative frequency weights (a row counted that many times).
+        var_weights: ``(n,)`` positive variance (analytic) weights, ``Var y_i = φV(μ_i)/w_i``.
+        trials: ``(n,)`` Binomial trials ``n_i`` (default 1): ``y_i n_i`` successes out of
+            ``n_i``, statsmodels' two-column response.
+        start: ``(p,)`` starting coefficients (default: statsmodels' starting mean).
+        max_iter: the cap on scoring (plus Newton) iterations.
+
+    Returns:
+        A :class:`GLMFit` (coefficients, covariance, deviance, log-likelihood, status, ...).
+
+    Raises:
+        InputError: on a bad family, shapes, non-finite values, ``y`` outside the family's
+            domain, non-positive weights or trials, exposure with a link other than log,
+            or a bad ``max_iter``.
+
+    Example:
+        >>> import jax, numpy as np
+        >>> jax.config.update("jax_enable_x64", True)
+        >>> from jaxmle.families import Poisson
+        >>> X = np.column_stack([np.ones(4), [0.0, 1.0, 2.0, 3.0]])
+        >>> fit = irls(Poisson(), X, np.array([1.0, 2.0, 4.0, 9.0]))
+        >>> bool(fit.converged), np.round(np.asarray(fit.coef), 6).tolist()
+        (True, [-0.06051, 0.747759])
+    """
+    fam = as_family(family)
+    if not isinstance(max_iter, int | np.integer) or isinstance(max_iter, bool) or max_iter < 1:
+        raise InputError(f"`max_iter` must be a positive integer; got {max_iter!r}.")
+    Xa = _array(X, "X", 2)
+    n, p = Xa.shape
+    if p < 1:
+        raise InputError("`X` has no columns; pass an (n, p) design with p >= 1.")
+    ya = _array(y, "y", 1)
+    check_same_length({"X": Xa, "y": ya})
+    traced = is_traced(X, y, offset, exposure, freq_weights, var_weights, trials, start, fam)
+    opt = {k: _optional(v, k, n) for k, v in (
+        ("offset", offset), ("exposure", exposure), ("freq_weights", freq_weights),
+        ("var_weights", var_weights), ("trials", trials))}  # fmt: skip
+    if opt["exposure"] is not None and fam.link.name != "log":
+        raise InputError(
+            f"`exposure` needs the log link (log(exposure) is added to the linear predictor); "
+            f"the family's link is {fam.link.name!r}. Pass log-scale offsets as `offset`."
+        )
+    if opt["trials"] is not None and not isinstance(fam, Binomial):
+        raise InputError(f"`trials` is for the Binomial family only; the family is {fam.name}.")
+    if start is not None:
+        start = as_array(start, "start", ndim=1)
+        if start.shape[0] != p:
+            raise InputError(f"`start` has {start.shape[0]} entries; X has {p} columns.")
+    if not traced:
+        _check_values(fam, ya, opt)
+    off = _offset(opt["offset"], opt["exposure"])
+    d = _Data(Xa, ya, off, opt["freq_weights"], opt["var_weights"], opt["trials"])
+    return _run(fam, d, start, int(max_iter))
+
+
+def _check_values(fam: Family, y: Any, opt: dict[str, Any]) -> None:
+    fam.check_y(y, "y")
+    for name, strict in (("exposure", True), ("var_weights", True), ("trials", True),
+                         ("freq_weights", False)):  # fmt: skip
+        if opt[name] is None:
+            continue
+        v = np.asarray(opt[name])
+        bad = ~(v > 0) if strict else ~(v >= 0)
+        if bad.any():
+            what = "positive" if strict else "non-negative"
+            raise InputError(
+                f"`{name}` must be {what}; found {v[bad].ravel()[0]!r} among "
+                f"{int(bad.sum())} invalid value(s)."
+            )
+    if opt["freq_weights"] is not None and not np.sum(opt["freq_weights"]) > 0:
+        raise InputError("`freq_weights` are all zero; give some observations positive weight.")
+
+
+def _offset(offset: Any, exposure: Any) -> Any:
+    if exposure is None:
+        return offset
+    log_e = np.log(exposure) if isinstance(exposure, np.ndarray) else jnp.log(exposure)
+    return log_e if offset is None else offset + log_e
