@@ -18,11 +18,15 @@ the two agree). The constant-only model behind ``llnull`` is computed on first a
 form (the weighted mean, as statsmodels does) without an offset or exposure, else fitted by the
 same engine. Marginal effects differentiate the average effect with ``jax.jacobian`` in one
 small jitted program per design shape.
+
+Where the code is. This module holds :func:`glm`, its input preparation and
+:class:`GLMResults`; the families' host-side NumPy functions are in :mod:`jaxmle._glm_host`, and
+prediction and marginal effects (:class:`GLMPrediction`, :class:`GLMMargins`, re-exported
+here) in :mod:`jaxmle._glm_predict`, which :class:`GLMResults` calls with the fitted pieces.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from dataclasses import replace
@@ -30,15 +34,22 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from . import _design
 from ._design import Design
 from ._errors import InputError
 from ._families import Family, Gaussian, NegativeBinomial, as_family
+from ._glm_host import _check_option, _Host, _inv_sym, _special
+from ._glm_predict import (
+    GLMMargins,
+    GLMPrediction,
+    average_margins,
+    mean_prediction,
+    predict_design,
+)
 from ._irls import irls
-from ._results import RegressionResults, TextSummary, header_table, params_table
+from ._results import RegressionResults, TextSummary, header_table
 from ._status import Status, status_message
 from ._validation import warn_if_float32
 
@@ -46,153 +57,11 @@ __all__ = ["GLMMargins", "GLMPrediction", "GLMResults", "glm"]
 
 _COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3")
 _MISSING = ("drop", "raise", "none")
-_FLOAT_EPS = float(np.finfo(float).eps)
 
 # statsmodels' class names of the links, as its summary prints them.
 _LINK_TITLES = {"identity": "Identity", "log": "Log", "logit": "Logit", "probit": "Probit",
                 "cloglog": "CLogLog", "inverse": "InversePower",
                 "inverse_squared": "InverseSquared", "sqrt": "Sqrt"}  # fmt: skip
-
-
-# --------------------------------------------------------------------------------------------
-# Host-side numerics: the links' inverse and its first two derivatives, the variance function
-# and its derivative, unit deviances and log-likelihoods, in NumPy (statsmodels' formulas).
-
-
-def _special():
-    import scipy.special
-
-    return scipy.special
-
-
-def _logit_d1(e):
-    sp = _special()
-    return sp.expit(e) * sp.expit(-e)
-
-
-def _probit_d1(e):
-    return np.exp(-0.5 * e * e) / math.sqrt(2.0 * math.pi)
-
-
-def _cloglog_d1(e):
-    return np.exp(e - np.exp(e))
-
-
-def _link_host(link: Any) -> tuple[Any, Any, Any]:
-    """``(μ(η), μ'(η), μ''(η))`` as NumPy functions for the engine's link object."""
-    sp = _special()
-    name = link.name
-    if name == "identity":
-        return (lambda e: e, np.ones_like, np.zeros_like)
-    if name == "log":
-        return (np.exp, np.exp, np.exp)
-    if name == "logit":  # μ'' = μ'(1 − 2μ) = −μ' tanh(η/2)
-        return (sp.expit, _logit_d1, lambda e: _logit_d1(e) * -np.tanh(0.5 * e))
-    if name == "probit":
-        return (sp.ndtr, _probit_d1, lambda e: -e * _probit_d1(e))
-    if name == "cloglog":
-        return (lambda e: -np.expm1(-np.exp(e)), _cloglog_d1,
-                lambda e: _cloglog_d1(e) * -np.expm1(e))  # fmt: skip
-    power = getattr(link, "power", None)
-    if power is not None:  # μ = η^(1/p)
-        r = 1.0 / float(power)
-        return (lambda e: np.power(e, r), lambda e: r * np.power(e, r - 1.0),
-                lambda e: r * (r - 1.0) * np.power(e, r - 2.0))  # fmt: skip
-    # A link this module does not know: the engine's own (JAX) functions, eagerly.
-    d2 = jax.vmap(jax.grad(link.deriv_inverse))
-    return (lambda e: np.asarray(link.inverse(jnp.asarray(e, dtype=float))),
-            lambda e: np.asarray(link.deriv_inverse(jnp.asarray(e, dtype=float))),
-            lambda e: np.asarray(d2(jnp.asarray(e, dtype=float))))  # fmt: skip
-
-
-class _Host(NamedTuple):
-    """A family's host-side functions (statsmodels' GLM conventions), α fixed at ``alpha``."""
-
-    kind: str
-    link: Any
-    alpha: float
-
-    def inverse(self, eta):
-        return _link_host(self.link)[0](eta)
-
-    def dmu(self, eta):
-        return _link_host(self.link)[1](eta)
-
-    def d2mu(self, eta):
-        return _link_host(self.link)[2](eta)
-
-    def variance(self, mu):
-        k = self.kind
-        if k == "Gaussian":
-            return np.ones_like(mu)
-        if k == "Binomial":
-            p = np.clip(mu, _FLOAT_EPS, 1.0 - _FLOAT_EPS)
-            return p * (1.0 - p)
-        if k == "Poisson":
-            return mu
-        if k == "Gamma":
-            return mu * mu
-        if k == "InverseGaussian":
-            return mu**3
-        p = np.maximum(mu, _FLOAT_EPS)  # NegativeBinomial
-        return p + self.alpha * p * p
-
-    def dvariance(self, mu):
-        k = self.kind
-        if k == "Gaussian":
-            return np.zeros_like(mu)
-        if k == "Binomial":
-            return 1.0 - 2.0 * mu
-        if k == "Poisson":
-            return np.ones_like(mu)
-        if k == "Gamma":
-            return 2.0 * mu
-        if k == "InverseGaussian":
-            return 3.0 * mu * mu
-        return 1.0 + 2.0 * self.alpha * mu
-
-    def unit_deviance(self, y, mu):
-        """The unit deviance per trial, statsmodels' ``_resid_dev`` (Binomial: times n)."""
-        sp = _special()
-        k = self.kind
-        if k == "Gaussian":
-            return (y - mu) ** 2
-        if k == "Binomial":
-            return 2.0 * (sp.xlogy(y, y) - sp.xlogy(y, mu)
-                          + sp.xlog1py(1.0 - y, -y) - sp.xlog1py(1.0 - y, -mu))  # fmt: skip
-        if k == "Poisson":
-            return 2.0 * (sp.xlogy(y, y) - sp.xlogy(y, mu) - (y - mu))
-        if k == "Gamma":
-            return 2.0 * ((y - mu) / mu - np.log(y / mu))
-        if k == "InverseGaussian":
-            return (y - mu) ** 2 / (y * mu * mu)
-        r = 1.0 / self.alpha
-        return 2.0 * (sp.xlogy(y, y) - sp.xlogy(y, mu) - (y + r) * np.log((y + r) / (mu + r)))
-
-    def loglike_obs(self, y, mu, var_weights, scale, trials):
-        """The pointwise log-likelihood, statsmodels' ``loglike_obs`` (no frequency weights)."""
-        sp = _special()
-        k, w = self.kind, var_weights
-        if k == "Gaussian":
-            return -0.5 * (w * (y - mu) ** 2 / scale + np.log(scale / w) + math.log(2 * math.pi))
-        if k == "Binomial":
-            s = y * trials
-            coef = sp.gammaln(trials + 1.0) - sp.gammaln(s + 1.0) - sp.gammaln(trials - s + 1.0)
-            return (coef + sp.xlogy(s, mu) + sp.xlog1py(trials - s, -mu)) * w
-        if k == "Poisson":
-            return w / scale * (sp.xlogy(y, mu) - mu - sp.gammaln(y + 1.0))
-        if k == "Gamma":
-            r = np.maximum(y / mu, _FLOAT_EPS)
-            ws = w / scale
-            return ws * np.log(ws * r) - ws * r - sp.gammaln(ws) - np.log(y)
-        if k == "InverseGaussian":
-            return -0.5 * (w * (y - mu) ** 2 / (scale * y * mu * mu)
-                           + np.log(scale * y**3 / w) + math.log(2 * math.pi))  # fmt: skip
-        a = self.alpha
-        r = 1.0 / a
-        ll = (sp.xlogy(y, a * mu) - (y + r) * np.log1p(a * mu) + sp.gammaln(y + r)
-              - sp.gammaln(r) - sp.gammaln(y + 1.0))  # fmt: skip
-        return w / scale * ll
 
 
 # --------------------------------------------------------------------------------------------
@@ -205,14 +74,6 @@ def _subset(design: Design, keep: np.ndarray) -> Design:
     rows = pos if design.rows is None else design.rows[pos]
     index = None if design.index is None else design.index[pos]
     return replace(design, y=design.y[pos], X=design.X[pos], rows=rows, index=index)
-
-
-def _check_option(value: Any, name: str, options: tuple[str, ...]) -> str:
-    if isinstance(value, str):
-        for o in options:
-            if value.lower() == o.lower():
-                return o
-    raise InputError(f"`{name}` must be one of {', '.join(map(repr, options))}; got {value!r}.")
 
 
 class _Data(NamedTuple):
@@ -236,8 +97,8 @@ def _check_weights(v: np.ndarray | None, name: str, positive: bool = False) -> N
                          f"{int(np.flatnonzero(bad)[0])}.")  # fmt: skip
 
 
-def _prepare(formula_or_y, data, family, offset, exposure, freq_weights, var_weights,
-             missing):  # fmt: skip
+def _make_design(formula_or_y: Any, data: Any, missing: str) -> Design:
+    """The design of a formula on a DataFrame, or of a response and a design matrix."""
     if isinstance(formula_or_y, str):
         if data is None:
             raise InputError(
@@ -249,47 +110,66 @@ def _prepare(formula_or_y, data, family, offset, exposure, freq_weights, var_wei
                 f"`data` has {design.n_data - len(design.y)} row(s) with missing values in the "
                 "formula's columns; drop them or pass missing='drop'."
             )
-    else:
-        if data is None:
-            raise InputError(
-                "glm(y, X) needs the design matrix `X` as the second argument (no constant is "
-                "added, as in statsmodels' GLM(y, X)); or pass a formula and a DataFrame."
-            )
-        design = _design.from_arrays(formula_or_y, data)
-    arrays = {name: _design.align_rows(design, v, name) for name, v in
-              (("offset", offset), ("exposure", exposure), ("freq_weights", freq_weights),
-               ("var_weights", var_weights))}  # fmt: skip
+        return design
+    if data is None:
+        raise InputError(
+            "glm(y, X) needs the design matrix `X` as the second argument (no constant is "
+            "added, as in statsmodels' GLM(y, X)); or pass a formula and a DataFrame."
+        )
+    return _design.from_arrays(formula_or_y, data)
+
+
+def _drop_nonfinite(design: Design, arrays: dict[str, Any],
+                    missing: str) -> tuple[Design, dict[str, Any]]:  # fmt: skip
+    """The design and per-row arrays without the rows that have a non-finite value."""
     y2 = design.y.reshape(len(design.y), -1)
     finite = np.all(np.isfinite(design.X), axis=1) & np.all(np.isfinite(y2), axis=1)
     for v in arrays.values():
         if v is not None:
             finite &= np.isfinite(v)
-    if not finite.all() and missing != "none":
-        if missing == "raise":
-            raise InputError(
-                f"{int((~finite).sum())} row(s) have missing or non-finite values in the "
-                f"response, the design or the weights/offset (first at row "
-                f"{int(np.flatnonzero(~finite)[0])}); drop them or pass missing='drop'."
-            )
-        if not finite.any():
-            raise InputError("every row has a missing or non-finite value; nothing to fit.")
-        design = _subset(design, finite)
-        arrays = {k: None if v is None else v[finite] for k, v in arrays.items()}
-    y, trials = design.y, None
-    if y.ndim == 2:
-        if y.shape[1] != 2 or family.name != "Binomial":
-            raise InputError(
-                f"a {y.shape[1]}-column response ({design.y_name}) is only for the Binomial "
-                "family, as successes + failures; pass family=jaxmle.families.Binomial() or a "
-                "single response column."
-            )
-        trials = y.sum(axis=1)
-        if np.any(trials <= 0) or np.any(y < 0):
-            raise InputError(
-                f"the response {design.y_name} must be non-negative successes and failures "
-                "with at least one trial in each row."
-            )
-        y = y[:, 0] / trials
+    if finite.all() or missing == "none":
+        return design, arrays
+    if missing == "raise":
+        raise InputError(
+            f"{int((~finite).sum())} row(s) have missing or non-finite values in the "
+            f"response, the design or the weights/offset (first at row "
+            f"{int(np.flatnonzero(~finite)[0])}); drop them or pass missing='drop'."
+        )
+    if not finite.any():
+        raise InputError("every row has a missing or non-finite value; nothing to fit.")
+    return _subset(design, finite), {k: None if v is None else v[finite]
+                                     for k, v in arrays.items()}  # fmt: skip
+
+
+def _response(design: Design, family: Family) -> tuple[np.ndarray, np.ndarray | None]:
+    """The response and the trials (None but for a Binomial successes + failures response)."""
+    y = design.y
+    if y.ndim != 2:
+        return y, None
+    if y.shape[1] != 2 or family.name != "Binomial":
+        raise InputError(
+            f"a {y.shape[1]}-column response ({design.y_name}) is only for the Binomial "
+            "family, as successes + failures; pass family=jaxmle.families.Binomial() or a "
+            "single response column."
+        )
+    trials = y.sum(axis=1)
+    if np.any(trials <= 0) or np.any(y < 0):
+        raise InputError(
+            f"the response {design.y_name} must be non-negative successes and failures "
+            "with at least one trial in each row."
+        )
+    return y[:, 0] / trials, trials
+
+
+def _prepare(formula_or_y, data, family, offset, exposure, freq_weights, var_weights,
+             missing):  # fmt: skip
+    """The design and the fitted rows' data, checked, rows with missing values dropped."""
+    design = _make_design(formula_or_y, data, missing)
+    arrays = {name: _design.align_rows(design, v, name) for name, v in
+              (("offset", offset), ("exposure", exposure), ("freq_weights", freq_weights),
+               ("var_weights", var_weights))}  # fmt: skip
+    design, arrays = _drop_nonfinite(design, arrays, missing)
+    y, trials = _response(design, family)
     family.check_y(y, design.y_name)
     _check_weights(arrays["freq_weights"], "freq_weights")
     _check_weights(arrays["var_weights"], "var_weights", positive=True)
@@ -702,42 +582,8 @@ class GLMResults(RegressionResults):
     # -- prediction -----------------------------------------------------------------------
     def _predict_design(self, exog: Any, offset: Any, exposure: Any):
         d = self._data
-        if exposure is not None and self.family.link.name != "log":
-            raise InputError("`exposure` needs the log link; pass offset=np.log(exposure).")
-        if exog is None:
-            X, labels, m = self.design.X, self.design.index, len(d.y)
-            off = d.offset if offset is None else None
-            expo = d.exposure if exposure is None else None
-        else:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                X = _design.new_exog(self.design, exog)
-            # formulaic encodes a category the fit did not see as the reference level, with a
-            # DataMismatchWarning: a silently wrong prediction, so it is an error here.
-            mismatch = [w for w in caught if type(w.message).__name__ == "DataMismatchWarning"]
-            if mismatch or not np.all(np.isfinite(X)):
-                why = "; ".join(str(w.message) for w in mismatch) or "missing values"
-                raise InputError(f"the new data could not be encoded like the fitted data "
-                                 f"({self.design.formula!r}): {why}")  # fmt: skip
-            for w in caught:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-            labels, m = getattr(exog, "index", None), X.shape[0]
-            off = expo = None
-        total = np.zeros(m)
-        for v, name, log in ((off, "", False), (expo, "", True), (offset, "offset", False),
-                             (exposure, "exposure", True)):  # fmt: skip
-            if v is None:
-                continue
-            a = np.asarray(v, dtype=float)
-            if name:
-                a = np.broadcast_to(a, (m,)) if a.ndim == 0 else a
-                if a.shape != (m,):
-                    raise InputError(f"`{name}` must have one value per predicted row ({m}); "
-                                     f"got shape {a.shape}.")  # fmt: skip
-                if log and np.any(~(a > 0)):
-                    raise InputError("`exposure` must be positive.")
-            total = total + (np.log(a) if log else a)
-        return X, X @ self._coef + total, labels
+        return predict_design(self.design, self._coef, self.family.link.name, d.offset,
+                              d.exposure, exog, offset, exposure)  # fmt: skip
 
     def _out(self, values: np.ndarray, labels: Any) -> Any:
         if not self.design.pandas:
@@ -785,11 +631,7 @@ class GLMResults(RegressionResults):
         """
         X, eta, labels = self._predict_design(exog, offset, exposure)
         p = len(self._coef)
-        cov = self._cov[:p, :p]
-        se_eta = np.sqrt(np.einsum("ij,jk,ik->i", X, cov, X))
-        h = self._host
-        return GLMPrediction(h.inverse(eta), np.abs(h.dmu(eta)) * se_eta, eta, se_eta,
-                             h.inverse, labels)  # fmt: skip
+        return mean_prediction(X, eta, labels, self._cov[:p, :p], self._host)
 
     # -- marginal effects -----------------------------------------------------------------
     def get_margeff(self, at: str = "overall", method: str = "dydx") -> GLMMargins:
@@ -815,18 +657,12 @@ class GLMResults(RegressionResults):
         if d.freq_weights is not None or d.var_weights is not None:
             warnings.warn("weights are not taken into account by margeff (statsmodels' "
                           "convention)", UserWarning, stacklevel=2)  # fmt: skip
-        X = self.design.X
-        keep = tuple(int(j) for j in np.flatnonzero(X.var(axis=0) != 0))
         off = self._offset_total
         off = np.zeros(len(d.y)) if off is None else off
         p = len(self._coef)
-        effect, jac = _margeff_program(jnp.asarray(self._coef), jnp.asarray(X), jnp.asarray(off),
-                                       keep=keep, link=self.family.link, at=at)  # fmt: skip
-        effect, jac = np.asarray(effect), np.asarray(jac)
-        cov = jac @ self._cov[:p, :p] @ jac.T
-        names = [self.param_names[j] for j in keep]
-        return GLMMargins(effect, np.sqrt(np.diag(cov)), cov, names, self.design.pandas,
-                          at, method)  # fmt: skip
+        return average_margins(self._coef, self.design.X, off, self._cov[:p, :p],
+                               self.family.link, self.param_names, self.design.pandas, at,
+                               method)  # fmt: skip
 
     # -- presentation ---------------------------------------------------------------------
     def summary(self, alpha: float = 0.05) -> TextSummary:
@@ -859,181 +695,3 @@ class GLMResults(RegressionResults):
         parts += self._status_lines()
         parts.append(self._coef_table(alpha))
         return TextSummary("\n".join(parts))
-
-
-@functools.partial(jax.jit, static_argnames=("keep", "link", "at"))
-def _margeff_program(coef, X, offset, *, keep, link, at):
-    idx = np.asarray(keep, dtype=int)
-
-    def ame(b):
-        if at == "mean":
-            eta = jnp.mean(X, axis=0) @ b + jnp.mean(offset)
-            return link.deriv_inverse(eta) * b[idx]
-        return jnp.mean(link.deriv_inverse(X @ b + offset)) * b[idx]
-
-    return ame(coef), jax.jacobian(ame)(coef)
-
-
-def _inv_sym(A: np.ndarray) -> np.ndarray:
-    try:
-        c = np.linalg.cholesky(A)
-    except np.linalg.LinAlgError:
-        return np.linalg.pinv(A)
-    ci = np.linalg.solve(c, np.eye(len(A)))
-    return ci.T @ ci
-
-
-# --------------------------------------------------------------------------------------------
-# Prediction and marginal-effect results.
-
-
-class GLMPrediction:
-    """Predicted means with standard errors and intervals (statsmodels' GLM ``get_prediction``).
-
-    Two intervals for the mean:
-
-    - ``method="endpoint"`` (the default, as statsmodels): the link's inverse applied to the
-      Wald interval of η, ``g⁻¹(η̂ ± q·se(η̂))``. It stays inside the mean's range (a
-      probability in [0, 1], a rate above 0) and is the one statsmodels' ``summary_frame``
-      gives, so the defaults agree. Bounds are sorted (statsmodels leaves them reversed for a
-      decreasing link such as Gamma's inverse).
-    - ``method="delta"``: ``μ̂ ± q·mean_se``, symmetric, possibly outside the range.
-
-    Attributes:
-        predicted_mean: the means ``g⁻¹(η̂)``.
-        se_mean: their delta-method standard errors ``|dμ/dη|·se(η̂)``.
-        predicted_linear: the linear predictors ``η̂``.
-        se_linear: their standard errors ``√(x V xᵀ)``.
-    """
-
-    def __init__(self, mean, se_mean, eta, se_eta, inverse, labels) -> None:
-        self.predicted_mean = mean
-        self.se_mean = se_mean
-        self.predicted_linear = eta
-        self.se_linear = se_eta
-        self._inverse = inverse
-        self.row_labels = labels
-
-    def conf_int(self, alpha: float = 0.05, method: str = "endpoint") -> np.ndarray:
-        """Confidence intervals of the mean at level ``1 − alpha`` (z-based).
-
-        Args:
-            alpha: one minus the confidence level.
-            method: ``"endpoint"`` or ``"delta"`` (see the class docstring).
-
-        Returns:
-            ``(m, 2)`` lower and upper bounds.
-        """
-        import scipy.stats
-
-        method = _check_option(method, "method", ("endpoint", "delta"))
-        if not 0.0 < alpha < 1.0:
-            raise InputError(f"`alpha` must be in (0, 1), e.g. 0.05 for 95%; got {alpha!r}.")
-        q = float(scipy.stats.norm.ppf(1 - alpha / 2))
-        if method == "delta":
-            lo, hi = self.predicted_mean - q * self.se_mean, self.predicted_mean + q * self.se_mean
-        else:
-            a = self._inverse(self.predicted_linear - q * self.se_linear)
-            b = self._inverse(self.predicted_linear + q * self.se_linear)
-            lo, hi = np.minimum(a, b), np.maximum(a, b)
-        return np.column_stack([lo, hi])
-
-    def summary_frame(self, alpha: float = 0.05, method: str = "endpoint") -> Any:
-        """A DataFrame with statsmodels' columns: mean, mean_se, mean_ci_lower, mean_ci_upper.
-
-        Args:
-            alpha: one minus the intervals' confidence level.
-            method: ``"endpoint"`` or ``"delta"`` (see the class docstring).
-
-        Returns:
-            A pandas DataFrame, one row per prediction.
-        """
-        import pandas as pd
-
-        ci = self.conf_int(alpha, method)
-        return pd.DataFrame({"mean": self.predicted_mean, "mean_se": self.se_mean,
-                             "mean_ci_lower": ci[:, 0], "mean_ci_upper": ci[:, 1]},
-                            index=self.row_labels)  # fmt: skip
-
-
-class GLMMargins:
-    """Average marginal effects with delta-method inference (statsmodels' ``DiscreteMargins``).
-
-    Attributes:
-        margeff: the effects, one per non-constant column.
-        margeff_se: their standard errors.
-        margeff_cov: their covariance ``J V Jᵀ``.
-        names: the columns' names.
-    """
-
-    def __init__(self, effect, se, cov, names, pandas, at, method) -> None:
-        self.margeff = effect
-        self.margeff_se = se
-        self.margeff_cov = cov
-        self.names = list(names)
-        self._pandas = pandas
-        self.margeff_options = {"at": at, "method": method}
-
-    @property
-    def tvalues(self) -> np.ndarray:
-        """The z statistics ``margeff / margeff_se``."""
-        return self.margeff / self.margeff_se
-
-    @property
-    def pvalues(self) -> np.ndarray:
-        """Two-sided normal p-values."""
-        import scipy.stats
-
-        return 2.0 * scipy.stats.norm.sf(np.abs(self.tvalues))
-
-    def conf_int(self, alpha: float = 0.05) -> np.ndarray:
-        """Wald intervals ``margeff ± q·margeff_se`` at level ``1 − alpha``.
-
-        Args:
-            alpha: one minus the confidence level.
-
-        Returns:
-            ``(k, 2)`` lower and upper bounds.
-        """
-        import scipy.stats
-
-        if not 0.0 < alpha < 1.0:
-            raise InputError(f"`alpha` must be in (0, 1), e.g. 0.05 for 95%; got {alpha!r}.")
-        q = float(scipy.stats.norm.ppf(1 - alpha / 2))
-        return np.column_stack([self.margeff - q * self.margeff_se,
-                                self.margeff + q * self.margeff_se])  # fmt: skip
-
-    def summary_frame(self, alpha: float = 0.05) -> Any:
-        """The table: dy/dx, Std. Err., z, Pr(>|z|), Conf. Int. Low, Cont. Int. Hi.
-
-        Args:
-            alpha: one minus the intervals' confidence level.
-
-        Returns:
-            A pandas DataFrame indexed by the columns' names (statsmodels' column labels,
-            including its ``"Cont. Int. Hi."``).
-        """
-        import pandas as pd
-
-        ci = self.conf_int(alpha)
-        return pd.DataFrame(
-            np.column_stack([self.margeff, self.margeff_se, self.tvalues, self.pvalues, ci]),
-            columns=["dy/dx", "Std. Err.", "z", "Pr(>|z|)", "Conf. Int. Low", "Cont. Int. Hi."],
-            index=self.names,
-        )
-
-    def summary(self, alpha: float = 0.05) -> TextSummary:
-        """A printable table of the marginal effects.
-
-        Args:
-            alpha: one minus the intervals' confidence level.
-
-        Returns:
-            A :class:`~jaxmle._results.TextSummary`.
-        """
-        ci = self.conf_int(alpha)
-        head = (f"Average Marginal Effects (at={self.margeff_options['at']}, "
-                f"method={self.margeff_options['method']})").center(78)  # fmt: skip
-        cols = (self.margeff, self.margeff_se, self.tvalues, self.pvalues, ci[:, 0], ci[:, 1])
-        table = params_table(self.names, cols, False, alpha)
-        return TextSummary(head + "\n" + "=" * 78 + "\n" + table)

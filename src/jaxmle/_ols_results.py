@@ -21,13 +21,16 @@ the columns span one (``C(g) - 1``); without one, R² and ESS are uncentered. We
 variances, ``y_i ~ N(x_iᵀβ, σ²/w_i)``. ``nonrobust`` tests use Student's t on ``df_resid``;
 the HC covariances use the normal (statsmodels' ``use_t=False`` default for robust covariances)
 and an F-statistic that is the Wald test of all slopes in that covariance.
+
+Where the code is. This module holds :func:`ols`, its jitted program and :class:`OLSResults`;
+the input preparation (design, weights, missing rows, rank errors) is in
+:mod:`jaxmle._ols_input`, prediction (:class:`PredictionResults`, re-exported here) in
+:mod:`jaxmle._ols_predict`, and the summary's diagnostics and notes in :mod:`jaxmle._ols_summary`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import warnings
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -36,11 +39,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import solve_triangular
 
-from ._design import Design, align_rows, from_arrays, from_formula, new_exog
+from ._design import Design
 from ._errors import InputError, RankDeficientError
 from ._lstsq import lstsq
 from ._ols import OLSResult, _finish, _packed, _unpack
-from ._rank import _rank_tol
+from ._ols_input import _build, _rank_error
+from ._ols_predict import PredictionResults, encode_exog, obs_variance, var_pred_mean
+from ._ols_summary import _d_or_f, _fmt, diagnostics_block, notes_block
 from ._results import RegressionResults, TextSummary, header_table
 from ._status import Status
 from ._validation import warn_if_float32
@@ -152,15 +157,7 @@ def _hc_program(X, w, resid, R, S, hc):
 
 
 # --------------------------------------------------------------------------------------------
-# Host-side validation and missing values.
-
-
-def _keep(design: Design, keep: np.ndarray) -> Design:
-    """The design restricted to the rows where ``keep`` is True (positions in the design)."""
-    rows = np.arange(design.X.shape[0]) if design.rows is None else design.rows
-    index = None if design.index is None else design.index[keep]
-    return dataclasses.replace(design, y=design.y[keep], X=design.X[keep], index=index,
-                               rows=rows[keep])  # fmt: skip
+# Options (the data are checked by :mod:`jaxmle._ols_input`).
 
 
 def _check_cov_type(cov_type: Any) -> str:
@@ -174,188 +171,8 @@ def _check_cov_type(cov_type: Any) -> str:
     )
 
 
-def _missing_rows(design: Design, w: np.ndarray | None) -> np.ndarray:
-    bad = np.isnan(design.X).any(axis=1)
-    bad |= np.isnan(design.y) if design.y.ndim == 1 else np.isnan(design.y).any(axis=1)
-    if w is not None:
-        bad |= np.isnan(w)
-    return bad
-
-
-def _build(formula_or_y: Any, data: Any, weights: Any, missing: str) -> tuple[Design, Any]:
-    """The design and aligned weights, rows with missing values dropped (or raised)."""
-    if isinstance(formula_or_y, str):
-        if data is None:
-            raise InputError(
-                "`data` is required with a formula: ols('y ~ x1 + x2', data=df) with a DataFrame "
-                "(or a dict of columns) holding the formula's variables."
-            )
-        if isinstance(weights, str):
-            if not hasattr(data, "__getitem__") or weights not in data:
-                raise InputError(f"`weights` names the column {weights!r}, which `data` lacks.")
-            weights = data[weights]
-        design = from_formula(formula_or_y, data)
-        if missing != "drop" and design.rows is not None:
-            raise InputError(
-                f"`data` has {design.n_data - len(design.y)} row(s) with missing values in the "
-                f"formula's variables and missing={missing!r}; drop them first or pass "
-                "missing='drop'."
-            )
-    else:
-        if data is None:
-            raise InputError(
-                "ols(y, X) needs the design matrix `X` as the second argument (add a column of "
-                "ones for an intercept), or give a formula string first: ols('y ~ x', data=df)."
-            )
-        if isinstance(weights, str):
-            raise InputError("`weights` can name a column only with a formula and a DataFrame.")
-        design = from_arrays(formula_or_y, data)
-    if design.y.ndim != 1:
-        raise InputError(
-            f"the response must be one column; got {design.y.shape[1]} "
-            f"({design.y_name!r}). OLS fits one response: use a single variable left of '~'."
-        )
-    w = align_rows(design, weights, "weights")
-    bad = _missing_rows(design, w)
-    if bad.any():
-        if missing != "drop":
-            raise InputError(
-                f"{int(bad.sum())} row(s) of the data (or of `weights`) have missing values "
-                f"(NaN) and missing={missing!r}; drop them first or pass missing='drop'."
-            )
-        keep = ~bad
-        design = _keep(design, keep)
-        w = None if w is None else w[keep]
-        if design.X.shape[0] == 0:
-            raise InputError("no rows are left once rows with missing values (NaN) are dropped.")
-    inf_cols = [design.names[j] for j in np.flatnonzero(~np.isfinite(design.X).all(axis=0))]
-    if inf_cols:
-        raise InputError(
-            f"the design column(s) {inf_cols} have infinite values (e.g. np.log(0)); transform "
-            "or drop those rows."
-        )
-    if not np.isfinite(design.y).all():
-        raise InputError(f"the response {design.y_name!r} has infinite values; drop those rows.")
-    if w is not None and not (np.all(w > 0) and np.all(np.isfinite(w))):
-        bad_w = w[~((w > 0) & np.isfinite(w))][:5]
-        raise InputError(
-            f"`weights` must be positive and finite (inverse variances, as statsmodels' WLS); "
-            f"got {bad_w}. Drop rows with zero weight instead."
-        )
-    return design, w
-
-
-def _dependent_columns(X: np.ndarray, w: np.ndarray | None, names: tuple[str, ...]) -> list[str]:
-    """The columns in the null space of the column-scaled weighted design (error path only)."""
-    A = X if w is None else X * np.sqrt(w)[:, None]
-    norms = np.linalg.norm(A, axis=0)
-    zero = [names[j] for j in np.flatnonzero(norms == 0)]
-    if zero:
-        return zero
-    _, s, Vt = np.linalg.svd(A / norms, full_matrices=False)
-    null = Vt[s <= s[0] * _rank_tol(*A.shape, A.dtype)]
-    if len(null) == 0:
-        null = Vt[-1:]
-    weight = np.abs(null).max(axis=0)
-    return [names[j] for j in np.flatnonzero(weight > 1e-6 * weight.max())]
-
-
-def _rank_error(design: Design, w: np.ndarray | None, cond: float) -> RankDeficientError:
-    n, p = design.X.shape
-    what = f"the design of {design.formula!r}" if design.formula else "`X`"
-    if n < p:
-        return RankDeficientError(
-            f"{what} has {n} rows (after dropping rows with missing values) for {p} columns "
-            f"{list(design.names)}: the least-squares estimate is not unique. Use fewer terms "
-            "or more data."
-        )
-    cols = _dependent_columns(design.X, w, design.names)
-    return RankDeficientError(
-        f"{what} is rank deficient (n={n}, {p} columns, condition number {cond:.3g} of the "
-        f"column-scaled design): the columns {cols} are linearly dependent, so the "
-        "least-squares estimate is not unique. Drop or combine one of them (a full set of "
-        "dummies with an intercept, a variable entered twice), or add a ridge penalty "
-        "(jaxmle.closed_form.ridge)."
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # Results.
-
-
-class PredictionResults:
-    """Predictions of the mean and of new observations, with standard errors and intervals.
-
-    As statsmodels' ``PredictionResults``: the mean's variance is ``xᵀ V x`` with ``V`` the
-    result's ``cov_params()`` (its ``cov_type``); a new observation adds ``scale / weight``.
-    Intervals use Student's t on ``df_resid`` when the result's ``use_t``, else the normal.
-
-    Attributes:
-        predicted_mean: ``(m,)`` ``x_iᵀβ̂``.
-        var_pred_mean: ``(m,)`` variances of the predicted means.
-        var_resid: the variance of a new observation around its mean (``scale / weights``).
-        df: the t distribution's degrees of freedom (``df_resid``).
-        use_t: whether intervals use Student's t (else the normal).
-        row_labels: the new data's index (None for arrays).
-    """
-
-    def __init__(self, predicted_mean: np.ndarray, var_pred_mean: np.ndarray, var_resid: Any,
-                 df: float, use_t: bool, row_labels: Any = None) -> None:  # fmt: skip
-        self.predicted_mean = predicted_mean
-        self.var_pred_mean = var_pred_mean
-        self.var_resid = var_resid
-        self.df = df
-        self.use_t = use_t
-        self.row_labels = row_labels
-
-    @property
-    def se_mean(self) -> np.ndarray:
-        """Standard errors of the predicted means, ``sqrt(var_pred_mean)``."""
-        return np.sqrt(self.var_pred_mean)
-
-    @property
-    def se_obs(self) -> np.ndarray:
-        """Standard errors of new observations, ``sqrt(var_pred_mean + var_resid)``."""
-        return np.sqrt(self.var_pred_mean + self.var_resid)
-
-    def conf_int(self, obs: bool = False, alpha: float = 0.05) -> np.ndarray:
-        """Intervals for the mean (or, with ``obs``, for a new observation) at level 1 − alpha.
-
-        Args:
-            obs: prediction intervals of new observations instead of the mean's.
-            alpha: one minus the confidence level.
-
-        Returns:
-            ``(m, 2)`` lower and upper bounds.
-        """
-        import scipy.stats
-
-        if not 0.0 < alpha < 1.0:
-            raise InputError(f"`alpha` must be in (0, 1), e.g. 0.05 for 95%; got {alpha!r}.")
-        dist = scipy.stats.t(self.df) if self.use_t else scipy.stats.norm
-        q = float(dist.ppf(1 - alpha / 2))
-        se = self.se_obs if obs else self.se_mean
-        return np.column_stack([self.predicted_mean - q * se, self.predicted_mean + q * se])
-
-    def summary_frame(self, alpha: float = 0.05) -> Any:
-        """The predictions as a DataFrame, with statsmodels' columns.
-
-        Args:
-            alpha: one minus the intervals' confidence level.
-
-        Returns:
-            Columns ``mean``, ``mean_se``, ``mean_ci_lower``, ``mean_ci_upper``,
-            ``obs_ci_lower``, ``obs_ci_upper``, indexed by the new data's rows.
-        """
-        import pandas as pd
-
-        ci, ci_obs = self.conf_int(False, alpha), self.conf_int(True, alpha)
-        return pd.DataFrame(
-            {"mean": self.predicted_mean, "mean_se": self.se_mean,
-             "mean_ci_lower": ci[:, 0], "mean_ci_upper": ci[:, 1],
-             "obs_ci_lower": ci_obs[:, 0], "obs_ci_upper": ci_obs[:, 1]},
-            index=self.row_labels,
-        )  # fmt: skip
 
 
 class _Host(NamedTuple):
@@ -627,43 +444,6 @@ class OLSResults(RegressionResults):
         return self._series(np.sqrt(np.diag(self._hc(3))))
 
     # -- prediction ------------------------------------------------------------------------
-    def _exog(self, exog: Any) -> tuple[np.ndarray, Any]:
-        if self.design.spec is None:
-            Xn = new_exog(self.design, exog)
-        else:
-            # formulaic only warns about levels the fit never saw and encodes those rows as the
-            # reference level: a silently wrong prediction. statsmodels (patsy) raises; so here.
-            with warnings.catch_warnings(record=True) as seen:
-                warnings.simplefilter("always")
-                Xn = new_exog(self.design, exog)
-            for wn in seen:
-                if wn.category.__name__ == "DataMismatchWarning":
-                    raise InputError(
-                        f"the new data could not be encoded like the fitted data "
-                        f"({self.design.formula!r}): {wn.message}"
-                    )
-                warnings.warn_explicit(wn.message, wn.category, wn.filename, wn.lineno)
-        labels = getattr(exog, "index", None) if hasattr(exog, "columns") else None
-        if labels is not None and len(labels) != Xn.shape[0]:
-            labels = None
-        return Xn, labels
-
-    def _var_mean(self, Xn: np.ndarray) -> np.ndarray:
-        """``diag(Xn V Xnᵀ)`` through the kernel's factor: ``xᵀ(XᵀWX)⁻¹x = ‖R⁻ᵀS⁻¹x‖²``.
-
-        The quadratic form in ``V`` itself cancels: on Longley (condition number 8e9) it is
-        good to 3e-9, the factor's form to 1e-13 (checked against 60-digit arithmetic).
-        """
-        import scipy.linalg
-
-        if not self.converged:
-            return np.full(Xn.shape[0], np.nan)
-        R, S = self._factor
-        z = scipy.linalg.solve_triangular(R, (Xn / S).T, trans="T", lower=False)  # (p, m)
-        if self.cov_type == "nonrobust":
-            return self.scale * np.sum(z * z, axis=0)
-        return np.sum(z * (self._host.meat @ z), axis=0)  # zᵀ(QᵀΩQ)z: HC's xᵀVx
-
     def predict(self, exog: Any = None) -> Any:
         """Predicted means ``x_iᵀβ̂`` for new data (the fitted values without ``exog``).
 
@@ -678,7 +458,7 @@ class OLSResults(RegressionResults):
         """
         if exog is None:
             return self.fittedvalues
-        Xn, labels = self._exog(exog)
+        Xn, labels = encode_exog(self.design, exog)
         pred = Xn @ self._params
         if self.design.pandas or labels is not None:
             import pandas as pd
@@ -702,18 +482,11 @@ class OLSResults(RegressionResults):
             if weights is None:
                 weights = self.weights
         else:
-            Xn, labels = self._exog(exog)
+            Xn, labels = encode_exog(self.design, exog)
         mean = Xn @ self._params
-        var_mean = self._var_mean(Xn)
-        var_resid = self.scale
-        if weights is not None:
-            w = np.asarray(weights, dtype=float)
-            if w.ndim > 1 or (w.ndim == 1 and w.shape[0] != Xn.shape[0]):
-                raise InputError(
-                    f"`weights` must be one value per predicted row ({Xn.shape[0]}); got shape "
-                    f"{w.shape}."
-                )
-            var_resid = var_resid / w
+        var_mean = var_pred_mean(Xn, self._factor, self.cov_type, self.scale, self._host.meat,
+                                 self.converged)  # fmt: skip
+        var_resid = obs_variance(self.scale, weights, Xn.shape[0])
         return PredictionResults(mean, var_mean, var_resid, self.df_resid, self.use_t, labels)
 
     # -- presentation ----------------------------------------------------------------------
@@ -721,23 +494,6 @@ class OLSResults(RegressionResults):
     def model_name(self) -> str:
         """``"OLS"``, or ``"WLS"`` with weights (statsmodels' model class)."""
         return "OLS" if self.weights is None else "WLS"
-
-    def _diagnostics(self) -> dict[str, float]:
-        import scipy.stats
-
-        e = np.asarray(self._host.resid if self.weights is None else
-                       self._host.resid * np.sqrt(self.weights))  # fmt: skip
-        n = e.shape[0]
-        if n >= 8:
-            omni, omni_p = (float(v) for v in scipy.stats.normaltest(e))
-        else:
-            omni = omni_p = math.nan
-        skew = float(scipy.stats.skew(e))
-        kurt = 3.0 + float(scipy.stats.kurtosis(e))
-        jb = n / 6.0 * (skew**2 + 0.25 * (kurt - 3.0) ** 2)
-        return {"omni": omni, "omni_p": omni_p, "skew": skew, "kurtosis": kurt,
-                "dw": float(np.sum(np.diff(e) ** 2) / np.sum(e**2)) if np.any(e) else math.nan,
-                "jb": jb, "jb_p": float(scipy.stats.chi2.sf(jb, 2))}  # fmt: skip
 
     def summary(self, alpha: float = 0.05) -> TextSummary:
         """The summary in statsmodels' OLS layout.
@@ -766,46 +522,17 @@ class OLSResults(RegressionResults):
         parts = [header_table(f"{self.model_name} Regression Results", left, right)]
         parts += self._status_lines()
         parts.append(self._coef_table(alpha))
-        d = self._diagnostics()
+        e = np.asarray(self._host.resid if self.weights is None else
+                       self._host.resid * np.sqrt(self.weights))  # fmt: skip
         cond = self.condition_number
-        diag_left = [("Omnibus:", _fmt(d["omni"], "#6.3f")),
-                     ("Prob(Omnibus):", _fmt(d["omni_p"], "#6.3f")),
-                     ("Skew:", _fmt(d["skew"], "#6.3f")),
-                     ("Kurtosis:", _fmt(d["kurtosis"], "#6.3f"))]  # fmt: skip
-        diag_right = [("Durbin-Watson:", _fmt(d["dw"], "#8.3f")),
-                      ("Jarque-Bera (JB):", _fmt(d["jb"], "#8.3f")),
-                      ("Prob(JB):", _fmt(d["jb_p"], "#8.3g")),
-                      ("Cond. No.", _fmt(cond, "#8.3g"))]  # fmt: skip
-        # The coefficient table ends with its own "=" rule: drop the block's title and rule.
-        parts.append("\n".join(header_table("", diag_left, diag_right).splitlines()[2:]))
-        notes = []
-        if not self.k_constant:
-            notes.append("R² is computed without centering (uncentered) since the model does "
-                         "not contain a constant.")  # fmt: skip
-        notes.append(_DESCRIPTIONS[self.cov_type])
-        smallest = float(self.eigenvals[-1])
-        if smallest < 1e-10:
-            notes.append(f"The smallest eigenvalue is {smallest:6.3g}. This might indicate that "
-                         "there are\nstrong multicollinearity problems or that the design matrix "
-                         "is singular.")  # fmt: skip
-        elif cond > 1000:
-            notes.append(f"The condition number is large, {cond:6.3g}. This might indicate that "
-                         "there are\nstrong multicollinearity or other numerical "
-                         "problems.")  # fmt: skip
-        parts.append("\nNotes:\n" + "\n".join(f"[{i + 1}] {t}" for i, t in enumerate(notes)))
+        parts.append(diagnostics_block(e, cond))
+        parts.append(notes_block(self.k_constant, _DESCRIPTIONS[self.cov_type],
+                                 float(self.eigenvals[-1]), cond))  # fmt: skip
         return TextSummary("\n".join(parts))
 
 
 def _div(a: float, b: float) -> float:
     return float(a) / float(b) if b != 0 else math.nan
-
-
-def _fmt(v: float, spec: str) -> str:
-    return format(float(v), spec).strip() if math.isfinite(v) else ("nan" if v != v else str(v))
-
-
-def _d_or_f(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:#8.5g}".strip()
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,183 @@
+"""Host-side (NumPy) helpers shared by the GLM modules: family and link numerics, option checks.
+
+:class:`_Host` holds a family's functions in statsmodels' GLM conventions: the link's inverse and
+its first two derivatives, the variance function and its derivative, unit deviances and the
+pointwise log-likelihood. :mod:`jaxmle._glm_results` reads them for residuals, the null model
+and sandwich covariances, :mod:`jaxmle._glm_predict` for predicted means and their standard
+errors. All of it is NumPy on arrays of length n: microseconds, and nothing to compile for any
+shape. Also here: :func:`_inv_sym` (a symmetric positive-definite inverse) and
+:func:`_check_option` (a case-insensitive choice among named options).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._errors import InputError
+
+_FLOAT_EPS = float(np.finfo(float).eps)
+
+
+def _check_option(value: Any, name: str, options: tuple[str, ...]) -> str:
+    """``value`` spelled as in ``options`` (matched case-insensitively), else an InputError."""
+    if isinstance(value, str):
+        for o in options:
+            if value.lower() == o.lower():
+                return o
+    raise InputError(f"`{name}` must be one of {', '.join(map(repr, options))}; got {value!r}.")
+
+
+def _inv_sym(A: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric positive-definite matrix by Cholesky (else the pseudo-inverse)."""
+    try:
+        c = np.linalg.cholesky(A)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(A)
+    ci = np.linalg.solve(c, np.eye(len(A)))
+    return ci.T @ ci
+
+
+# --------------------------------------------------------------------------------------------
+# Host-side numerics: the links' inverse and its first two derivatives, the variance function
+# and its derivative, unit deviances and log-likelihoods, in NumPy (statsmodels' formulas).
+
+
+def _special():
+    import scipy.special
+
+    return scipy.special
+
+
+def _logit_d1(e):
+    sp = _special()
+    return sp.expit(e) * sp.expit(-e)
+
+
+def _probit_d1(e):
+    return np.exp(-0.5 * e * e) / math.sqrt(2.0 * math.pi)
+
+
+def _cloglog_d1(e):
+    return np.exp(e - np.exp(e))
+
+
+def _link_host(link: Any) -> tuple[Any, Any, Any]:
+    """``(μ(η), μ'(η), μ''(η))`` as NumPy functions for the engine's link object."""
+    sp = _special()
+    name = link.name
+    if name == "identity":
+        return (lambda e: e, np.ones_like, np.zeros_like)
+    if name == "log":
+        return (np.exp, np.exp, np.exp)
+    if name == "logit":  # μ'' = μ'(1 − 2μ) = −μ' tanh(η/2)
+        return (sp.expit, _logit_d1, lambda e: _logit_d1(e) * -np.tanh(0.5 * e))
+    if name == "probit":
+        return (sp.ndtr, _probit_d1, lambda e: -e * _probit_d1(e))
+    if name == "cloglog":
+        return (lambda e: -np.expm1(-np.exp(e)), _cloglog_d1,
+                lambda e: _cloglog_d1(e) * -np.expm1(e))  # fmt: skip
+    power = getattr(link, "power", None)
+    if power is not None:  # μ = η^(1/p)
+        r = 1.0 / float(power)
+        return (lambda e: np.power(e, r), lambda e: r * np.power(e, r - 1.0),
+                lambda e: r * (r - 1.0) * np.power(e, r - 2.0))  # fmt: skip
+    # A link this module does not know: the engine's own (JAX) functions, eagerly.
+    d2 = jax.vmap(jax.grad(link.deriv_inverse))
+    return (lambda e: np.asarray(link.inverse(jnp.asarray(e, dtype=float))),
+            lambda e: np.asarray(link.deriv_inverse(jnp.asarray(e, dtype=float))),
+            lambda e: np.asarray(d2(jnp.asarray(e, dtype=float))))  # fmt: skip
+
+
+class _Host(NamedTuple):
+    """A family's host-side functions (statsmodels' GLM conventions), α fixed at ``alpha``."""
+
+    kind: str
+    link: Any
+    alpha: float
+
+    def inverse(self, eta):
+        return _link_host(self.link)[0](eta)
+
+    def dmu(self, eta):
+        return _link_host(self.link)[1](eta)
+
+    def d2mu(self, eta):
+        return _link_host(self.link)[2](eta)
+
+    def variance(self, mu):
+        k = self.kind
+        if k == "Gaussian":
+            return np.ones_like(mu)
+        if k == "Binomial":
+            p = np.clip(mu, _FLOAT_EPS, 1.0 - _FLOAT_EPS)
+            return p * (1.0 - p)
+        if k == "Poisson":
+            return mu
+        if k == "Gamma":
+            return mu * mu
+        if k == "InverseGaussian":
+            return mu**3
+        p = np.maximum(mu, _FLOAT_EPS)  # NegativeBinomial
+        return p + self.alpha * p * p
+
+    def dvariance(self, mu):
+        k = self.kind
+        if k == "Gaussian":
+            return np.zeros_like(mu)
+        if k == "Binomial":
+            return 1.0 - 2.0 * mu
+        if k == "Poisson":
+            return np.ones_like(mu)
+        if k == "Gamma":
+            return 2.0 * mu
+        if k == "InverseGaussian":
+            return 3.0 * mu * mu
+        return 1.0 + 2.0 * self.alpha * mu
+
+    def unit_deviance(self, y, mu):
+        """The unit deviance per trial, statsmodels' ``_resid_dev`` (Binomial: times n)."""
+        sp = _special()
+        k = self.kind
+        if k == "Gaussian":
+            return (y - mu) ** 2
+        if k == "Binomial":
+            return 2.0 * (sp.xlogy(y, y) - sp.xlogy(y, mu)
+                          + sp.xlog1py(1.0 - y, -y) - sp.xlog1py(1.0 - y, -mu))  # fmt: skip
+        if k == "Poisson":
+            return 2.0 * (sp.xlogy(y, y) - sp.xlogy(y, mu) - (y - mu))
+        if k == "Gamma":
+            return 2.0 * ((y - mu) / mu - np.log(y / mu))
+        if k == "InverseGaussian":
+            return (y - mu) ** 2 / (y * mu * mu)
+        r = 1.0 / self.alpha
+        return 2.0 * (sp.xlogy(y, y) - sp.xlogy(y, mu) - (y + r) * np.log((y + r) / (mu + r)))
+
+    def loglike_obs(self, y, mu, var_weights, scale, trials):
+        """The pointwise log-likelihood, statsmodels' ``loglike_obs`` (no frequency weights)."""
+        sp = _special()
+        k, w = self.kind, var_weights
+        if k == "Gaussian":
+            return -0.5 * (w * (y - mu) ** 2 / scale + np.log(scale / w) + math.log(2 * math.pi))
+        if k == "Binomial":
+            s = y * trials
+            coef = sp.gammaln(trials + 1.0) - sp.gammaln(s + 1.0) - sp.gammaln(trials - s + 1.0)
+            return (coef + sp.xlogy(s, mu) + sp.xlog1py(trials - s, -mu)) * w
+        if k == "Poisson":
+            return w / scale * (sp.xlogy(y, mu) - mu - sp.gammaln(y + 1.0))
+        if k == "Gamma":
+            r = np.maximum(y / mu, _FLOAT_EPS)
+            ws = w / scale
+            return ws * np.log(ws * r) - ws * r - sp.gammaln(ws) - np.log(y)
+        if k == "InverseGaussian":
+            return -0.5 * (w * (y - mu) ** 2 / (scale * y * mu * mu)
+                           + np.log(scale * y**3 / w) + math.log(2 * math.pi))  # fmt: skip
+        a = self.alpha
+        r = 1.0 / a
+        ll = (sp.xlogy(y, a * mu) - (y + r) * np.log1p(a * mu) + sp.gammaln(y + r)
+              - sp.gammaln(r) - sp.gammaln(y + 1.0))  # fmt: skip
+        return w / scale * ll

@@ -1,0 +1,328 @@
+"""GLM prediction and average marginal effects: :class:`GLMPrediction`, :class:`GLMMargins`.
+
+The machinery behind :meth:`jaxmle.GLMResults.predict`, ``get_prediction`` and
+``get_margeff``, given the fitted pieces it needs (the design, coefficients, covariance,
+offsets and the family's host functions, :class:`jaxmle._glm_host._Host`) rather than the
+results object. New data are encoded like the fitted data (:func:`jaxmle._design.new_exog`); a
+category the fit did not see is an error, not the reference level. Predictions are host-side
+NumPy. Marginal effects differentiate the average effect with ``jax.jacobian`` in one small
+jitted program per design shape (:func:`_margeff_program`).
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _design
+from ._design import Design
+from ._errors import InputError
+from ._glm_host import _check_option, _Host
+from ._results import TextSummary, params_table
+
+__all__ = ["GLMMargins", "GLMPrediction", "average_margins", "mean_prediction",
+           "predict_design"]  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# The design and linear predictor of a prediction.
+
+
+def _encode_exog(design: Design, exog: Any) -> np.ndarray:
+    """New data encoded like the fitted data; an unseen category or a missing value raises."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        X = _design.new_exog(design, exog)
+    # formulaic encodes a category the fit did not see as the reference level, with a
+    # DataMismatchWarning: a silently wrong prediction, so it is an error here.
+    mismatch = [w for w in caught if type(w.message).__name__ == "DataMismatchWarning"]
+    if mismatch or not np.all(np.isfinite(X)):
+        why = "; ".join(str(w.message) for w in mismatch) or "missing values"
+        raise InputError(f"the new data could not be encoded like the fitted data "
+                         f"({design.formula!r}): {why}")  # fmt: skip
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return X
+
+
+def _per_row(v: Any, name: str, log: bool, m: int) -> np.ndarray:
+    """A given offset (or exposure) for ``m`` predicted rows, checked; a scalar is broadcast."""
+    a = np.asarray(v, dtype=float)
+    a = np.broadcast_to(a, (m,)) if a.ndim == 0 else a
+    if a.shape != (m,):
+        raise InputError(f"`{name}` must have one value per predicted row ({m}); "
+                         f"got shape {a.shape}.")  # fmt: skip
+    if log and np.any(~(a > 0)):
+        raise InputError("`exposure` must be positive.")
+    return a
+
+
+def predict_design(design: Design, coef: np.ndarray, link_name: str,
+                   fitted_offset: np.ndarray | None, fitted_exposure: np.ndarray | None,
+                   exog: Any, offset: Any,
+                   exposure: Any) -> tuple[np.ndarray, np.ndarray, Any]:  # fmt: skip
+    """The design, linear predictor and row labels of a prediction (statsmodels' conventions).
+
+    Without ``exog`` (the fitted rows) the fit's own offset and exposure are used unless
+    ``offset``/``exposure`` are given; with ``exog``, only those given.
+
+    Args:
+        design: the fitted design.
+        coef: the coefficients (α excluded).
+        link_name: the link's name (``exposure`` needs ``"log"``).
+        fitted_offset: the fit's offset, or None.
+        fitted_exposure: the fit's exposure, or None.
+        exog: None, a DataFrame with the formula's columns, or an ``(m, p)`` array.
+        offset: offsets for the predicted rows, or None.
+        exposure: exposures for the predicted rows, or None.
+
+    Returns:
+        ``(X, η, labels)``: the ``(m, p)`` design, ``(m,)`` linear predictors and the rows'
+        labels (None for arrays).
+    """
+    if exposure is not None and link_name != "log":
+        raise InputError("`exposure` needs the log link; pass offset=np.log(exposure).")
+    if exog is None:
+        X, labels = design.X, design.index
+        off = fitted_offset if offset is None else None
+        expo = fitted_exposure if exposure is None else None
+    else:
+        X, labels = _encode_exog(design, exog), getattr(exog, "index", None)
+        off = expo = None
+    m = X.shape[0]
+    total = np.zeros(m)
+    for v, log in ((off, False), (expo, True)):
+        if v is not None:
+            a = np.asarray(v, dtype=float)
+            total = total + (np.log(a) if log else a)
+    for v, name, log in ((offset, "offset", False), (exposure, "exposure", True)):
+        if v is not None:
+            a = _per_row(v, name, log, m)
+            total = total + (np.log(a) if log else a)
+    return X, X @ coef + total, labels
+
+
+# --------------------------------------------------------------------------------------------
+# Predicted means.
+
+
+def mean_prediction(X: np.ndarray, eta: np.ndarray, labels: Any, cov: np.ndarray,
+                    host: _Host) -> GLMPrediction:  # fmt: skip
+    """The predicted means with delta-method standard errors.
+
+    Args:
+        X: the ``(m, p)`` design of the predicted rows.
+        eta: their ``(m,)`` linear predictors.
+        labels: their row labels (or None).
+        cov: the coefficients' ``(p, p)`` covariance.
+        host: the family's host functions (the link's inverse and derivative).
+
+    Returns:
+        A :class:`GLMPrediction`.
+    """
+    se_eta = np.sqrt(np.einsum("ij,jk,ik->i", X, cov, X))
+    return GLMPrediction(host.inverse(eta), np.abs(host.dmu(eta)) * se_eta, eta, se_eta,
+                         host.inverse, labels)  # fmt: skip
+
+
+class GLMPrediction:
+    """Predicted means with standard errors and intervals (statsmodels' GLM ``get_prediction``).
+
+    Two intervals for the mean:
+
+    - ``method="endpoint"`` (the default, as statsmodels): the link's inverse applied to the
+      Wald interval of η, ``g⁻¹(η̂ ± q·se(η̂))``. It stays inside the mean's range (a
+      probability in [0, 1], a rate above 0) and is the one statsmodels' ``summary_frame``
+      gives, so the defaults agree. Bounds are sorted (statsmodels leaves them reversed for a
+      decreasing link such as Gamma's inverse).
+    - ``method="delta"``: ``μ̂ ± q·mean_se``, symmetric, possibly outside the range.
+
+    Attributes:
+        predicted_mean: the means ``g⁻¹(η̂)``.
+        se_mean: their delta-method standard errors ``|dμ/dη|·se(η̂)``.
+        predicted_linear: the linear predictors ``η̂``.
+        se_linear: their standard errors ``√(x V xᵀ)``.
+    """
+
+    def __init__(self, mean, se_mean, eta, se_eta, inverse, labels) -> None:
+        self.predicted_mean = mean
+        self.se_mean = se_mean
+        self.predicted_linear = eta
+        self.se_linear = se_eta
+        self._inverse = inverse
+        self.row_labels = labels
+
+    def conf_int(self, alpha: float = 0.05, method: str = "endpoint") -> np.ndarray:
+        """Confidence intervals of the mean at level ``1 − alpha`` (z-based).
+
+        Args:
+            alpha: one minus the confidence level.
+            method: ``"endpoint"`` or ``"delta"`` (see the class docstring).
+
+        Returns:
+            ``(m, 2)`` lower and upper bounds.
+        """
+        import scipy.stats
+
+        method = _check_option(method, "method", ("endpoint", "delta"))
+        if not 0.0 < alpha < 1.0:
+            raise InputError(f"`alpha` must be in (0, 1), e.g. 0.05 for 95%; got {alpha!r}.")
+        q = float(scipy.stats.norm.ppf(1 - alpha / 2))
+        if method == "delta":
+            lo, hi = self.predicted_mean - q * self.se_mean, self.predicted_mean + q * self.se_mean
+        else:
+            a = self._inverse(self.predicted_linear - q * self.se_linear)
+            b = self._inverse(self.predicted_linear + q * self.se_linear)
+            lo, hi = np.minimum(a, b), np.maximum(a, b)
+        return np.column_stack([lo, hi])
+
+    def summary_frame(self, alpha: float = 0.05, method: str = "endpoint") -> Any:
+        """A DataFrame with statsmodels' columns: mean, mean_se, mean_ci_lower, mean_ci_upper.
+
+        Args:
+            alpha: one minus the intervals' confidence level.
+            method: ``"endpoint"`` or ``"delta"`` (see the class docstring).
+
+        Returns:
+            A pandas DataFrame, one row per prediction.
+        """
+        import pandas as pd
+
+        ci = self.conf_int(alpha, method)
+        return pd.DataFrame({"mean": self.predicted_mean, "mean_se": self.se_mean,
+                             "mean_ci_lower": ci[:, 0], "mean_ci_upper": ci[:, 1]},
+                            index=self.row_labels)  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Average marginal effects.
+
+
+@functools.partial(jax.jit, static_argnames=("keep", "link", "at"))
+def _margeff_program(coef, X, offset, *, keep, link, at):
+    """The average effects on columns ``keep`` and their Jacobian in the coefficients."""
+    idx = np.asarray(keep, dtype=int)
+
+    def ame(b):
+        if at == "mean":
+            eta = jnp.mean(X, axis=0) @ b + jnp.mean(offset)
+            return link.deriv_inverse(eta) * b[idx]
+        return jnp.mean(link.deriv_inverse(X @ b + offset)) * b[idx]
+
+    return ame(coef), jax.jacobian(ame)(coef)
+
+
+def average_margins(coef: np.ndarray, X: np.ndarray, offset: np.ndarray, cov: np.ndarray,
+                    link: Any, param_names: Any, pandas: bool, at: str,
+                    method: str) -> GLMMargins:  # fmt: skip
+    """Average marginal effects of the non-constant columns, with delta-method inference.
+
+    Args:
+        coef: the ``(p,)`` coefficients (α excluded).
+        X: the fitted ``(n, p)`` design.
+        offset: the fitted rows' ``(n,)`` total offset (zeros without one).
+        cov: the coefficients' ``(p, p)`` covariance.
+        link: the engine's link object (its JAX ``deriv_inverse``).
+        param_names: the parameters' names (the first ``p`` are the columns').
+        pandas: whether the fit's input was pandas.
+        at: ``"overall"`` or ``"mean"`` (checked by the caller).
+        method: ``"dydx"`` (checked by the caller).
+
+    Returns:
+        A :class:`GLMMargins`.
+    """
+    keep = tuple(int(j) for j in np.flatnonzero(X.var(axis=0) != 0))
+    effect, jac = _margeff_program(jnp.asarray(coef), jnp.asarray(X), jnp.asarray(offset),
+                                   keep=keep, link=link, at=at)  # fmt: skip
+    effect, jac = np.asarray(effect), np.asarray(jac)
+    cov = jac @ cov @ jac.T
+    names = [param_names[j] for j in keep]
+    return GLMMargins(effect, np.sqrt(np.diag(cov)), cov, names, pandas, at, method)
+
+
+class GLMMargins:
+    """Average marginal effects with delta-method inference (statsmodels' ``DiscreteMargins``).
+
+    Attributes:
+        margeff: the effects, one per non-constant column.
+        margeff_se: their standard errors.
+        margeff_cov: their covariance ``J V Jᵀ``.
+        names: the columns' names.
+    """
+
+    def __init__(self, effect, se, cov, names, pandas, at, method) -> None:
+        self.margeff = effect
+        self.margeff_se = se
+        self.margeff_cov = cov
+        self.names = list(names)
+        self._pandas = pandas
+        self.margeff_options = {"at": at, "method": method}
+
+    @property
+    def tvalues(self) -> np.ndarray:
+        """The z statistics ``margeff / margeff_se``."""
+        return self.margeff / self.margeff_se
+
+    @property
+    def pvalues(self) -> np.ndarray:
+        """Two-sided normal p-values."""
+        import scipy.stats
+
+        return 2.0 * scipy.stats.norm.sf(np.abs(self.tvalues))
+
+    def conf_int(self, alpha: float = 0.05) -> np.ndarray:
+        """Wald intervals ``margeff ± q·margeff_se`` at level ``1 − alpha``.
+
+        Args:
+            alpha: one minus the confidence level.
+
+        Returns:
+            ``(k, 2)`` lower and upper bounds.
+        """
+        import scipy.stats
+
+        if not 0.0 < alpha < 1.0:
+            raise InputError(f"`alpha` must be in (0, 1), e.g. 0.05 for 95%; got {alpha!r}.")
+        q = float(scipy.stats.norm.ppf(1 - alpha / 2))
+        return np.column_stack([self.margeff - q * self.margeff_se,
+                                self.margeff + q * self.margeff_se])  # fmt: skip
+
+    def summary_frame(self, alpha: float = 0.05) -> Any:
+        """The table: dy/dx, Std. Err., z, Pr(>|z|), Conf. Int. Low, Cont. Int. Hi.
+
+        Args:
+            alpha: one minus the intervals' confidence level.
+
+        Returns:
+            A pandas DataFrame indexed by the columns' names (statsmodels' column labels,
+            including its ``"Cont. Int. Hi."``).
+        """
+        import pandas as pd
+
+        ci = self.conf_int(alpha)
+        return pd.DataFrame(
+            np.column_stack([self.margeff, self.margeff_se, self.tvalues, self.pvalues, ci]),
+            columns=["dy/dx", "Std. Err.", "z", "Pr(>|z|)", "Conf. Int. Low", "Cont. Int. Hi."],
+            index=self.names,
+        )
+
+    def summary(self, alpha: float = 0.05) -> TextSummary:
+        """A printable table of the marginal effects.
+
+        Args:
+            alpha: one minus the intervals' confidence level.
+
+        Returns:
+            A :class:`~jaxmle._results.TextSummary`.
+        """
+        ci = self.conf_int(alpha)
+        head = (f"Average Marginal Effects (at={self.margeff_options['at']}, "
+                f"method={self.margeff_options['method']})").center(78)  # fmt: skip
+        cols = (self.margeff, self.margeff_se, self.tvalues, self.pvalues, ci[:, 0], ci[:, 1])
+        table = params_table(self.names, cols, False, alpha)
+        return TextSummary(head + "\n" + "=" * 78 + "\n" + table)
