@@ -1,6 +1,6 @@
-"""Bernoulli MAP (seed 003, Task 3): MLE, MAP under Gaussian and Beta priors, predictive.
+"""Bernoulli MAP (notebook 003, Task 3): MLE, MAP under Gaussian and Beta priors, predictive.
 
-Seed 003 (theory, Task 3): a coin gives D = (0, 0, 1, 1, 0, 0, 1). With the prior
+Notebook 003 (theory, Task 3): a coin gives D = (0, 0, 1, 1, 0, 0, 1). With the prior
 p(θ) = N(0.5, 0.1), what is θ_MAP and P(x8 = 0, x9 = 0 | θ_MAP)? With p(θ) = U(0, 1), what is
 P(x8 = 1 | D)?
 
@@ -19,13 +19,13 @@ import optax
 
 import jaxmle
 from jaxmle.models import Bernoulli, Beta, Normal, Uniform
-from jaxmle.report import Option, Report, script_main
+from jaxmle.report import Option, OptionError, Report, script_main
 
 ORDER = 6
 OPTIONS = [
-    Option("data", str, "0011001", "coin tosses as 0/1 digits (default: the seed's 0011001)"),
-    Option("prior_loc", float, 0.5, "mean of the Gaussian prior (seed: 0.5)"),
-    Option("prior_spread", float, 0.1, "the seed's 0.1: read as σ and as σ² (seed: 0.1)"),
+    Option("data", str, "0011001", "coin tosses as 0/1 digits (default: the notebook's 0011001)"),
+    Option("prior_loc", float, 0.5, "mean of the Gaussian prior (notebook: 0.5)"),
+    Option("prior_spread", float, 0.1, "the notebook's 0.1: read as σ and as σ² (notebook: 0.1)"),
 ]
 
 
@@ -35,14 +35,24 @@ def _moment_matched_beta(mean: float, var: float) -> tuple[float, float]:
     return mean * c, (1 - mean) * c
 
 
-def run(ctx, data: str = "0011001", prior_loc: float = 0.5, prior_spread: float = 0.1) -> dict:
+def check_options(data: str = "0011001", prior_loc: float = 0.5, prior_spread: float = 0.1):
     if not data or set(data) - {"0", "1"}:
-        raise jaxmle.InputError(f"--data must be a string of 0/1 digits, got {data!r}.")
-    if not (0 < prior_loc < 1 and prior_spread > 0):
-        raise jaxmle.InputError("--prior-loc must be in (0, 1) and --prior-spread positive.")
+        raise OptionError("data", data, "a string of 0/1 digits, e.g. 0011001")
+    if not 0 < prior_loc < 1:
+        raise OptionError("prior_loc", prior_loc, "a number in (0, 1)")
+    # (the moment-matched Beta prior needs a variance below prior_loc·(1 − prior_loc))
+    if not 0 < prior_spread < (prior_loc * (1 - prior_loc)) ** 0.5:
+        raise OptionError("prior_spread", prior_spread, "a number in (0, "
+                          f"{(prior_loc * (1 - prior_loc)) ** 0.5:.4g}), so that the "
+                          "moment-matched Beta prior exists")  # fmt: skip
+
+
+def run(ctx, data: str = "0011001", prior_loc: float = 0.5, prior_spread: float = 0.1) -> dict:
+    check_options(data, prior_loc, prior_spread)
     x = jnp.asarray([int(c) for c in data], dtype=jnp.result_type(float))
     n, k = int(x.shape[0]), int(x.sum())
-    rep = Report(ctx, "Bernoulli MLE and MAP: the seed's coin", source="seed 003, theory Task 3",
+    rep = Report(ctx, "Bernoulli MLE and MAP: the notebook's coin",
+                 source="notebook 003, theory Task 3",
                  question=f"D = ({', '.join(data)}). With prior p(θ) = N({prior_loc}, "
                  f"{prior_spread}), what is θ_MAP, and P(x{n + 1} = 0, x{n + 2} = 0 | θ_MAP)? "
                  f"With p(θ) = U(0, 1), what is P(x{n + 1} = 1 | D)?")  # fmt: skip
@@ -62,7 +72,7 @@ def run(ctx, data: str = "0011001", prior_loc: float = 0.5, prior_spread: float 
     mle = float(jaxmle.closed_form.bernoulli_mle(x)["prob"])
 
     def optimise(prior, exact):
-        # Quick mode checks the seed's Gaussian prior only (both readings share one program).
+        # Quick mode checks the notebook's Gaussian prior only (both readings share one program).
         if ctx.quick and not isinstance(prior, Normal):
             return None
         model = Bernoulli(prior={"prob": prior})
@@ -126,8 +136,13 @@ def run(ctx, data: str = "0011001", prior_loc: float = 0.5, prior_spread: float 
     def make():
         from jaxmle import plot
 
-        t = jnp.linspace(1e-3, 1 - 1e-3, 999)
-        ll = jax.vmap(lambda p: Bernoulli().log_prob({"prob": p}, x).sum())(t)
+        @jax.jit  # one program for every curve (eager operations compile one by one)
+        def curves(x):
+            t = jnp.linspace(1e-3, 1 - 1e-3, 999, dtype=x.dtype)
+            ll = jax.vmap(lambda p: Bernoulli().log_prob({"prob": p}, x).sum())(t)
+            return t, ll, [prior.log_prob(t) for prior in priors.values()]
+
+        t, ll, logp = jax.tree_util.tree_map(np.asarray, curves(x))
         fig, axes = plot.panels(2, figsize=(11, 4))
 
         def normalised(logd):
@@ -136,13 +151,13 @@ def run(ctx, data: str = "0011001", prior_loc: float = 0.5, prior_spread: float 
 
         ax = axes[0]
         ax.plot(t, normalised(ll), "k-", lw=2, label="likelihood (normalised)")
-        for i, (label, prior) in enumerate(list(priors.items())[:4]):
-            ax.plot(t, normalised(prior.log_prob(t)), f"C{i}--", label=f"prior {label}")
+        for i, label in enumerate(list(priors)[:4]):
+            ax.plot(t, normalised(logp[i]), f"C{i}--", label=f"prior {label}")
         ax.set(xlabel="θ", ylabel="density on (0, 1)", title=f"Likelihood and priors, D = {data}")
         ax.legend(fontsize=7)
         ax = axes[1]
-        for i, (label, prior) in enumerate(priors.items()):
-            ax.plot(t, normalised(ll + prior.log_prob(t)), f"C{i}-", label=f"posterior, {label}")
+        for i, label in enumerate(priors):
+            ax.plot(t, normalised(ll + logp[i]), f"C{i}-", label=f"posterior, {label}")
             th = rows[i + 1]["θ closed form"]
             ax.axvline(th, color=f"C{i}", lw=0.8, ls=":")
         ax.axvline(mle, color="k", lw=1, ls="--", label=f"MLE {k}/{n}")

@@ -1,6 +1,6 @@
-"""Gaussian MLE (seed 001): univariate μ, σ² and multivariate μ, Σ; closed form vs optimiser.
+"""Gaussian MLE (notebook 001): univariate μ, σ² and multivariate μ, Σ; closed form vs optimiser.
 
-Seed 001 derives, by setting the derivative of the log-likelihood to zero, that the MLE of a
+Notebook 001 derives, by setting the derivative of the log-likelihood to zero, that the MLE of a
 Gaussian mean is the sample mean, for the univariate N(μ, σ²) and for the multivariate
 N(μ, Σ), whatever Σ is. This study checks the derivation numerically: the closed forms
 (``jaxmle.closed_form.gaussian_mle`` / ``mvn_mle``, and the models' ``closed_form``) against
@@ -18,7 +18,7 @@ import optax
 
 import jaxmle
 from jaxmle.models import Gaussian, MultivariateGaussian
-from jaxmle.report import Option, Report, fmt, script_main
+from jaxmle.report import Option, OptionError, Report, fmt, script_main
 
 ORDER = 2
 OPTIONS = [
@@ -31,13 +31,19 @@ MVN_MEAN = [1.0, -2.0, 0.5]
 MVN_COV = [[4.0, 1.2, 0.0], [1.2, 2.0, -0.6], [0.0, -0.6, 1.0]]
 
 
+def check_options(n: int = 1000, n_mvn: int = 5000) -> None:
+    if n < 2:
+        raise OptionError("n", n, "an integer >= 2")
+    if n_mvn < 4:
+        raise OptionError("n_mvn", n_mvn, "an integer >= 4")
+
+
 def run(ctx, n: int = 1000, n_mvn: int = 5000) -> dict:
-    if n < 2 or n_mvn < 4:
-        raise jaxmle.InputError("need --n >= 2 and --n-mvn >= 4.")
+    check_options(n, n_mvn)
     rep = Report(ctx, "Gaussian maximum likelihood: the sample mean (and covariance)",
-                 source="seed 001",
+                 source="notebook 001",
                  question="What is the MLE of μ (and σ², Σ) for a univariate Gaussian "
-                 "N(μ, σ²) and a multivariate Gaussian N(μ, Σ)? The seed derives μ_MLE = "
+                 "N(μ, σ²) and a multivariate Gaussian N(μ, Σ)? The notebook derives μ_MLE = "
                  "(1/N) Σ x_i in both cases.")  # fmt: skip
     dt = jnp.result_type(float)
     cov = jnp.asarray(MVN_COV, dt)
@@ -114,7 +120,7 @@ def run(ctx, n: int = 1000, n_mvn: int = 5000) -> dict:
         f"= the sample mean, σ²_MLE = {uni[1]['closed form']:.10g} = (1/n) Σ (x_i − x̄)² (the "
         f"unbiased estimate divides by n − 1: {unbiased:.10g}; the ratio is (n−1)/n). The "
         f"score (∂ log L) at the MLE is {max(abs(r['score at MLE']) for r in uni):.1e}: the "
-        "derivative vanishes, as the seed's derivation says.",
+        "derivative vanishes, as the notebook's derivation says.",
         f"Multivariate (n = {n_mvn} draws from a 3-D Gaussian): μ_MLE equals the sample mean "
         f"{fmt(np_mean, 8)} to {max(r['rel. diff. to numpy'] for r in mvn[:5]):.1e} "
         "(relative) in every variant, including L-BFGS with a wrong Σ = I: Σ⁻¹ cancels from "

@@ -1,10 +1,10 @@
-"""Gaussian mean by gradient ascent (seed 003, Tasks 1-3): learning rates, optimisers, minibatches.
+"""Gaussian mean by gradient ascent (notebook 003, Tasks 1-3): step sizes, optimisers, minibatches.
 
-Seed 003 (Praxis) draws n = 10,000 points from N((1, 1), 5·I) and estimates μ (Σ known) by
+Notebook 003 (Praxis) draws n = 10,000 points from N((1, 1), 5·I) and estimates μ (Σ known) by
 gradient ascent on the log-likelihood from μ0 = (0, 0):
 
 - Task 1: plain gradient ascent μ ← μ + λ ∇L(μ) on the *summed* log-likelihood L, as in the
-  seed (and on the mean, where λ_mean = n·λ_sum); how does λ affect convergence? A
+  notebook (and on the mean, where λ_mean = n·λ_sum); how does λ affect convergence? A
   learning-rate sweep (one ``jaxmle.sweep``): which rates converge, how fast, which diverge.
 - Task 2: better updates (SGD, momentum, Nesterov, RMSProp, Adagrad, Adam, L-BFGS): their
   paths over the log-likelihood heat map on [−5, 5]², steps to tolerance, and why they differ.
@@ -28,12 +28,12 @@ import optax
 
 import jaxmle
 from jaxmle.models import MultivariateGaussian
-from jaxmle.report import Option, Report, fmt, script_main
+from jaxmle.report import Option, OptionError, Report, fmt, script_main
 
 ORDER = 5
 OPTIONS = [
-    Option("n", int, 10_000, "number of points (seed: 10,000)"),
-    Option("tasks", str, "1,2,3", "which of the seed's tasks to run, e.g. 1,3 (default: all)"),
+    Option("n", int, 10_000, "number of points (notebook: 10,000)"),
+    Option("tasks", str, "1,2,3", "which of the notebook's tasks to run, e.g. 1,3 (default: all)"),
     Option("steps", int, None, "Task 3 steps per run (default 3000; quick 300)"),
     Option("seeds", int, None, "Task 3 seeds per grid cell (default 4; quick 2)"),
     Option("tol", float, 0.01, "Task 3 tolerance on ‖μ − μ_MLE‖ (default 0.01, half the MLE's SE)"),
@@ -45,27 +45,41 @@ NESTEROV = functools.partial(optax.sgd, momentum=0.9, nesterov=True)
 OPTIMISERS = {"SGD": optax.sgd, "momentum 0.9": MOMENTUM, "Nesterov 0.9": NESTEROV,
               "RMSProp": optax.rmsprop, "Adagrad": optax.adagrad, "Adam": optax.adam}  # fmt: skip
 LBFGS = optax.lbfgs(linesearch=optax.scale_by_backtracking_linesearch(max_backtracking_steps=30))
-VAR = 5.0  # the seed's Σ = 5·I
+VAR = 5.0  # the notebook's Σ = 5·I
 
 
-def run(ctx, n: int = 10_000, tasks: str = "1,2,3", steps: int | None = None,
-        seeds: int | None = None, tol: float = 0.01) -> dict:  # fmt: skip
+def _tasks(tasks: str) -> list[int]:
+    """The tasks ``--tasks`` lists (``"1,3"`` -> ``[1, 3]``)."""
     try:
         todo = sorted({int(t) for t in tasks.split(",") if t.strip()})
     except ValueError:
         todo = []
     if not todo or set(todo) - {1, 2, 3}:
-        raise jaxmle.InputError(f"--tasks must list some of 1,2,3 (e.g. 1,3); got {tasks!r}.")
+        raise OptionError("tasks", tasks, "some of 1,2,3 separated by commas, e.g. 1,3")
+    return todo
+
+
+def check_options(n: int = 10_000, tasks: str = "1,2,3", steps: int | None = None,
+                  seeds: int | None = None, tol: float = 0.01) -> None:  # fmt: skip
+    _tasks(tasks)
     if n < 1000:
-        raise jaxmle.InputError("--n must be at least 1000 (Task 3 uses subsets up to 1000).")
-    if tol <= 0:
-        raise jaxmle.InputError("--tol must be positive.")
-    steps = steps or (300 if ctx.quick else 3000)
-    seeds = seeds or (2 if ctx.quick else 4)
-    if steps < 10 or seeds < 1:
-        raise jaxmle.InputError("--steps must be >= 10 and --seeds >= 1.")
+        raise OptionError("n", n, "an integer >= 1000 (Task 3 uses subsets up to 1000)")
+    if not 0 < tol < float("inf"):
+        raise OptionError("tol", tol, "a finite number > 0")
+    if steps is not None and steps < 10:
+        raise OptionError("steps", steps, "an integer >= 10")
+    if seeds is not None and seeds < 1:
+        raise OptionError("seeds", seeds, "an integer >= 1")
+
+
+def run(ctx, n: int = 10_000, tasks: str = "1,2,3", steps: int | None = None,
+        seeds: int | None = None, tol: float = 0.01) -> dict:  # fmt: skip
+    check_options(n, tasks, steps, seeds, tol)
+    todo = _tasks(tasks)
+    steps = steps if steps is not None else (300 if ctx.quick else 3000)
+    seeds = seeds if seeds is not None else (2 if ctx.quick else 4)
     rep = Report(ctx, "The Gaussian mean by gradient ascent: learning rates, optimisers, "
-                 "minibatches", source="seed 003, Praxis Tasks 1-3",
+                 "minibatches", source="notebook 003, Praxis Tasks 1-3",
                  question="Estimate μ of N(μ, 5·I) from n = 10,000 points by gradient ascent "
                  "from μ0 = (0, 0). Task 1: how does the learning rate λ affect convergence? "
                  "Task 2: how and why do better optimisers (momentum, Nesterov, RMSProp, "
@@ -120,7 +134,7 @@ def _surface(model, data, resolution=100, check=False, lim=(-5.0, 5.0)):
     x = np.asarray(data, np.float64)
     n = x.shape[0]
     xbar = x.mean(axis=0)
-    prec = np.linalg.inv(np.asarray(model.cov, np.float64))  # 2 × 2 (the seed's sigma.inverse())
+    prec = np.linalg.inv(np.asarray(model.cov, np.float64))  # 2 × 2 (notebook: sigma.inverse())
     top = _loglik_max(model, data)
     xs = ys = np.linspace(*lim, resolution)
     gx, gy = np.meshgrid(xs, ys)
@@ -152,7 +166,7 @@ def _distances(trace_mean, mle):
 def _task1(ctx, rep, model, x, exact, mu0, surface):
     n = x.shape[0]
     mle = np.asarray(exact["mean"])
-    # λ in the seed's (summed) scaling. ∇L = (n/5)(x̄ − μ), so μ_t − μ̂ = (1 − λn/5)^t (μ0 − μ̂):
+    # λ in the notebook's (summed) scaling. ∇L = (n/5)(x̄ − μ), so μ_t − μ̂ = (1 − λn/5)^t (μ0 − μ̂):
     # it converges iff 0 < λ < 10/n, in one step at λ = 5/n.
     crit = 2 * VAR / n
     lrs = [c * crit for c in (0.01, 0.1, 0.2, 0.5, 0.8, 1.0, 1.2, 2.0, 10.0)]
@@ -193,7 +207,8 @@ def _task1(ctx, rep, model, x, exact, mu0, surface):
             verdict = "oscillates: never converges"
         else:
             verdict = f"converging, too slowly for {steps} steps"
-        p_sum = np.asarray(study.params["mean"][0, i])
+        # (in float64: a float32 path compared with 1e100 would cast 1e100 to float32: inf)
+        p_sum = np.asarray(study.params["mean"][0, i], np.float64)
         same = None
         finite = np.all(np.isfinite(p_sum)) and np.max(np.abs(p_sum)) < 1e100
         if study_mean is not None and finite:
@@ -463,7 +478,7 @@ def _task2(ctx, rep, model, x, exact, mu0, surface):
 def _task3(ctx, rep, model, x, exact, mu0, steps, seeds, tol):
     n = x.shape[0]
     mle = np.asarray(exact["mean"])
-    sizes = [1, 5, 10, 100, 1000, None]  # None: the full data (k = n), as in the seed
+    sizes = [1, 5, 10, 100, 1000, None]  # None: the full data (k = n), as in the notebook
     lrs = [0.1, 0.3, 1.0] if ctx.quick else [0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
     lanes = len(sizes) * len(lrs) * seeds
     ctx.log(f"Task 3: {lanes} runs (k x lambda x seed) x {steps} steps, one jaxmle.sweep")
@@ -561,7 +576,7 @@ def _task3(ctx, rep, model, x, exact, mu0, steps, seeds, tol):
         f"for the full data. With all {n} points the iteration is deterministic gradient "
         f"descent and converges to μ̂ to rounding. Per step, large k wins; per sample "
         f"processed, moderate k is cheaper to reach a loose tolerance ({cheap_s}), but small "
-        "k cannot reach a tight one without decaying λ. The seed's own runs (steps until it "
+        "k cannot reach a tight one without decaying λ. The notebook's own runs (steps until it "
         "stopped: k = 1000: 180, 100: 600, 10: 6000, 5: 4000, 1: 10000; final μ off by up to "
         "0.14 at k = 1) show the same trend.",
     )  # fmt: skip

@@ -1,6 +1,6 @@
-"""Linear regression with known noise (seed 000): closed-form MLE vs optimiser vs the true θ.
+"""Linear regression with known noise (notebook 000): closed-form MLE vs optimiser vs the true θ.
 
-Seed 000 draws an integer design X (100 × 3, entries in [−10, 10]) and an integer θ (entries in
+Notebook 000 draws an integer design X (100 × 3, entries in [−10, 10]) and an integer θ (entries in
 [−8, 8]), sets y = Xθ + ε with "noise_variance = 0.01", and computes the MLE as
 ``inverse(XᵀX) @ Xᵀ @ Y``. Note that its ``torch.normal(0, noise_variance)`` takes a standard
 deviation, so its noise has σ = 0.01 (variance 1e-4); this study reproduces the code exactly and
@@ -8,7 +8,7 @@ uses the true σ² = 1e-4 as the known noise variance (σ² does not change θ_M
 covariance σ²(XᵀX)⁻¹).
 
 The closed form is ``jaxmle.closed_form.ols``: a Householder QR solve with refinement, never
-an inverse; the seed's explicit-inverse formula and numpy's ``lstsq`` are computed beside it,
+an inverse; the notebook's explicit-inverse formula and numpy's ``lstsq`` are computed beside it,
 in float64 and float32. An optimiser (``optax.lbfgs`` in ``jaxmle.fit``) reaches the same θ.
 Run: ``python experiments/linreg_known_noise.py`` (a few seconds).
 """
@@ -22,21 +22,29 @@ import optax
 
 import jaxmle
 from jaxmle.models import LinearRegression
-from jaxmle.report import Option, Report, fmt, script_main
+from jaxmle.report import Option, OptionError, Report, fmt, script_main
 
 ORDER = 1
 OPTIONS = [
-    Option("n", int, 100, "observations M (seed: 100)"),
-    Option("d", int, 3, "predictors N (seed: 3)"),
-    Option("noise_sd", float, 0.01, "noise standard deviation (the seed's code: 0.01)"),
+    Option("n", int, 100, "observations M (notebook: 100)"),
+    Option("d", int, 3, "predictors N (notebook: 3)"),
+    Option("noise_sd", float, 0.01, "noise standard deviation (the notebook's code: 0.01)"),
 ]
 
 
+def check_options(n: int = 100, d: int = 3, noise_sd: float = 0.01) -> None:
+    if d < 1:
+        raise OptionError("d", d, "an integer >= 1")
+    if n < d:
+        raise OptionError("n", n, f"an integer >= --d ({d})")
+    if not 0 < noise_sd < float("inf"):
+        raise OptionError("noise_sd", noise_sd, "a finite number > 0")
+
+
 def run(ctx, n: int = 100, d: int = 3, noise_sd: float = 0.01) -> dict:
-    if n < d or d < 1 or noise_sd <= 0:
-        raise jaxmle.InputError("need --n >= --d >= 1 and --noise-sd > 0.")
+    check_options(n, d, noise_sd)
     rep = Report(ctx, "Linear regression with known noise: the MLE three ways",
-                 source="seed 000",
+                 source="notebook 000",
                  question="For y = xᵀθ + ε with ε ~ N(0, σ²) and σ² known, what is θ_ML, and "
                  "does the closed form θ = (XᵀX)⁻¹Xᵀy agree with a numerical optimiser and with "
                  "the θ that generated the data?")  # fmt: skip
@@ -49,7 +57,7 @@ def run(ctx, n: int = 100, d: int = 3, noise_sd: float = 0.01) -> dict:
     # Closed form: QR solve (never an inverse); standard errors from the known σ².
     cf = jaxmle.closed_form.ols(X, y, intercept=False, noise_variance=s2)
     theta_hat = cf.params["coef"]
-    # The seed's formula, as written (explicit inverse), for comparison only.
+    # The notebook's formula, as written (explicit inverse), for comparison only.
     theta_inv = jnp.linalg.inv(X.T @ X) @ X.T @ y
     # Independent oracle: numpy/LAPACK lstsq (SVD) in float64.
     X64, y64 = np.asarray(X, np.float64), np.asarray(y, np.float64)
@@ -84,7 +92,7 @@ def run(ctx, n: int = 100, d: int = 3, noise_sd: float = 0.01) -> dict:
         rows.append({"j": j + 1, "true θ": float(theta[j]), "θ_ML (QR)": float(theta_hat[j]),
                      "std. error": float(se[j]),
                      "(θ_ML − θ)/se": float((theta_hat[j] - theta[j]) / se[j]),
-                     "seed's inverse formula": float(theta_inv[j]),
+                     "notebook's inverse formula": float(theta_inv[j]),
                      "numpy lstsq": float(theta_np[j]), "L-BFGS": float(theta_opt[j])})  # fmt: skip
     err = {
         "qr_vs_numpy": _rel(theta_hat, theta_np),
@@ -107,7 +115,7 @@ def run(ctx, n: int = 100, d: int = 3, noise_sd: float = 0.01) -> dict:
            "an unusual draw at the 1% level")
         + "). The closed form, numpy's lstsq and L-BFGS agree to "
         f"{max(err['qr_vs_numpy'], err['optimiser_vs_qr']):.1e} (relative).",
-        f"Why QR and not the inverse: the seed's (XᵀX)⁻¹Xᵀy squares the condition number "
+        f"Why QR and not the inverse: the notebook's (XᵀX)⁻¹Xᵀy squares the condition number "
         f"(κ(X) = {cond:.3g}, κ(XᵀX) = {cond**2:.3g}); a QR solve's error grows like κ·eps, the "
         "inverse's like κ²·eps. With this well-conditioned integer design both are accurate in "
         f"float64 (inverse vs numpy: {err['inverse_vs_numpy']:.1e})"
@@ -135,7 +143,7 @@ def run(ctx, n: int = 100, d: int = 3, noise_sd: float = 0.01) -> dict:
         return plot.loss_curves(
             {"L-BFGS ‖θ_t − θ_ML‖": (np.asarray(opt.trace.step), dist)},
             ylabel="distance to the closed-form MLE", xlabel="L-BFGS step",
-            title="Optimiser vs closed form (seed 000 data)",
+            title="Optimiser vs closed form (notebook 000 data)",
         )
 
     rep.figure("optimiser_convergence", make, "L-BFGS distance to the closed-form MLE.")

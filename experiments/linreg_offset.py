@@ -1,6 +1,6 @@
-"""Regression with offset (seed 002): intercept, estimator covariance, sandwich, rank deficiency.
+"""Regression with an offset (notebook 002): intercept, covariance, sandwich, rank deficiency.
 
-Seed 002 fits y = Xw + b + ε by maximum likelihood and claims: (1) the offset can be found
+Notebook 002 fits y = Xw + b + ε by maximum likelihood and claims: (1) the offset can be found
 by augmenting X with a column of ones, or from the slopes by b = ȳ − x̄ᵀw (centring); (2) for a
 fixed design the MLE is unbiased with covariance σ²(MᵀM)⁻¹; (3) with heteroscedastic noise
 E[εεᵀ] = diag(σ_i²) the covariance is (MᵀM)⁻¹MᵀΣM(MᵀM)⁻¹ (the sandwich); (4) full rank is
@@ -22,7 +22,7 @@ import optax
 
 import jaxmle
 from jaxmle.models import LinearRegression
-from jaxmle.report import Option, Report, fmt, script_main
+from jaxmle.report import Option, OptionError, Report, fmt, script_main
 
 ORDER = 3
 OPTIONS = [
@@ -41,12 +41,20 @@ def _hetero(X, sd, key, params):
     return {"X": X, "y": mu + sd * jax.random.normal(key, mu.shape, mu.dtype)}
 
 
+def check_options(n: int = 200, reps: int | None = None, noise_sd: float = 1.0) -> None:
+    if n < 10:
+        raise OptionError("n", n, "an integer >= 10")
+    if reps is not None and reps < 100:
+        raise OptionError("reps", reps, "an integer >= 100")
+    if not 0 < noise_sd < float("inf"):
+        raise OptionError("noise_sd", noise_sd, "a finite number > 0")
+
+
 def run(ctx, n: int = 200, reps: int | None = None, noise_sd: float = 1.0) -> dict:
-    reps = reps or (1000 if ctx.quick else 20_000)
-    if n < 10 or reps < 100 or noise_sd <= 0:
-        raise jaxmle.InputError("need --n >= 10, --reps >= 100 and --noise-sd > 0.")
+    check_options(n, reps, noise_sd)
+    reps = reps if reps is not None else (1000 if ctx.quick else 20_000)
     rep = Report(ctx, "Linear regression with an offset: intercept, covariance, sandwich, "
-                 "rank deficiency", source="seed 002",
+                 "rank deficiency", source="notebook 002",
                  question="(1) Do the augmented-matrix solution and the centring formula "
                  "b = ȳ − x̄ᵀw give the same offset? (2) Is the MLE unbiased with covariance "
                  "σ²(MᵀM)⁻¹ for a fixed design? (3) With heteroscedastic noise, is the "
@@ -65,7 +73,7 @@ def run(ctx, n: int = 200, reps: int | None = None, noise_sd: float = 1.0) -> di
     # (1) The offset: augmented matrix vs centring.
     aug = jaxmle.closed_form.ols(X, y)  # fits [1, X] internally (QR, no inverse)
     cen = jaxmle.closed_form.intercept_by_centring(X, y)
-    # The seed's "gradient approach": maximise the likelihood numerically (w, b and σ²).
+    # The notebook's "gradient approach": maximise the likelihood numerically (w, b and σ²).
     model = LinearRegression()
     data = {"X": X, "y": y}
     lbfgs = optax.lbfgs(linesearch=optax.scale_by_backtracking_linesearch(30))
@@ -73,7 +81,7 @@ def run(ctx, n: int = 200, reps: int | None = None, noise_sd: float = 1.0) -> di
                           steps=60 if ctx.quick else 150)  # fmt: skip
     w_aug, b_aug = np.asarray(aug.params["coef"]), float(aug.params["intercept"])
     xbar, ybar = np.asarray(X).mean(0), float(np.asarray(y).mean())
-    b_from_w = ybar - xbar @ w_aug  # the seed's relation, applied to the augmented slopes
+    b_from_w = ybar - xbar @ w_aug  # the notebook's relation, applied to the augmented slopes
     Xn = np.asarray(X, np.float64)
 
     def cond_scaled(M):
@@ -103,12 +111,12 @@ def run(ctx, n: int = 200, reps: int | None = None, noise_sd: float = 1.0) -> di
     rep.section("1. The offset: augmented matrix or centring")
     rep.text(
         f"**Answer: the same.** Largest difference between the two closed forms: {diff1:.1e}; "
-        f"the seed's gradient approach (L-BFGS on the full likelihood, σ² included) lands on "
+        f"the notebook's gradient approach (L-BFGS on the full likelihood, σ² included) lands on "
         f"them to {diff_grad:.1e}, with σ²_ML = RSS/n = {float(aug.variance_mle):.10g} "
         f"(optimiser: {float(grad_fit.params['variance']):.10g}). "
         f"Applying b = ȳ − x̄ᵀw to the augmented slopes gives {b_from_w:.12g} against "
         f"{b_aug:.12g}: the first-order condition in b (Σ residuals = 0) is exactly this "
-        "relation. (The seed writes E[Y] ≈ Σ y_i; it is the mean (1/n) Σ y_i.) Centring also "
+        "relation. (The notebook writes E[Y] ≈ Σ y_i; it is the mean (1/n) Σ y_i.) Centring also "
         f"improves the conditioning: the column-scaled [X, 1] has κ = {kappa_aug:.3g} because "
         f"x1 sits far from 0 (mean ≈ 10, sd 2), the centred X has κ = {kappa_cen:.3g}.",
     )  # fmt: skip
@@ -154,7 +162,7 @@ def run(ctx, n: int = 200, reps: int | None = None, noise_sd: float = 1.0) -> di
         "and classical 95% Wald intervals cover the truth in "
         f"{min(r['95% coverage'] for r in rows2):.1%}–{max(r['95% coverage'] for r in rows2):.1%}"
         f" of replicates (nominal 95%, MC error ±{1.96 * np.sqrt(0.05 * 0.95 / reps):.1%}). "
-        "(The seed writes 'ŵŵᵀ ~ N(w, σ²(MᵀM)⁻¹)': it is ŵ that has this distribution.)",
+        "(The notebook writes 'ŵŵᵀ ~ N(w, σ²(MᵀM)⁻¹)': it is ŵ that has this distribution.)",
     )  # fmt: skip
     rep.table(rows2, digits=5)
 

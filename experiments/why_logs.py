@@ -1,7 +1,7 @@
-"""Why logarithms (seed 003): the product of 10,000 densities underflows, the sum of logs does not.
+"""Why logarithms (notebook 003): a product of 10,000 densities underflows, a sum of logs does not.
 
-Seed 003 asks: why apply a logarithm to the likelihood? What are the analytical and the
-numerical reasons, and does it change the estimator? This study takes the seed's data
+Notebook 003 asks: why apply a logarithm to the likelihood? What are the analytical and the
+numerical reasons, and does it change the estimator? This study takes the notebook's data
 (n = 10,000 points from N((1, 1), 5·I)), multiplies the densities p(x_i | μ, Σ) one at a time
 (a sequential ``lax.scan``) in float32 and float64, and records where the running product
 becomes subnormal and where it reaches exactly 0; beside it the running sum of log-densities,
@@ -17,12 +17,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import jaxmle
 from jaxmle.models import MultivariateGaussian
-from jaxmle.report import Option, Report, script_main
+from jaxmle.report import Option, OptionError, Report, script_main
 
 ORDER = 4
-OPTIONS = [Option("n", int, 10_000, "number of points (seed: 10,000)")]
+OPTIONS = [Option("n", int, 10_000, "number of points (notebook: 10,000)")]
 
 
 def _running(dens, logd):
@@ -38,10 +37,14 @@ def _running(dens, logd):
     return prods, sums
 
 
-def run(ctx, n: int = 10_000) -> dict:
+def check_options(n: int = 10_000) -> None:
     if n < 10:
-        raise jaxmle.InputError("--n must be at least 10.")
-    rep = Report(ctx, "Why take the logarithm of the likelihood?", source="seed 003, theory",
+        raise OptionError("n", n, "an integer >= 10")
+
+
+def run(ctx, n: int = 10_000) -> dict:
+    check_options(n)
+    rep = Report(ctx, "Why take the logarithm of the likelihood?", source="notebook 003, theory",
                  question="Why apply a logarithm on the likelihood? What are the analytical "
                  "reasons, what are the numerical reasons, and does it affect the "
                  "estimator?")  # fmt: skip

@@ -1,8 +1,13 @@
 """Readers for the NIST StRD linear-regression and univariate files.
 
 The data and the certified values are parsed from the files themselves (never copied by
-hand). The files live outside the project; ``JAXMLE_NIST_DIR`` points at them and defaults to
-``../shared/data/nist-strd`` relative to the repository root.
+hand). The files are not in the repository: the tests read ``DIR/linear/<name>.dat`` (the 11
+files of :data:`LINEAR`) and ``DIR/univariate/<name>.dat`` (the 9 of :data:`UNIVARIATE`),
+where DIR is ``$JAXMLE_NIST_DIR``, by default ``../shared/data/nist-strd`` beside the
+repository (where this workplace keeps them). Elsewhere, download the ``.dat`` files from
+NIST's StRD pages (:data:`STRD_URL`, sections "Linear Regression" and "Univariate Summary
+Statistics"), unedited, into those two folders. Without them the NIST tests skip, and the
+reason (:func:`skip_reason`) says all this.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from typing import NamedTuple
 import numpy as np
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-NIST_DIR = pathlib.Path(
-    os.environ.get("JAXMLE_NIST_DIR", REPO_ROOT.parent / "shared" / "data" / "nist-strd")
-)
+ENV = "JAXMLE_NIST_DIR"
+DEFAULT_DIR = REPO_ROOT.parent / "shared" / "data" / "nist-strd"
+NIST_DIR = pathlib.Path(os.environ.get(ENV) or DEFAULT_DIR)
+STRD_URL = "https://www.itl.nist.gov/div898/strd/"
 LINEAR = [
     "Norris", "Pontius", "NoInt1", "NoInt2", "Filip", "Longley",
     "Wampler1", "Wampler2", "Wampler3", "Wampler4", "Wampler5",
@@ -118,5 +124,29 @@ def lre(computed, certified) -> np.ndarray:
     return np.minimum(np.nan_to_num(out, nan=0.0, posinf=15.0), 15.0)
 
 
-def available() -> bool:
-    return (NIST_DIR / "linear" / "Norris.dat").exists()
+FILES = {"linear": LINEAR, "univariate": UNIVARIATE}
+_SECTIONS = {"linear": "Linear Regression", "univariate": "Univariate Summary Statistics"}
+
+
+def missing(kind: str = "linear") -> list[str]:
+    """The files of ``kind`` (``"linear"`` or ``"univariate"``) that are not under NIST_DIR."""
+    return [f"{n}.dat" for n in FILES[kind] if not (NIST_DIR / kind / f"{n}.dat").is_file()]
+
+
+def available(kind: str = "linear") -> bool:
+    """Whether every file of ``kind`` is there."""
+    return not missing(kind)
+
+
+def skip_reason(kind: str = "linear") -> str:
+    """Why the NIST tests of ``kind`` skip: which files are missing, where they are looked
+    for, and how to get them."""
+    gone = missing(kind)
+    where = NIST_DIR / kind
+    source = (f"${ENV}={os.environ[ENV]}" if os.environ.get(ENV) else
+              f"the default; set ${ENV}=DIR to read DIR/{kind}/ instead")  # fmt: skip
+    return (f"NIST StRD {kind} data not found: {len(gone)} of {len(FILES[kind])} files missing "
+            f"(e.g. {gone[0] if gone else '-'}) in {where} ({source}). This workplace keeps "
+            f"them in ../shared/data/nist-strd/{kind}/ beside the repository; elsewhere download "
+            f"the {kind} .dat files ({', '.join(FILES[kind])}) unedited from NIST StRD, "
+            f"{STRD_URL} ('{_SECTIONS[kind]}'), into that folder.")

@@ -38,14 +38,53 @@ def one_line_error(proc, rc):
 @pytest.mark.parametrize(
     ("argv", "expect"),
     [
-        (["run", "nosuch"], "unknown experiment 'nosuch'"),
+        (["run", "nosuch"], "unknown experiment 'nosuch' (choose from: linreg-known-noise, "),
         (["run"], "give an experiment name"),
         (["run", "all", "why-logs"], "either 'all' or names"),
-        (["run", "why-logs", "--bogus"], "unrecognized arguments: --bogus"),
-        (["run", "why-logs", "--n", "many"], "invalid int value"),
+        (["run", "why-logs", "--bogus"], "unrecognized arguments: --bogus (see 'jaxmle run "),
         (["run", "all", "--tasks", "1"], "belongs to gradient-ascent"),
-        (["frobnicate"], "invalid choice"),
+        (["frobnicate"], "unknown command 'frobnicate' (choose from: list, run)"),
         ([], "required"),
+        # bad values: the option, the value and what is allowed, in one line (exit 2)
+        (["run", "gradient-ascent", "--steps", "-5"],
+         "gradient-ascent: invalid value for --steps: -5 (allowed: an integer >= 10)"),
+        (["run", "gradient-ascent", "--tasks", "4"],
+         "gradient-ascent: invalid value for --tasks: '4' (allowed: some of 1,2,3 separated by "
+         "commas, e.g. 1,3)"),
+        (["run", "bernoulli-map", "--data", "0012"],
+         "bernoulli-map: invalid value for --data: '0012' (allowed: a string of 0/1 digits"),
+        (["run", "gradient-ascent", "--tol", "nan"],
+         "invalid value for --tol: nan (allowed: a finite number > 0)"),
+        (["run", "linreg-offset", "--reps", "0"], "invalid value for --reps: 0 (allowed: an "
+         "integer >= 100)"),
+        (["run", "bernoulli-map", "--prior-spread", "0.6"],
+         "invalid value for --prior-spread: 0.6 (allowed: a number in (0, 0.5)"),
+        (["run", "linreg-known-noise", "--n", "2"], "invalid value for --n: 2 (allowed: an "
+         "integer >= --d (3))"),
+        (["run", "why-logs", "--seed", "-1"],
+         "invalid value for --seed: -1 (allowed: an integer from 0 to 4294967295)"),
+        (["run", "why-logs", "--processes", "0"],
+         "invalid value for --processes: 0 (allowed: an integer >= 1)"),
+        # bad types
+        (["run", "why-logs", "--n", "many"], "invalid value for --n: 'many' (allowed: an integer)"),
+        (["run", "gradient-ascent", "--tol", "small"],
+         "invalid value for --tol: 'small' (allowed: a number)"),
+        (["run", "why-logs", "--seed", "1.5"], "invalid value for --seed: '1.5' (allowed: an "
+         "integer)"),
+        # did you mean: names and options
+        (["run", "gradient-ascnt"], "unknown experiment 'gradient-ascnt'; did you mean "
+         "'gradient-ascent'? (choose from: "),
+        (["run", "why_logs"], "did you mean 'why-logs'?"),
+        (["lst"], "unknown command 'lst'; did you mean 'list'?"),
+        (["run", "gradient-ascent", "--step", "5"],
+         "unrecognized arguments: --step 5; did you mean --steps? (see 'jaxmle run "
+         "gradient-ascent --help')"),
+        (["run", "gradient-ascent", "--step=5"], "did you mean --steps?"),
+        (["run", "why-logs", "--quik"], "did you mean --quick?"),
+        (["run", "all", "--no-x63"], "did you mean --no-x64?"),
+        (["run", "all", "--stps", "5"], "did you mean --steps?"),
+        (["run", "why-logs", "--steps", "5"],
+         "--steps is an option of gradient-ascent, not of why-logs"),
     ],
 )
 def test_bad_command_lines_are_one_line_errors(argv, expect, capsys):
@@ -54,12 +93,45 @@ def test_bad_command_lines_are_one_line_errors(argv, expect, capsys):
     assert len(err) == 1 and err[0].startswith("jaxmle: error: ") and expect in err[0], err
 
 
+def test_bad_values_fail_before_anything_runs(tmp_path, capsys):
+    """A bad value changes nothing on disk: no output folder, checkpoints left alone."""
+    from jaxmle import report
+
+    out = tmp_path / "out"
+    folder = out / ".checkpoints" / "gradient-ascent"
+    settings = report.run_settings("gradient-ascent", {"steps": 500}, seed=0, quick=False,
+                                   x64=True)  # fmt: skip
+    fake_checkpoints(folder, settings)
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    for argv in (["gradient-ascent", "--steps", "-5"], ["gradient-ascent", "--tasks", "4"],
+                 ["bernoulli-map", "--data", "0012"], ["gradient-ascent", "--step", "5"]):
+        assert cli.main(["run", *argv, "--out", str(out)]) == 2, argv
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    assert len(capsys.readouterr().err.strip().splitlines()) == 4
+
+
+def test_option_error_names_the_flag():
+    from jaxmle import report
+
+    err = report.OptionError("prior_loc", 1.5, "a number in (0, 1)")
+    assert isinstance(err, ValueError) and err.flag == "--prior-loc"
+    assert str(err) == "invalid value for --prior-loc: 1.5 (allowed: a number in (0, 1))"
+    module = cli.load("gradient-ascent")
+    report.validate_options(module, {"steps": 10, "tasks": "1,3"})
+    with pytest.raises(report.OptionError, match="--seeds: 0"):
+        report.validate_options(module, {"seeds": 0})
+    ctx = report.Context(out=pathlib.Path("never/written"), quick=True, name="gradient-ascent")
+    with pytest.raises(report.OptionError, match="--tasks"):  # run() checks too (direct calls)
+        module.run(ctx, tasks="0")
+
+
 def test_list(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
     for name in cli.discover():
         assert name in out
-    assert "gradient-ascent" in out and "seed 003" in out
+    assert "gradient-ascent" in out and "notebook 003" in out
+    assert "seed 00" not in out  # "seed" is the random seed (--seed), never a notebook
 
 
 def test_run_help_lists_experiment_options(capsys):
@@ -116,11 +188,62 @@ def test_run_quick_float32_writes_report(tmp_path):
     assert row[2:5] == ["quick", "0", "float32"] and row[6] == res["environment"]["jaxmle"]
 
 
-def test_failing_experiment_is_one_line_and_exit_1(tmp_path):
+def test_bad_value_is_one_line_and_exit_2(tmp_path):
     proc = jaxmle_cmd("run", "bernoulli-map", "--data", "0012", "--no-plots",
                       "--out", str(tmp_path))  # fmt: skip
+    line = one_line_error(proc, 2)
+    assert line == ("jaxmle: error: bernoulli-map: invalid value for --data: '0012' (allowed: "
+                    "a string of 0/1 digits, e.g. 0011001)")  # fmt: skip
+    assert not any(tmp_path.iterdir())  # nothing ran
+
+
+def test_failing_experiment_is_one_line_and_exit_1(tmp_path):
+    (tmp_path / "broken_study.py").write_text(
+        '"""A study that fails."""\n\ndef run(ctx):\n    raise RuntimeError("disk on fire")\n')
+    proc = jaxmle_cmd("run", "broken-study", "--out", str(tmp_path / "out"),
+                      env={"JAXMLE_EXPERIMENTS": str(tmp_path)})  # fmt: skip
     line = one_line_error(proc, 1)
-    assert "bernoulli-map failed" in line and "0/1 digits" in line
+    assert line == ("jaxmle: error: broken-study failed: RuntimeError: disk on fire (rerun with "
+                    "--traceback for details)")  # fmt: skip
+
+
+def test_script_bad_value_is_one_line_and_exit_2(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "why_logs.py"), "--n", "5",
+                           "--out", str(tmp_path)], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "why_logs.py: error: invalid value for --n: 5 (allowed: an integer >= 10)"]
+    assert not any(tmp_path.iterdir())  # checked before anything was written
+
+
+def test_float32_gradient_ascent_warns_nothing_of_its_own(tmp_path):
+    # Task 1 (its diverging learning rates) in float32: no numpy "overflow encountered in
+    # cast" from the experiment (a float32 path compared with 1e100), no float64 warnings.
+    proc = jaxmle_cmd("run", "gradient-ascent", "--quick", "--no-x64", "--tasks", "1",
+                      "--no-plots", "--out", str(tmp_path))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    warned = [ln for ln in proc.stderr.splitlines() if "Warning" in ln]
+    assert not [ln for ln in warned if "experiments" in ln or "jaxmle/report" in ln], warned
+    assert "Explicitly requested dtype float64" not in proc.stderr, warned
+
+
+def test_quick_compiles_for_compile_speed(monkeypatch):
+    from jax._src import xla_bridge
+
+    monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: False)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=2")
+    cli._quick_compile()  # the user's own setting is kept; the other flag is added
+    flags = os.environ["XLA_FLAGS"].split()
+    assert flags[0] == "--xla_backend_optimization_level=2"
+    assert "--xla_cpu_use_fusion_emitters=false" in flags
+    assert "--xla_backend_optimization_level=0" not in flags
+    assert cli._xla_knows("xla_backend_optimization_level")
+    assert not cli._xla_knows("xla_no_such_flag_anywhere")  # never passed on: XLA would abort
+    monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: True)
+    monkeypatch.setenv("XLA_FLAGS", "")
+    cli._quick_compile()  # too late once a backend runs: nothing changes
+    assert os.environ["XLA_FLAGS"] == ""
 
 
 def test_unknown_experiment_in_fresh_process():

@@ -16,7 +16,7 @@ import jaxmle
 import nist
 
 pytestmark = pytest.mark.skipif(
-    not nist.available(), reason=f"NIST StRD files not found under {nist.NIST_DIR}"
+    not nist.available("linear"), reason=nist.skip_reason("linear")
 )
 
 # LRE reached by scipy's lstsq(lapack_driver="gelsy") as measured for the issue (the bar).

@@ -22,7 +22,7 @@ import nist
 from jaxmle.data import from_decimal
 
 pytestmark = pytest.mark.skipif(
-    not nist.available(), reason=f"NIST StRD files not found under {nist.NIST_DIR}"
+    not nist.available("univariate"), reason=nist.skip_reason("univariate")
 )
 
 

@@ -9,6 +9,7 @@ zeros, so it is not bitwise identical, only equal to rounding.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -203,6 +204,39 @@ def test_best_sorts_by_distance_with_diverged_last(full, masked):
     best = top[0]
     lane = masked.lane(**{k: best[k] for k in masked.axes})
     assert float(lane.distance) == best["distance"] == masked.distance.min()
+
+
+def test_repr_is_a_short_summary(full, masked):
+    text = repr(full)
+    lines = text.splitlines()
+    assert str(full) == text and len(lines) <= 10 and len(text) < 1000, text
+    assert lines[0] == "SweepResult: 6 lanes (1 × 3 × 2 × 1), 24 steps, tol 0.4, reduction mean"
+    assert "    learning_rate    3  [0.05, 0.3, 1e+30]" in lines
+    assert "    batch_size       1  [full]" in lines
+    assert (f"  lanes: {int(full.converged.sum())} converged, {int(full.diverged.sum())} "
+            "diverged, ") in text  # fmt: skip
+    best = full.best(1)[0]  # smallest final distance among the lanes that did not diverge
+    assert (f"  best:  distance {best['distance']:.4g}, loss {best['loss']:.6g} at "
+            f"learning_rate={best['learning_rate']:.4g}, momentum={best['momentum']:.4g}"
+            ) in lines  # fmt: skip
+    assert "per lane: params mean (2,); trace of 6 records" in text
+    # Long axes are abbreviated: the summary stays a few lines whatever the grid's size.
+    big = dataclasses.replace(masked, axes={**masked.axes, "seed": list(range(10_000))})
+    assert len(repr(big)) < 1000 and "[0, 1, 2, 3, …, 9999]" in repr(big)
+
+
+def test_lane_defaults_single_valued_axes(full, masked):
+    # One optimiser and one batch size in `full`: lane() does not insist on them.
+    short = full.lane(learning_rate=0.3, momentum=0.9)
+    long = full.lane(optimizer="sgd", learning_rate=0.3, momentum=0.9, batch_size=None)
+    np.testing.assert_array_equal(short.params["mean"], long.params["mean"])
+    assert float(short.distance) == float(long.distance)
+    with pytest.raises(jaxmle.InputError, match=r"missing optimizer \(one of \['sgd', 'adam'\]\)"):
+        masked.lane(learning_rate=0.05, batch_size=7, seed=3)  # two optimisers: must choose
+    with pytest.raises(jaxmle.InputError, match=r"'lr', which is not an axis"):
+        full.lane(lr=0.3, momentum=0.9)
+    with pytest.raises(jaxmle.InputError, match=r"`momentum=0.5` is not on axis 'momentum'"):
+        full.lane(learning_rate=0.3, momentum=0.5)
 
 
 def _assert_results_equal(a: jaxmle.SweepResult, b: jaxmle.SweepResult, exact=True):

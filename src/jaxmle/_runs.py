@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import _checkpoint
+from ._errors import InputError
 from ._io import _fsync_dir, atomic_write_text
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Interrupted",
+    "OptionError",
     "ResumeError",
     "check_resume",
     "interrupted_runs",
@@ -61,6 +63,7 @@ __all__ = [
     "settings_difference",
     "staged",
     "studies",
+    "validate_options",
     "write_index",
 ]
 
@@ -486,6 +489,62 @@ def _remove_checkpoints(folder: pathlib.Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------
+# Option values: an experiment checks its own before anything runs.
+
+
+class OptionError(InputError):
+    """A value an experiment cannot run with; the ``jaxmle`` command reports it in one line.
+
+    An experiment raises it from its ``check_options`` function (which :func:`validate_options`
+    calls before anything runs, and ``run`` calls first); the command exits with status 2,
+    as for any other bad command line.
+
+    Args:
+        option: the option's name in ``OPTIONS`` (``"steps"`` for ``--steps``).
+        value: the value given.
+        allowed: what is allowed, in words (``"an integer >= 10"``).
+
+    Example:
+        >>> str(OptionError("steps", -5, "an integer >= 10"))
+        'invalid value for --steps: -5 (allowed: an integer >= 10)'
+    """
+
+    def __init__(self, option: str, value: Any, allowed: str) -> None:
+        super().__init__(option, value, allowed)  # (picklable: args are the constructor's)
+        self.option, self.value, self.allowed = option, value, allowed
+
+    @property
+    def flag(self) -> str:
+        """The command-line flag, ``--steps``."""
+        return "--" + self.option.replace("_", "-")
+
+    def __str__(self) -> str:
+        return f"invalid value for {self.flag}: {self.value!r} (allowed: {self.allowed})"
+
+
+def validate_options(module: Any, options: Mapping[str, Any] | None = None) -> None:
+    """Checks an experiment's option values with its ``check_options`` (when it has one).
+
+    ``check_options(**options)`` takes the same keywords as ``run`` (defaults filled in; None
+    stands for a default that depends on ``--quick``) and raises :class:`OptionError`.
+
+    Args:
+        module: the loaded experiment script.
+        options: values for its options (missing ones take their defaults).
+
+    Raises:
+        OptionError: a value the experiment cannot run with.
+
+    Example:
+        >>> import types
+        >>> validate_options(types.SimpleNamespace(OPTIONS=[]), {})
+    """
+    check = getattr(module, "check_options", None)
+    if check is not None:
+        check(**_all_options(module, options))
+
+
+# ------------------------------------------------------------------------------------------
 # Running one study into its folder (shared by the CLI and the scripts' ``__main__``).
 
 
@@ -540,6 +599,8 @@ def run_study(module: Any, ctx: Context, options: Mapping[str, Any] | None = Non
         What :func:`run_experiment` returns.
 
     Raises:
+        OptionError: an option value the experiment cannot run with (checked first, before
+            anything on disk changes).
         ResumeError: ``resume`` is True and the checkpoints' settings differ.
 
     Example:
@@ -552,6 +613,7 @@ def run_study(module: Any, ctx: Context, options: Mapping[str, Any] | None = Non
     from .report import run_experiment  # report imports this module
 
     opts = _all_options(module, options)
+    validate_options(module, opts)
     if not write:
         return _run_throwaway(module, ctx, opts)
     target, folder = ctx.out, ctx.out.parent / ".checkpoints" / ctx.name

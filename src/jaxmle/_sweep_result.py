@@ -19,6 +19,7 @@ import numpy as np
 
 from . import _fit, _io
 from ._errors import FileFormatError, InputError
+from ._status import Status
 
 __all__ = ["SweepResult"]
 
@@ -29,7 +30,7 @@ _VERSION = 1
 _TRACE_FIELDS = ("step", "loss", "grad_norm")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(repr=False)
 class SweepResult:
     """Results of :func:`sweep`: arrays with the grid axes leading, in ``axes`` order.
 
@@ -66,15 +67,45 @@ class SweepResult:
         """The grid's shape."""
         return self.loss.shape
 
+    def __repr__(self) -> str:
+        """A few lines: the grid's axes, the lanes' outcomes, the best lane (not the arrays)."""
+        return _summary(self)
+
     def lane(self, **coords: Any) -> _fit.FitResult:
-        """The :class:`jaxmle.FitResult` of one lane, selected by coordinate values."""
-        missing = set(self.axes) - set(coords)
+        """The :class:`jaxmle.FitResult` of one lane, selected by coordinate values.
+
+        Args:
+            **coords: a value for each axis (``optimizer="adam", learning_rate=0.1, ...``);
+                an axis with a single value (one optimiser, say) may be left out.
+
+        Returns:
+            The lane's result.
+
+        Raises:
+            InputError: an unknown axis, a missing value for an axis with several values, or
+                a value that is not on its axis (the message lists the choices).
+
+        Example:
+            >>> study.lane(learning_rate=0.1, seed=0)  # doctest: +SKIP
+        """
+        unknown = [k for k in coords if k not in self.axes]
+        if unknown:
+            raise InputError(f"`lane` got {', '.join(map(repr, unknown))}, which "
+                             f"{'is not an axis' if len(unknown) == 1 else 'are not axes'} of "
+                             f"this study; its axes are {list(self.axes)}.")  # fmt: skip
+        missing = {k: v for k, v in self.axes.items() if k not in coords and len(v) > 1}
         if missing:
-            raise InputError(f"`lane` needs a value for every axis; missing {sorted(missing)}.")
+            choices = "; ".join(f"{k} (one of {_abbrev(v, 6)})" for k, v in missing.items())
+            raise InputError(f"`lane` needs a value for every axis with several values; "
+                             f"missing {choices}.")  # fmt: skip
         idx = []
         for name, values in self.axes.items():
+            if name not in coords:  # a single-valued axis
+                idx.append(0)
+                continue
             if coords[name] not in values:
-                raise InputError(f"{coords[name]!r} is not on axis {name!r}: {values}.")
+                raise InputError(f"`{name}={coords[name]!r}` is not on axis {name!r}; choose "
+                                 f"from {values}.")  # fmt: skip
             idx.append(values.index(coords[name]))
         idx = tuple(idx)
 
@@ -196,6 +227,76 @@ class SweepResult:
                 f"{p}: a damaged jaxmle SweepResult file (missing or malformed "
                 f"{type(err).__name__}: {err})."
             ) from err
+
+
+_KEY_CHARS = "[]'\""  # around a key path's name: ``['mean']`` -> ``mean``
+
+
+def _fmt_coord(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "full" if v is None else repr(v) if isinstance(v, str) else str(v)
+
+
+def _abbrev(values: list, most: int = 6) -> str:
+    """``[0.001, 0.01, …, 10]``: at most ``most`` coordinates, the first and last ones."""
+    shown = [_fmt_coord(v) for v in values]
+    if len(shown) > most:
+        shown = [*shown[: most - 2], "…", *shown[-1:]]
+    return "[" + ", ".join(shown) + "]"
+
+
+def _summary(res: SweepResult) -> str:
+    """The text of ``repr(study)``: what the study was and how its lanes ended, in few lines."""
+    shape = tuple(int(n) for n in np.shape(res.loss))
+    lanes = int(np.prod(shape)) if shape else 1
+    meta = res.meta or {}
+    head = f"SweepResult: {lanes} lane{'s' if lanes != 1 else ''}"
+    head += f" ({' × '.join(map(str, shape))})" if len(shape) > 1 else ""
+    settings = [f"{meta['steps']} steps" if "steps" in meta else None,
+                f"tol {meta['tol']:g}" if isinstance(meta.get("tol"), int | float) else None,
+                f"reduction {meta['reduction']}" if "reduction" in meta else None]  # fmt: skip
+    head += ", " + ", ".join(x for x in settings if x) if any(settings) else ""
+    width = max((len(k) for k in res.axes), default=0)
+    lines = [head, "  axes:"]
+    lines += [f"    {k:<{width}}  {len(v):>3}  {_abbrev(v)}" for k, v in res.axes.items()]
+    conv = np.asarray(res.converged, bool)
+    div = np.asarray(res.diverged, bool)
+    codes, counts = np.unique(np.asarray(res.status).ravel(), return_counts=True)
+    names = []
+    for c, n in zip(codes.tolist(), counts.tolist(), strict=True):
+        try:
+            names.append(f"{Status(c).name.lower()} {n}")
+        except ValueError:
+            names.append(f"code {c}: {n}")
+    lines.append(f"  lanes: {int(conv.sum())} converged, {int(div.sum())} diverged, "
+                 f"{lanes - int((conv | div).sum())} neither (status: {', '.join(names)})")
+    lines.append("  best:  " + _best_line(res, div))
+    leaves = jax.tree_util.tree_flatten_with_path(res.params)[0]
+    params = [f"{jax.tree_util.keystr(path).strip(_KEY_CHARS) or 'value'} "
+              f"{tuple(int(d) for d in np.shape(leaf)[len(shape):])}" for path, leaf in leaves]
+    if len(params) > 4:
+        params = [*params[:3], f"… ({len(params)} leaves)"]
+    n_rec = int(np.shape(res.trace.step)[-1]) if np.ndim(res.trace.step) else 0
+    lines.append(f"  per lane: params {', '.join(params) or '(none)'}; trace of {n_rec} "
+                 f"record{'s' if n_rec != 1 else ''}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _best_line(res: SweepResult, div: np.ndarray) -> str:
+    """The best lane (smallest final distance, else loss, among lanes that did not diverge)."""
+    for field in ("distance", "loss"):
+        v = np.where(div, np.nan, np.asarray(getattr(res, field), np.float64))
+        if np.isfinite(v).any():
+            break
+    else:
+        return "no lane ended finite"
+    idx = np.unravel_index(int(np.nanargmin(np.where(np.isfinite(v), v, np.nan))), v.shape)
+    where = ", ".join(f"{k}={_fmt_coord(vals[i])}" for (k, vals), i in
+                      zip(res.axes.items(), idx, strict=True) if len(vals) > 1)  # fmt: skip
+    loss = float(np.asarray(res.loss)[idx])
+    text = f"{field} {v[idx]:.4g}" + (f", loss {loss:.6g}" if field != "loss" else "")
+    return text + (f" at {where}" if where else "")
 
 
 def _tree(arrays: dict, header: dict, name: str) -> Any:

@@ -1,4 +1,4 @@
-"""The ``jaxmle`` command: list and run the experiments (one per seed study).
+"""The ``jaxmle`` command: list and run the experiments (one per source notebook).
 
 Usage::
 
@@ -32,17 +32,22 @@ of the compiling. The folder is ``$JAXMLE_CACHE_DIR``, by default ``~/.cache/jax
 ``--no-compilation-cache`` or ``JAXMLE_NO_COMPILATION_CACHE=1`` turns it off.
 
 Errors in the command line (unknown experiment or option, bad value) print one line on stderr
-and exit with status 2; a failing experiment prints one line and the command exits with 1
-(``--traceback`` shows the full traceback).
+that names the option, the value and what is allowed (with a "did you mean" for a misspelt
+experiment or option), and exit with status 2, before anything runs: argparse checks the
+types, each experiment's ``check_options`` the values (:class:`jaxmle.report.OptionError`). A
+failing experiment prints one line and the command exits with 1 (``--traceback`` shows the
+full traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import importlib.util
 import os
 import pathlib
+import re
 import sys
 import time
 import traceback
@@ -74,6 +79,38 @@ class ExperimentInfo(NamedTuple):
 
 class CLIError(Exception):
     """A problem with the command line: reported as one line, exit status 2."""
+
+
+_SEED_MAX = 2**32 - 1  # --seed: jax.random.key and numpy's default_rng both take 0..2^32 - 1
+_TYPE_WORDS = {"int": "an integer", "float": "a number", "str": "a string"}
+
+
+def _did_you_mean(given: str, choices, *, flags: bool = False) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices`` to ``given`` (else ``""``).
+
+    Flags are compared without their ``--`` and with ``_`` read as ``-``; a second
+    suggestion is added when it is about as close as the first.
+    """
+
+    def strip(f: str) -> str:
+        return f.lstrip("-").replace("_", "-") if flags else f
+
+    by_key: dict[str, str] = {}
+    for c in choices:
+        by_key.setdefault(strip(c), c)
+    key = strip(given)
+    scores = sorted(((difflib.SequenceMatcher(None, key, k).ratio(), k) for k in by_key),
+                    reverse=True)  # fmt: skip
+    close = [k for r, k in scores if r >= 0.7 and r >= scores[0][0] - 0.05][:2]
+    if not close:
+        return ""
+    shown = [by_key[k] if flags else repr(by_key[k]) for k in close]
+    return f"; did you mean {' or '.join(shown)}?"
+
+
+def _unknown_experiment(name: str, exps: dict[str, ExperimentInfo]) -> CLIError:
+    return CLIError(f"unknown experiment {name!r}{_did_you_mean(name, exps)} (choose from: "
+                    f"{', '.join(exps)}, or all)")  # fmt: skip
 
 
 def experiments_dir() -> pathlib.Path:
@@ -161,7 +198,7 @@ def load(name: str, folder: pathlib.Path | None = None) -> Any:
     """
     exps = discover(folder)
     if name not in exps:
-        raise CLIError(f"unknown experiment {name!r}; choose from: {', '.join(exps)} (or all)")
+        raise _unknown_experiment(name, exps)
     info = exps[name]
     mod_name = "jaxmle_experiment_" + info.path.stem
     if mod_name in sys.modules and getattr(sys.modules[mod_name], "__file__", None) == str(
@@ -192,14 +229,31 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
+        """Raises the message as a :class:`CLIError`, reworded to name value and rule."""
+        m = re.fullmatch(r"argument (?P<opt>[^:]+): invalid (?P<type>\w+) value: (?P<v>.*)",
+                         message)  # fmt: skip
+        if m:  # a value of the wrong type: "--steps: invalid int value: 'x'"
+            message = (f"invalid value for {m['opt'].split('/')[0]}: {m['v']} (allowed: "
+                       f"{_TYPE_WORDS.get(m['type'], m['type'])})")  # fmt: skip
+        m = re.fullmatch(r"argument (?P<opt>[^:]+): invalid choice: (?P<v>'[^']*')"
+                         r" \(choose from (?P<choices>.*)\)", message)  # fmt: skip
+        if m:  # "jaxmle lst"
+            choices = re.findall(r"'([^']*)'", m["choices"]) or m["choices"].split(", ")
+            what = "command" if m["opt"].startswith("{") else f"value for {m['opt']}"
+            message = (f"unknown {what} {m['v']}{_did_you_mean(m['v'].strip(chr(39)), choices)}"
+                       f" (choose from: {', '.join(choices)})")  # fmt: skip
         raise CLIError(f"{message} (see '{self.prog} --help')")
+
+    def flags(self) -> list[str]:
+        """Every option string the parser knows (``--steps``, ``--no-x64``, ...)."""
+        return [f for a in self._actions for f in a.option_strings if f.startswith("--")]
 
 
 def _base_parser() -> tuple[_Parser, _Parser]:
     from .report import add_common_arguments
 
-    parser = _Parser(prog="jaxmle", description="jaxmle: experiments that reproduce the seed "
-                     "studies (maximum-likelihood / MAP estimation in JAX).")  # fmt: skip
+    parser = _Parser(prog="jaxmle", description="jaxmle: experiments that reproduce the studies "
+                     "of the source notebooks (maximum-likelihood / MAP estimation in JAX).")
     sub = parser.add_subparsers(dest="command", metavar="{list,run}", parser_class=_Parser)
     sub.required = True
     sub.add_parser("list", help="list the experiments with one-line descriptions")
@@ -246,8 +300,7 @@ def _cmd_run(argv: Sequence[str], run_parser: _Parser) -> int:
         run_parser.print_help()
         return 0
     names = _select(list(args.names), exps)
-    if args.processes < 1:
-        raise CLIError(f"--processes must be at least 1, got {args.processes}")
+    _check_common(args)
     rank = _start_worker()
     import jax
 
@@ -261,6 +314,7 @@ def _cmd_run(argv: Sequence[str], run_parser: _Parser) -> int:
     options = _options(names, modules, run_parser, argv, extra, args)
     if options is None:  # --help was printed
         return 0
+    _check_values(names, modules, options)
     _check_resume(names, modules, options, args)
     if args.processes > 1 and rank is None:
         from . import distributed
@@ -286,10 +340,66 @@ def _select(names: list[str], exps: dict[str, ExperimentInfo]) -> list[str]:
         names = list(exps)
     for n in names:
         if n not in exps:
-            raise CLIError(f"unknown experiment {n!r}; choose from: {', '.join(exps)} (or all)")
+            raise _unknown_experiment(n, exps)
     if len(set(names)) != len(names):
         raise CLIError(f"experiment named twice: {names}")
     return names
+
+
+def _check_common(args: argparse.Namespace) -> None:
+    """The values of the options every run takes (their types argparse has checked)."""
+    if args.processes < 1:
+        raise CLIError(f"invalid value for --processes: {args.processes} (allowed: an integer "
+                       ">= 1)")  # fmt: skip
+    if not 0 <= args.seed <= _SEED_MAX:
+        raise CLIError(f"invalid value for --seed: {args.seed} (allowed: an integer from 0 to "
+                       f"{_SEED_MAX})")  # fmt: skip
+    out = pathlib.Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"invalid value for --out: {args.out!r} (allowed: a folder, or a path "
+                       "to create one at; this is a file)")  # fmt: skip
+
+
+def _check_values(names, modules, options) -> None:
+    """Each experiment's own check of its option values, before any of them runs."""
+    from ._runs import OptionError, validate_options
+
+    for n in names:
+        try:
+            validate_options(modules[n], options[n])
+        except OptionError as err:
+            raise CLIError(f"{n}: {err}") from None
+
+
+def _unrecognized(extra: Sequence[str], parser: _Parser, modules, names) -> CLIError:
+    """``unrecognized arguments: --step 5; did you mean --steps?`` (or whose option it is)."""
+    msg = f"unrecognized arguments: {' '.join(extra)}"
+    flag = next((a.split("=")[0] for a in extra if a.startswith("--")), None)
+    if flag is None:
+        return CLIError(f"{msg} (see '{parser.prog} --help')")
+    owners = [n for n, m in modules.items() if any(
+        "--" + o.name.replace("_", "-") == flag for o in getattr(m, "OPTIONS", []))]  # fmt: skip
+    if owners and len(names) > 1:
+        return CLIError(f"{msg}; it belongs to {owners[0]}: run it alone ('jaxmle run "
+                        f"{owners[0]} {flag} ...')")  # fmt: skip
+    if owners:
+        return CLIError(f"{msg}; {flag} is an option of {', '.join(owners)}, not of "
+                        f"{names[0]} (see '{parser.prog} --help')")  # fmt: skip
+    known = parser.flags() + [f"--{o.name.replace('_', '-')}" for m in modules.values()
+                              for o in getattr(m, "OPTIONS", [])]  # fmt: skip
+    return CLIError(f"{msg}{_did_you_mean(flag, known, flags=True)} (see '{parser.prog} "
+                    "--help')")  # fmt: skip
+
+
+def _all_modules() -> dict[str, Any]:
+    """Every experiment's module (to say whose option an unknown flag is), where it loads."""
+    out = {}
+    for n in discover():
+        try:
+            out[n] = load(n)
+        except Exception:  # only for a hint: a broken script gives none
+            continue
+    return out
 
 
 def _start_worker() -> int | None:
@@ -313,19 +423,16 @@ def _options(names, modules, run_parser, argv, extra, args) -> dict[str, dict] |
         if args.help:
             p.print_help()
             return None
-        full = vars(p.parse_args(argv))
+        full, extra = p.parse_known_args(argv)
+        if extra:
+            raise _unrecognized(extra, p, _all_modules(), names)
         own = {o.name for o in getattr(modules[names[0]], "OPTIONS", [])}
-        return {names[0]: {k: v for k, v in full.items() if k in own}}
+        return {names[0]: {k: v for k, v in vars(full).items() if k in own}}
     if args.help:
         run_parser.print_help()
         return None
     if extra:
-        owners = [n for n, m in modules.items() if any(
-            "--" + o.name.replace("_", "-") == extra[0].split("=")[0]
-            for o in getattr(m, "OPTIONS", []))]  # fmt: skip
-        hint = (f"; it belongs to {owners[0]}: run it alone ('jaxmle run {owners[0]} "
-                f"{extra[0]} ...')" if owners else "")  # fmt: skip
-        raise CLIError(f"unrecognized arguments: {' '.join(extra)}{hint}")
+        raise _unrecognized(extra, run_parser, modules, names)
     return {n: {} for n in names}
 
 
@@ -386,7 +493,7 @@ def _run_one(name, module, options, args, rank: int | None, say) -> bool:
     """
     import jaxmle
 
-    from .report import Context, ResumeError, run_study
+    from .report import Context, OptionError, ResumeError, run_study
 
     progress = (sys.stderr.isatty() if args.progress is None else args.progress) and not rank
     ctx = Context(out=pathlib.Path(args.out) / name, quick=args.quick, seed=args.seed,
@@ -395,6 +502,8 @@ def _run_one(name, module, options, args, rank: int | None, say) -> bool:
         res = run_study(module, ctx, options, resume=args.resume, write=not rank, say=say)
     except ResumeError as err:  # its settings changed since _check_resume
         raise CLIError(str(err)) from None
+    except OptionError as err:  # a check the experiment could only make while running
+        raise CLIError(f"{name}: {err}") from None
     except Exception as err:
         if args.traceback:
             traceback.print_exc()
@@ -414,24 +523,52 @@ def _run_one(name, module, options, args, rank: int | None, say) -> bool:
     return True
 
 
+_QUICK_FLAGS = {
+    # XLA:CPU's MLIR fusion emitters compile each fusion through its own pipeline: turned
+    # off, a quick run's programs (run once, for milliseconds) compile about 3× faster.
+    "xla_cpu_use_fusion_emitters": "false",
+    "xla_backend_optimization_level": "0",
+}
+
+
+def _xla_knows(flag: str) -> bool:
+    """Whether this jaxlib's XLA defines ``flag`` (an unknown flag in XLA_FLAGS is fatal).
+
+    Read from the flag names compiled into jaxlib's library, without starting a backend.
+    """
+    import mmap
+
+    try:
+        import jaxlib
+
+        lib = pathlib.Path(jaxlib.__file__).parent / "libjax_common.so"
+        with open(lib, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            return mm.find(flag.encode() + b"\0") >= 0
+    except (ImportError, OSError, ValueError):
+        return flag == "xla_backend_optimization_level"  # a flag every XLA has
+
+
 def _quick_compile() -> None:
-    """In quick mode, compile with XLA's backend optimisation level 0.
+    """In quick mode, compile for speed of compilation (:data:`_QUICK_FLAGS`).
 
     A quick run is dominated by compilation (dozens of small programs that each run for
-    milliseconds); level 0 compiles about 30% faster. It only applies when the XLA backend
-    has not started yet (a fresh ``jaxmle`` process) and the user has not set the flag.
+    milliseconds): XLA's backend optimisation level 0 and the legacy (non-MLIR) CPU fusion
+    emitters compile them several times faster. It only applies when the XLA backend has not
+    started yet (a fresh ``jaxmle`` process), to the flags the user has not set, and to the
+    flags this jaxlib knows. Full runs compile as usual.
     """
     flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_backend_optimization_level" in flags:
-        return
     try:
         from jax._src import xla_bridge
 
         started = xla_bridge.backends_are_initialized()
     except (ImportError, AttributeError):  # pragma: no cover - other jax versions
         return
-    if not started:
-        os.environ["XLA_FLAGS"] = (flags + " --xla_backend_optimization_level=0").strip()
+    if started:
+        return
+    add = [f"--{k}={v}" for k, v in _QUICK_FLAGS.items() if k not in flags and _xla_knows(k)]
+    if add:
+        os.environ["XLA_FLAGS"] = " ".join([flags, *add]).strip()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,6 +34,7 @@ from ._io import atomic_write_text
 from ._runs import (  # the run-folder life cycle, part of this module's API
     _SETTINGS,
     Interrupted,
+    OptionError,
     ResumeError,
     check_resume,
     interrupted_runs,
@@ -44,6 +45,7 @@ from ._runs import (  # the run-folder life cycle, part of this module's API
     settings_difference,
     staged,
     studies,
+    validate_options,
     write_index,
 )
 
@@ -51,6 +53,7 @@ __all__ = [
     "Context",
     "Interrupted",
     "Option",
+    "OptionError",
     "Progress",
     "Report",
     "ResumeError",
@@ -67,6 +70,7 @@ __all__ = [
     "settings_difference",
     "staged",
     "studies",
+    "validate_options",
     "write_index",
 ]
 
@@ -387,8 +391,8 @@ class Report:
     Args:
         ctx: the run's :class:`Context` (output folder, seed, plot switch).
         title: the report's heading.
-        question: the seed's question(s), quoted at the top of the report.
-        source: where the study comes from (e.g. ``"seed 000"``).
+        question: the source notebook's question(s), quoted at the top of the report.
+        source: where the study comes from (e.g. ``"notebook 000"``).
     """
 
     def __init__(self, ctx: Context, title: str, question: str, source: str = ""):
@@ -532,7 +536,7 @@ class Report:
             tail += ["Plots: " + ", ".join(f"[{p}]({p})" for p in self.plots) + ".", ""]
         opts = ", ".join(f"{k}={v}" for k, v in (options or {}).items()) or "defaults"
         tail += [
-            f"Options: {opts}. Seed {self.ctx.seed}" + (f"; wall time {seconds:.1f} s." if
+            f"Options: {opts}. Random seed {self.ctx.seed}" + (f"; wall time {seconds:.1f} s." if
                                                          seconds is not None else "."),
             "",
             f"jax {env['jax']}, optax {env['optax']}, numpy {env['numpy']}, jaxmle "
@@ -558,7 +562,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help="results folder; each experiment writes DIR/NAME/ (default: results)")
     parser.add_argument("--quick", action="store_true",
                         help="small, fast version of each study (seconds; used by the tests); "
-                        "the jaxmle command also compiles with XLA optimisation level 0")
+                        "the jaxmle command also compiles for compile speed (XLA optimisation "
+                        "level 0, no MLIR fusion emitters on CPU)")
     parser.add_argument("--seed", type=int, default=0, metavar="N",
                         help="base random seed (default: 0)")
     parser.add_argument("--x64", action=argparse.BooleanOptionalAction, default=True,
@@ -647,8 +652,12 @@ def script_main(module_name: str) -> None:
     ctx = Context(out=out / name, quick=common["quick"], seed=common["seed"],
                   plots=common["plots"], progress=progress, name=name)  # fmt: skip
     try:
+        validate_options(module, args)  # before anything on disk changes
+    except OptionError as err:
+        parser.exit(2, f"{path.name}: error: {err}\n")
+    try:
         res = run_study(module, ctx, args, resume=common["resume"])
-    except ResumeError as err:
+    except (OptionError, ResumeError) as err:
         parser.exit(2, f"{path.name}: error: {err}\n")
     finally:
         write_index(out, _script_order(path.parent))
