@@ -258,7 +258,9 @@ def _step(cfg: _Config, dyn: _Dynamic, state: _State, t: jax.Array, stats=None) 
     )
     u = optax.apply_updates(state.u, updates)
     loss0 = jnp.where(t == 0, loss, state.loss0)
-    exploded = jnp.abs(loss) > EXPLODE_FACTOR * jnp.maximum(1.0, jnp.abs(loss0))
+    # The factor within the loss dtype's range: 1e50 overflows float32, which turned it off.
+    factor = min(EXPLODE_FACTOR, float(jnp.finfo(jnp.result_type(loss)).max) / 1e8)
+    exploded = jnp.abs(loss) > factor * jnp.maximum(1.0, jnp.abs(loss0))
     ok = jnp.isfinite(loss) & ~exploded & _all_finite(g) & _all_finite(u)
     frozen = state.frozen | ~ok
     u = _tree_where(frozen, state.u, u)

@@ -47,7 +47,9 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 def _dtype(x: Any) -> Any:
     """The data's floating dtype, or JAX's default float, for a model's starting values."""
     dt = getattr(x, "dtype", None)
-    return dt if dt is not None and jnp.issubdtype(dt, jnp.floating) else jnp.result_type(float)
+    if dt is None or not jnp.issubdtype(dt, jnp.floating):
+        return jnp.result_type(float)
+    return jax.dtypes.canonicalize_dtype(dt)  # NumPy float64 data without x64: float32, no warning
 
 
 def _clip_to(prior: Uniform, value: jax.Array) -> jax.Array:
