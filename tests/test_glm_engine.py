@@ -69,8 +69,11 @@ def data():
         "spector": (_np(sm.add_constant(spec.exog)), _np(spec.endog)),
         "scotland": (_np(sm.add_constant(scot.exog)), _np(scot.endog)),
         "randhie": (_np(sm.add_constant(rand.exog))[:1000], _np(rand.endog)[:1000]),
-        "cpunish": (_np(sm.add_constant(cx.drop(columns=["VC100k96"]))), _np(cp.endog),
-                    _np(cp.exog["VC100k96"])),
+        "cpunish": (
+            _np(sm.add_constant(cx.drop(columns=["VC100k96"]))),
+            _np(cp.endog),
+            _np(cp.exog["VC100k96"]),
+        ),
         "w_sp": (rng.integers(1, 4, n_sp).astype(float), rng.uniform(0.5, 2.0, n_sp)),
         "w_sc": (rng.integers(1, 4, n_sc).astype(float), rng.uniform(0.5, 2.0, n_sc)),
     }
@@ -366,6 +369,30 @@ def test_separation_is_never_ok():
     fit = irls(F.Binomial(), X, y)
     assert int(fit.status) in (Status.FLAT_DIRECTION, Status.MAX_STEPS, Status.SINGULAR)
     assert not bool(fit.converged)
+
+
+def test_complete_separation_with_several_regressors_is_flat():
+    # GPA > median is separated by GPA itself: the score underflows to 0 (the Newton step
+    # tests nothing) while β runs off; the test along β catches it. This was reported OK.
+    d = sm.datasets.spector.load_pandas().data
+    X = sm.add_constant(d[["GPA", "TUCE", "PSI"]]).to_numpy()
+    fit = irls(F.Binomial(), X, (d.GPA.median() < d.GPA).to_numpy(float))
+    assert int(fit.status) == Status.FLAT_DIRECTION
+
+
+def test_quasi_complete_separation_is_flat():
+    # Every row with the dummy set has y = 1: that coefficient's MLE is +inf, the others are
+    # finite. Was reported OK at a coefficient of 30.4 (its axis is the flat direction).
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=50)
+    y = (x > 0).astype(float)
+    y[:5] = rng.integers(0, 2, 5)
+    y[x > 1.5] = 1.0
+    X = np.column_stack([np.ones(50), x, x > 1.5])
+    fit = irls(F.Binomial(), X, y)
+    assert int(fit.status) == Status.FLAT_DIRECTION
+    ok = irls(F.Binomial(), X[:, :2], y)  # without the dummy: a finite MLE, converged
+    assert int(ok.status) == Status.OK
 
 
 _COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"

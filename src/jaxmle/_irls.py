@@ -1,15 +1,28 @@
 """IRLS (Fisher scoring) for GLMs, and NB2 with α estimated: one compiled program per fit.
 
 :func:`irls` checks concrete inputs on the host, then one jitted program runs the whole fit
-and every summary quantity: Fisher scoring in step form ``β ← β + (XᵀWX)⁻¹Xᵀu`` (``u`` the
-working score, so the fixed point is the exact score root), a Jacobi-scaled Cholesky of
-``XᵀWX`` (:mod:`jaxmle._linalg`, no LAPACK on CPU), step-halving when the deviance rises or
-leaves the family's domain, and a scale-invariant stop: the Newton decrement
-``sqrt(gᵀ(XᵀWX)⁻¹g / φ)`` below ``1e-9``, which bounds every coefficient's step by ``1e-9`` of
-its standard error, followed by one more (polishing) step. The final state's quantities are
-the ones of the returned coefficients. For a negative binomial with α estimated, the Poisson
-fit starts a Levenberg–Marquardt-damped Newton iteration on ``(β, log α)`` of the exact NB2
-log-likelihood (autodiff derivatives), in the same program.
+and every summary quantity:
+
+- Fisher scoring in step form ``β ← β + (XᵀWX)⁻¹Xᵀu`` (``u`` the working score, so the fixed
+  point is the exact score root), the first step statsmodels' regression from its starting
+  mean; for a non-canonical link, Newton steps (the observed information) once the step is
+  under 0.1 standard errors (scoring converges linearly there, Newton quadratically);
+- ``(XᵀWX)⁻¹`` of the Jacobi-scaled matrix by the sweep operator (:func:`_sweep_inverse`; no
+  LAPACK on CPU, the library's Cholesky elsewhere), one evaluation of the weights, deviance
+  and score per iteration, step-halving when the deviance rises or the mean leaves the
+  family's domain;
+- a scale-invariant stop on the Newton decrement ``δ = sqrt(gᵀ(XᵀWX)⁻¹g / φ)``, which bounds
+  every coefficient's step in its own standard errors: once ``δ ≤ 1e-9``, or ``δ ≤ 1e-5``
+  falling quadratically to a predicted next ``δ ≤ 1e-18``, one more (polishing) step is taken
+  (applied directly when it is under ``1e-8`` standard errors, else evaluated); the
+  covariance is that at the returned coefficients (to rounding);
+- status as data: ``SINGULAR``, ``NONFINITE``, ``MAX_STEPS``, ``NOT_CONVERGED`` (step-halving
+  exhausted), ``FLAT_DIRECTION`` (the likelihood still rising one standard error along the
+  Newton step: separation, an MLE at infinity), ``BOUNDARY`` (NB2's α → 0).
+
+For a negative binomial with α estimated, the Poisson fit starts a Levenberg–Marquardt-damped
+Newton iteration on ``(β, log α)`` of the exact NB2 log-likelihood (autodiff derivatives of the
+pointwise log-likelihood in ``(η, log α)``, chained through ``X``), in the same program.
 
 Conventions are statsmodels' (``GLM(...).fit()`` with its default ``scale="X2"``, and
 ``discrete.NegativeBinomial`` for α estimated): see :class:`GLMFit`.
@@ -52,7 +65,7 @@ class GLMFit(NamedTuple):
     Attributes:
         coef: ``(p,)`` coefficients.
         cov: ``(k, k)`` covariance of all estimated parameters: ``scale·(XᵀWX)⁻¹`` at the final
-            weights (expected information; the observed one for canonical links), or, for a
+            weights (expected information; equal to the observed one for canonical links), or, for a
             negative binomial with α estimated, the inverse observed information of
             ``(coef..., alpha)`` in natural α (``k = p + 1``).
         cov_unscaled: ``(p, p)`` ``(XᵀWX)⁻¹`` at the final weights (statsmodels'
@@ -149,9 +162,10 @@ def _evaluate(fam: Family, d: _Data, beta: jax.Array, r: Any = None, newton: Any
     if r is not None:
         eta = eta + r
     if newton is None:
-        mu, sc, wu, var = fam.working(eta)
+        mu, sc, wu, var, kernel = fam.irls_terms(d.y, eta)
     else:
         (mu, sc, wu, var), (_, dsc, _, _) = jax.jvp(fam.working, (eta,), (jnp.ones_like(eta),))
+        kernel = fam.deviance_kernel(d.y, mu)
     res = d.y - mu
     w = wu if pw is None else pw * wu
     u = res * sc if pw is None else pw * (res * sc)
@@ -160,7 +174,7 @@ def _evaluate(fam: Family, d: _Data, beta: jax.Array, r: Any = None, newton: Any
     w_a = w
     if newton is not None:
         w_a = jnp.where(newton, w - (res * dsc if pw is None else pw * (res * dsc)), w)
-    dev = _sum(pw, fam.deviance_kernel(d.y, mu))  # the deviance less a constant
+    dev = _sum(pw, kernel)  # the deviance less a constant
     # (Pearson's χ² gives φ for the stopping test; 0 where φ = 1.)
     pearson = _sum(pw, res * res / var) if fam.has_dispersion else jnp.zeros((), res.dtype)
     A = jnp.matmul((d.X * w_a[:, None]).T, d.X, precision=_HIGHEST)
@@ -242,7 +256,7 @@ class _State(NamedTuple):
     cand: jax.Array  # the point evaluated next
     t: jax.Array  # its fraction of the accepted point's step
     acc: _Point
-    r: Any  # the start's part of η that Xβ does not explain (then 0)
+    r: Any  # the start's part of η that Xβ does not explain (first evaluation only)
     polish: jax.Array  # the candidate is the last, polishing step
     newton: jax.Array  # the candidate's step uses the observed information
     fisher: jax.Array  # the observed information failed once: Fisher scoring to the end
@@ -285,8 +299,11 @@ def _scoring(fam, d, start, df_resid, *, max_iter, tol) -> _State:
     beta0, r0 = _start(fam, d, start)
 
     def body(st: _State) -> _State:
-        ev = _evaluate(fam, d, st.cand, st.r, None if fam.canonical else st.newton)
         first = st.it == 0
+        # (r, the start's part of η, is a loop constant switched off after the first step:
+        # no (n,) array is rewritten per iteration.)
+        r = None if st.r is None else jnp.where(first, 1.0, 0.0) * st.r
+        ev = _evaluate(fam, d, st.cand, r, None if fam.canonical else st.newton)
         # (The start's deviance is not one of a β when it starts from statsmodels' mean.)
         ref = jnp.where(st.it <= int(free_first), jnp.inf, st.acc.dev)
         inv, singular = _inverse(ev.A)
@@ -313,11 +330,10 @@ def _scoring(fam, d, start, df_resid, *, max_iter, tol) -> _State:
         it = st.it + 1
         halvings = jnp.where(first & ~accept, _MAX_HALVINGS + 1, halvings)  # a bad start
         code = _code(accept, ev.ok, finite, finish & finite, halvings, it, max_iter)
-        r = None if st.r is None else jnp.zeros_like(st.r)
         polish = (accept & small & ~finish) | (st.polish & ~accept)
         fisher = st.fisher | retry
         newton = jnp.where(accept, ~fisher & (dec <= _NEWTON_FROM), st.newton & ~retry)
-        return _State(cand, t, acc, r, polish, newton, fisher, halvings, it, code)
+        return _State(cand, t, acc, st.r, polish, newton, fisher, halvings, it, code)
 
     dt = d.X.dtype
     p = d.X.shape[1]
@@ -346,6 +362,28 @@ def _flat(q: jax.Array, drop_at: Any) -> jax.Array:
     usable = jnp.isfinite(q) & (q > 0)
     c = jnp.sqrt(1.0 / jnp.where(usable, q, 1.0))
     return usable & ~(drop_at(jnp.where(usable, c, 0.0)) >= _FLAT_DROP)
+
+
+def _flat_coordinates(fam: Family, d: _Data, pt: Any, pw: Any, phi: jax.Array) -> jax.Array:
+    """Whether the likelihood is flat one standard error outward along some coefficient.
+
+    Quasi-complete separation (a dummy whose rows all have y = 1) sends one coefficient off
+    while the others stay finite: neither the (underflowed) Newton step nor β as a whole
+    shows it, the coefficient's own axis does. p deviance evaluations, one at a time (memory
+    O(n)); run only when some weight is extreme.
+    """
+    p = d.X.shape[1]
+    se = jnp.sqrt(phi * jnp.diagonal(pt.inv))
+    usable = jnp.isfinite(se) & (se > 0) & (pt.beta != 0)
+    out = jnp.sign(pt.beta) * jnp.where(usable, se, 0.0)
+
+    def drop(j):
+        beta = pt.beta + out[j] * jax.nn.one_hot(j, p, dtype=pt.beta.dtype)
+        kernel = fam.irls_terms(d.y, _eta(d, beta))[-1]
+        return (_sum(pw, kernel) - pt.dev) / (2.0 * phi)
+
+    drops = lax.map(drop, jnp.arange(p))
+    return jnp.any(usable & ~(drops >= _FLAT_DROP))
 
 
 def _counts(d: _Data) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -382,11 +420,31 @@ def _glm_program(fam: Family, d: _Data, start: Any, max_iter: int, tol: float) -
     scale = pearson / df_resid if fam.has_dispersion else jnp.ones_like(pearson)
 
     def drop_at(c):
-        mu_c = fam.link.inverse(_eta(d, pt.beta + c * pt.step))
-        return (_sum(pw, fam.deviance_kernel(d.y, mu_c)) - pt.dev) / (2.0 * phi)
+        kernel = fam.irls_terms(d.y, _eta(d, pt.beta + c * pt.step))[-1]
+        return (_sum(pw, kernel) - pt.dev) / (2.0 * phi)
 
-    # (An MLE at infinity: separation, a group of zero counts. Not for the dispersion families.)
-    flat = False if fam.has_dispersion else _flat(pt.dec**2, drop_at)
+    def drop_along_coef(c):  # the drop at (1 + c)·β: the coefficients running further off
+        kernel = fam.irls_terms(d.y, _eta(d, (1.0 + c) * pt.beta))[-1]
+        return (_sum(pw, kernel) - pt.dev) / (2.0 * phi)
+
+    def flat_test():
+        # Along the Newton step, and along β itself: at complete separation the score
+        # underflows to 0, so the step is 0 and tests nothing, while β has run off along the
+        # separating direction (one SE further along it the likelihood still rises, or is
+        # flat; the quadratic model drops ½ nat there).
+        xb = jnp.matmul(d.X, pt.beta, precision=_HIGHEST)
+        q_coef = _sum(w, xb * xb) / phi  # βᵀ(XᵀWX)β/φ: the curvature along β
+        flat = _flat(pt.dec**2, drop_at) | _flat(q_coef, drop_along_coef)
+        return flat | _flat_coordinates(fam, d, pt, pw, phi)
+
+    # An MLE at infinity (separation, a group of zero counts) drives some weights to 0: the
+    # flat-direction test runs where a weight is below 1e-6 of the largest (not for the
+    # dispersion families, whose MLE is finite).
+    flat = False
+    if not fam.has_dispersion:
+        extreme = jnp.min(wu) <= 1e-6 * jnp.max(wu)
+        flat = lax.cond(extreme, flat_test, lambda: jnp.zeros((), bool))
+
     def at_coef(_):
         return _inverse(jnp.matmul((d.X * w[:, None]).T, d.X, precision=_HIGHEST))
 
@@ -573,7 +631,7 @@ _program_plain = jax.jit(_program, static_argnames=("max_iter",))
 
 
 def _run(fam: Family, d: _Data, start: Any, max_iter: int) -> GLMFit:
-    if is_traced(d, start, fam) or jax.default_backend() != "cpu":
+    if _traced(*d, start, fam) or jax.default_backend() != "cpu":
         return _program_plain(fam, d, start, max_iter=max_iter)
     return _program_cpu(fam, d, start, max_iter=max_iter)
 
@@ -589,11 +647,19 @@ def _array(x: Any, name: str, ndim: int) -> Any:
     few microseconds; anything else, or a failed check, goes through ``as_array`` (its
     messages).
     """
-    dt = np.float64 if jax.config.jax_enable_x64 else np.float32
-    if (type(x) is np.ndarray and x.dtype == dt and x.ndim == ndim and x.shape[0] > 0
+    if (type(x) is np.ndarray and x.ndim == ndim and x.shape[0] > 0
+            and x.dtype == (np.float64 if jax.config.jax_enable_x64 else np.float32)
             and np.isfinite(x).all()):  # fmt: skip
         return x
     return as_array(x, name, ndim=ndim, host=True)
+
+
+_Tracer = jax.core.Tracer
+
+
+def _traced(*args: Any) -> bool:
+    """:func:`is_traced` for arrays, None and families (a few microseconds)."""
+    return any(isinstance(a, _Tracer) or (isinstance(a, Family) and is_traced(a)) for a in args)
 
 
 def _optional(x: Any, name: str, n: int) -> Any:
@@ -664,8 +730,9 @@ def irls(
     if p < 1:
         raise InputError("`X` has no columns; pass an (n, p) design with p >= 1.")
     ya = _array(y, "y", 1)
-    check_same_length({"X": Xa, "y": ya})
-    traced = is_traced(X, y, offset, exposure, freq_weights, var_weights, trials, start, fam)
+    if ya.shape[0] != n:
+        check_same_length({"X": Xa, "y": ya})
+    traced = _traced(X, y, offset, exposure, freq_weights, var_weights, trials, start, fam)
     opt = {k: _optional(v, k, n) for k, v in (
         ("offset", offset), ("exposure", exposure), ("freq_weights", freq_weights),
         ("var_weights", var_weights), ("trials", trials))}  # fmt: skip
