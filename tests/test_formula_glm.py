@@ -11,12 +11,9 @@ plus 1e-10 of their largest entry.
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
 import warnings
 
-import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,6 +23,7 @@ from statsmodels.discrete import discrete_model as dm
 from statsmodels.tools.sm_exceptions import DomainWarning
 
 import jaxmle
+from _compiles import compiles
 from jaxmle import families as F  # noqa: N812 - F for families, as sm.families
 from jaxmle._glm_results import GLMPrediction, GLMResults, _Host, glm
 
@@ -571,35 +569,11 @@ def test_bad_arguments(spector, star98):
         res.get_margeff(at="median")
 
 
-_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-_events: list[float] = []
-_lock = threading.Lock()
-
-
-def _on_event(name: str, duration: float, **_kw) -> None:
-    if name == _COMPILE_EVENT:
-        with _lock:
-            _events.append(duration)
-
-
-jax.monitoring.register_event_duration_secs_listener(_on_event)
-
-
-@contextlib.contextmanager
-def _compiles():
-    c = {"n": 0}
-    start = len(_events)
-    try:
-        yield c
-    finally:
-        c["n"] = len(_events) - start
-
-
 def test_warm_call_compiles_nothing(cpunish):
     kw = {"family": F.Poisson(), "exposure": cpunish.VC100k96, "cov_type": "HC0"}
     glm(CP_F, cpunish, **kw).summary()
     d2 = cpunish.assign(INCOME=cpunish.INCOME * 1.01)  # new values, same shapes
-    with _compiles() as c:
+    with compiles() as c:
         res = glm(CP_F, d2, **kw)
         res.summary()
         res.get_prediction(d2.iloc[:3], exposure=np.ones(3)).summary_frame()
@@ -607,7 +581,7 @@ def test_warm_call_compiles_nothing(cpunish):
         _ = res.resid_deviance, res.llnull
     assert c["n"] == 0
     res.get_margeff()
-    with _compiles() as c:
+    with compiles() as c:
         res.get_margeff()
     assert c["n"] == 0
 

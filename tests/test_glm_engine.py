@@ -11,8 +11,6 @@ root. Everything is compared at 1e-8 relative.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import warnings
 
 import jax
@@ -24,6 +22,7 @@ from statsmodels.discrete.discrete_model import NegativeBinomial as SMNegativeBi
 
 import jaxmle
 import jaxmle.families as F  # noqa: N812 - as sm.families
+from _compiles import compiles
 from jaxmle import InputError, Status
 from jaxmle._glm_model import GLM
 from jaxmle._irls import GLMFit, irls
@@ -395,35 +394,11 @@ def test_quasi_complete_separation_is_flat():
     assert int(ok.status) == Status.OK
 
 
-_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-_events: list[float] = []
-_lock = threading.Lock()
-
-
-def _on_event(name: str, duration: float, **_kw) -> None:
-    if name == _COMPILE_EVENT:
-        with _lock:
-            _events.append(duration)
-
-
-jax.monitoring.register_event_duration_secs_listener(_on_event)
-
-
-@contextlib.contextmanager
-def _compiles():
-    box = {"n": 0}
-    start = len(_events)
-    try:
-        yield box
-    finally:
-        box["n"] = len(_events) - start
-
-
 def test_warm_call_compiles_nothing(data):
     X, y = data["spector"]
     irls(F.Binomial(), X, y)
     y2 = y[::-1].copy()
-    with _compiles() as c:
+    with compiles() as c:
         fits = [irls(F.Binomial(), X, y2), irls(F.Binomial("logit"), jax.device_put(X), y2)]
         jax.block_until_ready(fits)
     assert c["n"] == 0
@@ -431,7 +406,7 @@ def test_warm_call_compiles_nothing(data):
     # A fixed NB α is a traced leaf: a new value compiles nothing either.
     Xr, yr = data["randhie"]
     irls(F.NegativeBinomial(alpha=1.3), Xr, yr)
-    with _compiles() as c:
+    with compiles() as c:
         jax.block_until_ready(irls(F.NegativeBinomial(alpha=0.4), Xr, yr))
     assert c["n"] == 0
 
