@@ -8,42 +8,21 @@ of the unconstrained log-likelihood (1e-8); a Weibull against scipy's ``weibull_
 no recompilation for a model rebuilt from the same functions; clear errors.
 """
 
-import contextlib
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from jax import monitoring
 from jax.scipy.special import gammaln
 from scipy import optimize, stats
 
 import jaxmle
+from _compiles import compiles
 from jaxmle import inference
 from jaxmle.models import Normal, custom, positive, real
 
 sm = pytest.importorskip("statsmodels.api")
-
-_COMPILES: list[float] = []
-
-
-def _listener(event: str, duration: float, **kw) -> None:
-    if event == "/jax/core/compile/backend_compile_duration":
-        _COMPILES.append(duration)
-
-
-monitoring.register_event_duration_secs_listener(_listener)
-
-
-@contextlib.contextmanager
-def count_compiles():
-    start = len(_COMPILES)
-    out: list[int] = []
-    try:
-        yield out
-    finally:
-        out.append(len(_COMPILES) - start)
 
 
 def rel(a, b):
@@ -141,9 +120,9 @@ def test_se_of_a_positive_parameter_is_the_delta_method(nb_fit, randhie):
 
 def test_rebuilt_model_compiles_nothing(nb_fit, randhie):
     data, names = randhie
-    with count_compiles() as n:
+    with compiles() as c:
         again = jaxmle.mle(nb_model(names), {"X": data["X"], "y": data["y"] + 0.0})
-    assert n == [0]
+    assert c["n"] == 0
     np.testing.assert_array_equal(again.params["coef"], nb_fit.params["coef"])
 
 
