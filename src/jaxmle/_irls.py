@@ -364,25 +364,34 @@ def _flat(q: jax.Array, drop_at: Any) -> jax.Array:
     return usable & ~(drop_at(jnp.where(usable, c, 0.0)) >= _FLAT_DROP)
 
 
-def _flat_coordinates(fam: Family, d: _Data, pt: Any, pw: Any, phi: jax.Array) -> jax.Array:
-    """Whether the likelihood is flat one standard error outward along some coefficient.
+def _flat_directions(fam: Family, d: _Data, pt: Any, w: jax.Array, pw: Any,
+                     phi: jax.Array) -> jax.Array:  # fmt: skip
+    """Whether the likelihood is flat one standard error outward along a suspect direction.
 
-    Quasi-complete separation (a dummy whose rows all have y = 1) sends one coefficient off
-    while the others stay finite: neither the (underflowed) Newton step nor β as a whole
-    shows it, the coefficient's own axis does. p deviance evaluations, one at a time (memory
-    O(n)); run only when some weight is extreme.
+    The directions: the Newton step (a fit still creeping off), β itself (complete
+    separation: the score underflows to 0, so the step is 0 and tests nothing, while β has
+    run off along the separating direction) and each coefficient's axis (quasi-complete
+    separation: one coefficient runs off, the others stay finite). One standard error along
+    any of them, the quadratic model drops ½ nat; at an MLE at infinity the likelihood still
+    rises there, or is flat. All p + 2 deviances in one ``lax.map`` body (one copy of the
+    likelihood in the program, memory O(n)); run only when some weight is extreme.
     """
-    p = d.X.shape[1]
+    xb = jnp.matmul(d.X, pt.beta, precision=_HIGHEST)
+    q = jnp.stack([pt.dec**2, _sum(w, xb * xb) / phi])  # curvatures along the step and β
+    along = jnp.isfinite(q) & (q > 0)
+    c = jnp.sqrt(1.0 / jnp.where(along, q, 1.0))
     se = jnp.sqrt(phi * jnp.diagonal(pt.inv))
-    usable = jnp.isfinite(se) & (se > 0) & (pt.beta != 0)
-    out = jnp.sign(pt.beta) * jnp.where(usable, se, 0.0)
+    axis = jnp.isfinite(se) & (se > 0) & (pt.beta != 0)
+    usable = jnp.concatenate([along, axis])
+    V = jnp.concatenate([(c[0] * pt.step)[None], (c[1] * pt.beta)[None],
+                         jnp.diag(jnp.sign(pt.beta) * jnp.where(axis, se, 0.0))])  # fmt: skip
+    V = jnp.where(usable[:, None], V, 0.0)
 
-    def drop(j):
-        beta = pt.beta + out[j] * jax.nn.one_hot(j, p, dtype=pt.beta.dtype)
-        kernel = fam.irls_terms(d.y, _eta(d, beta))[-1]
+    def drop(v):
+        kernel = fam.irls_terms(d.y, _eta(d, pt.beta + v))[-1]
         return (_sum(pw, kernel) - pt.dev) / (2.0 * phi)
 
-    drops = lax.map(drop, jnp.arange(p))
+    drops = lax.map(drop, V)
     return jnp.any(usable & ~(drops >= _FLAT_DROP))
 
 
@@ -419,23 +428,8 @@ def _glm_program(fam: Family, d: _Data, start: Any, max_iter: int, tol: float) -
     phi = _phi(fam, pearson, df_resid)
     scale = pearson / df_resid if fam.has_dispersion else jnp.ones_like(pearson)
 
-    def drop_at(c):
-        kernel = fam.irls_terms(d.y, _eta(d, pt.beta + c * pt.step))[-1]
-        return (_sum(pw, kernel) - pt.dev) / (2.0 * phi)
-
-    def drop_along_coef(c):  # the drop at (1 + c)·β: the coefficients running further off
-        kernel = fam.irls_terms(d.y, _eta(d, (1.0 + c) * pt.beta))[-1]
-        return (_sum(pw, kernel) - pt.dev) / (2.0 * phi)
-
     def flat_test():
-        # Along the Newton step, and along β itself: at complete separation the score
-        # underflows to 0, so the step is 0 and tests nothing, while β has run off along the
-        # separating direction (one SE further along it the likelihood still rises, or is
-        # flat; the quadratic model drops ½ nat there).
-        xb = jnp.matmul(d.X, pt.beta, precision=_HIGHEST)
-        q_coef = _sum(w, xb * xb) / phi  # βᵀ(XᵀWX)β/φ: the curvature along β
-        flat = _flat(pt.dec**2, drop_at) | _flat(q_coef, drop_along_coef)
-        return flat | _flat_coordinates(fam, d, pt, pw, phi)
+        return _flat_directions(fam, d, pt, w, pw, phi)
 
     # An MLE at infinity (separation, a group of zero counts) drives some weights to 0: the
     # flat-direction test runs where a weight is below 1e-6 of the largest (not for the
