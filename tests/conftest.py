@@ -10,3 +10,4 @@ jax.config.update("jax_enable_x64", True)
 # The CLI turns the persistent compilation cache on by default; the suite must not write into
 # the user's cache folder (tests/test_cache.py sets its own folders for its subprocesses).
 os.environ.setdefault("JAXMLE_NO_COMPILATION_CACHE", "1")
+os.environ.setdefault("JAXMLE_NO_QUICK_FLAGS", "1")  # in-process --quick: the suite's XLA flags

@@ -231,6 +231,7 @@ def test_float32_gradient_ascent_warns_nothing_of_its_own(tmp_path):
 def test_quick_compiles_for_compile_speed(monkeypatch):
     from jax._src import xla_bridge
 
+    monkeypatch.delenv("JAXMLE_NO_QUICK_FLAGS", raising=False)
     monkeypatch.setattr(xla_bridge, "backends_are_initialized", lambda: False)
     monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=2")
     cli._quick_compile()  # the user's own setting is kept; the other flag is added

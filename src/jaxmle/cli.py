@@ -557,6 +557,8 @@ def _quick_compile() -> None:
     started yet (a fresh ``jaxmle`` process), to the flags the user has not set, and to the
     flags this jaxlib knows. Full runs compile as usual.
     """
+    if os.environ.get("JAXMLE_NO_QUICK_FLAGS"):  # the test suite: in-process runs must not
+        return  # change how the rest of the process compiles
     flags = os.environ.get("XLA_FLAGS", "")
     try:
         from jax._src import xla_bridge
