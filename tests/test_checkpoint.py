@@ -289,7 +289,9 @@ _CHILD = textwrap.dedent(
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp, numpy as np, optax, jaxmle
     from jaxmle import _io
+    import threading
     slow = int(os.environ.get("SLOW_WRITE", "0"))
+    wrote = threading.Event()  # a block write has finished
     if slow:  # the slow-th block write stalls halfway through its bytes
         orig, count = _io.atomic_open, [0]
 
@@ -300,6 +302,8 @@ _CHILD = textwrap.dedent(
                     count[0] += 1
                 if count[0] != slow or "block-" not in str(path):
                     yield f
+                    if "block-" in str(path):
+                        wrote.set()
                     return
 
                 class W:
@@ -315,6 +319,14 @@ _CHILD = textwrap.dedent(
 
                 yield W()
         _io.atomic_open = stalling
+
+    def progress(done, total):
+        # A busy main thread can starve the writer until every queued write of a block has
+        # been replaced by the last: with a stalled write to reach, wait for the first one.
+        if slow:
+            wrote.wait(60)
+        print("CHUNK", done, flush=True)
+
     x = np.random.default_rng(0).normal(1.0, 2.0, (300, 2))
     model = jaxmle.models.MultivariateGaussian(cov=5.0 * jnp.eye(2))
     res = jaxmle.sweep(model, {"mean": jnp.zeros(2)}, x,
@@ -323,7 +335,7 @@ _CHILD = textwrap.dedent(
                        steps=3000, record_every=10, key=jax.random.key(2),
                        reference={"mean": jnp.asarray(x.mean(0))}, max_rows_per_step=64,
                        checkpoint=sys.argv[1], chunk_records=10,
-                       progress=lambda d, t: print("CHUNK", d, flush=True))
+                       progress=progress)
     res.save(sys.argv[2])
     print("DONE", flush=True)
     """
