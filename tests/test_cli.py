@@ -4,6 +4,7 @@ import ast
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -35,58 +36,58 @@ def one_line_error(proc, rc):
 # -- in process: parsing and errors (fast) ---------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("argv", "expect"),
-    [
-        (["run", "nosuch"], "unknown experiment 'nosuch' (choose from: linreg-known-noise, "),
-        (["run"], "give an experiment name"),
-        (["run", "all", "why-logs"], "either 'all' or names"),
-        (["run", "why-logs", "--bogus"], "unrecognized arguments: --bogus (see 'jaxmle run "),
-        (["run", "all", "--tasks", "1"], "belongs to gradient-ascent"),
-        (["frobnicate"], "unknown command 'frobnicate' (choose from: list, run)"),
-        ([], "required"),
-        # bad values: the option, the value and what is allowed, in one line (exit 2)
-        (["run", "gradient-ascent", "--steps", "-5"],
-         "gradient-ascent: invalid value for --steps: -5 (allowed: an integer >= 10)"),
-        (["run", "gradient-ascent", "--tasks", "4"],
-         "gradient-ascent: invalid value for --tasks: '4' (allowed: some of 1,2,3 separated by "
-         "commas, e.g. 1,3)"),
-        (["run", "bernoulli-map", "--data", "0012"],
-         "bernoulli-map: invalid value for --data: '0012' (allowed: a string of 0/1 digits"),
-        (["run", "gradient-ascent", "--tol", "nan"],
-         "invalid value for --tol: nan (allowed: a finite number > 0)"),
-        (["run", "linreg-offset", "--reps", "0"], "invalid value for --reps: 0 (allowed: an "
-         "integer >= 100)"),
-        (["run", "bernoulli-map", "--prior-spread", "0.6"],
-         "invalid value for --prior-spread: 0.6 (allowed: a number in (0, 0.5)"),
-        (["run", "linreg-known-noise", "--n", "2"], "invalid value for --n: 2 (allowed: an "
-         "integer >= --d (3))"),
-        (["run", "why-logs", "--seed", "-1"],
-         "invalid value for --seed: -1 (allowed: an integer from 0 to 4294967295)"),
-        (["run", "why-logs", "--processes", "0"],
-         "invalid value for --processes: 0 (allowed: an integer >= 1)"),
-        # bad types
-        (["run", "why-logs", "--n", "many"], "invalid value for --n: 'many' (allowed: an integer)"),
-        (["run", "gradient-ascent", "--tol", "small"],
-         "invalid value for --tol: 'small' (allowed: a number)"),
-        (["run", "why-logs", "--seed", "1.5"], "invalid value for --seed: '1.5' (allowed: an "
-         "integer)"),
-        # did you mean: names and options
-        (["run", "gradient-ascnt"], "unknown experiment 'gradient-ascnt'; did you mean "
-         "'gradient-ascent'? (choose from: "),
-        (["run", "why_logs"], "did you mean 'why-logs'?"),
-        (["lst"], "unknown command 'lst'; did you mean 'list'?"),
-        (["run", "gradient-ascent", "--step", "5"],
-         "unrecognized arguments: --step 5; did you mean --steps? (see 'jaxmle run "
-         "gradient-ascent --help')"),
-        (["run", "gradient-ascent", "--step=5"], "did you mean --steps?"),
-        (["run", "why-logs", "--quik"], "did you mean --quick?"),
-        (["run", "all", "--no-x63"], "did you mean --no-x64?"),
-        (["run", "all", "--stps", "5"], "did you mean --steps?"),
-        (["run", "why-logs", "--steps", "5"],
-         "--steps is an option of gradient-ascent, not of why-logs"),
-    ],
-)
+BAD_COMMAND_LINES = [
+    (["run", "nosuch"], "unknown experiment 'nosuch' (choose from: linreg-known-noise, "),
+    (["run"], "give an experiment name"),
+    (["run", "all", "why-logs"], "either 'all' or names"),
+    (["run", "why-logs", "--bogus"], "unrecognized arguments: --bogus (see 'jaxmle run "),
+    (["run", "all", "--tasks", "1"], "belongs to gradient-ascent"),
+    (["frobnicate"], "unknown command 'frobnicate' (choose from: list, run)"),
+    ([], "required"),
+    # bad values: the option, the value and what is allowed, in one line (exit 2)
+    (["run", "gradient-ascent", "--steps", "-5"],
+     "gradient-ascent: invalid value for --steps: -5 (allowed: an integer >= 10)"),
+    (["run", "gradient-ascent", "--tasks", "4"],
+     "gradient-ascent: invalid value for --tasks: '4' (allowed: some of 1,2,3 separated by "
+     "commas, e.g. 1,3)"),
+    (["run", "bernoulli-map", "--data", "0012"],
+     "bernoulli-map: invalid value for --data: '0012' (allowed: a string of 0/1 digits"),
+    (["run", "gradient-ascent", "--tol", "nan"],
+     "invalid value for --tol: nan (allowed: a finite number > 0)"),
+    (["run", "linreg-offset", "--reps", "0"], "invalid value for --reps: 0 (allowed: an "
+     "integer >= 100)"),
+    (["run", "bernoulli-map", "--prior-spread", "0.6"],
+     "invalid value for --prior-spread: 0.6 (allowed: a number in (0, 0.5)"),
+    (["run", "linreg-known-noise", "--n", "2"], "invalid value for --n: 2 (allowed: an "
+     "integer >= --d (3))"),
+    (["run", "why-logs", "--seed", "-1"],
+     "invalid value for --seed: -1 (allowed: an integer from 0 to 4294967295)"),
+    (["run", "why-logs", "--processes", "0"],
+     "invalid value for --processes: 0 (allowed: an integer >= 1)"),
+    # bad types
+    (["run", "why-logs", "--n", "many"], "invalid value for --n: 'many' (allowed: an integer)"),
+    (["run", "gradient-ascent", "--tol", "small"],
+     "invalid value for --tol: 'small' (allowed: a number)"),
+    (["run", "why-logs", "--seed", "1.5"], "invalid value for --seed: '1.5' (allowed: an "
+     "integer)"),
+    # did you mean: names and options
+    (["run", "gradient-ascnt"], "unknown experiment 'gradient-ascnt'; did you mean "
+     "'gradient-ascent'? (choose from: "),
+    (["run", "why_logs"], "did you mean 'why-logs'?"),
+    (["lst"], "unknown command 'lst'; did you mean 'list'?"),
+    (["run", "gradient-ascent", "--step", "5"],
+     "unrecognized arguments: --step 5; did you mean --steps? (see 'jaxmle run "
+     "gradient-ascent --help')"),
+    (["run", "gradient-ascent", "--step=5"], "did you mean --steps?"),
+    (["run", "why-logs", "--quik"], "did you mean --quick?"),
+    (["run", "all", "--no-x63"], "did you mean --no-x64?"),
+    (["run", "all", "--stps", "5"], "did you mean --steps?"),
+    (["run", "why-logs", "--steps", "5"],
+     "--steps is an option of gradient-ascent, not of why-logs"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("argv", "expect"), BAD_COMMAND_LINES)
 def test_bad_command_lines_are_one_line_errors(argv, expect, capsys):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -103,8 +104,12 @@ def test_bad_values_fail_before_anything_runs(tmp_path, capsys):
                                    x64=True)  # fmt: skip
     fake_checkpoints(folder, settings)
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
-    for argv in (["gradient-ascent", "--steps", "-5"], ["gradient-ascent", "--tasks", "4"],
-                 ["bernoulli-map", "--data", "0012"], ["gradient-ascent", "--step", "5"]):
+    for argv in (
+        ["gradient-ascent", "--steps", "-5"],
+        ["gradient-ascent", "--tasks", "4"],
+        ["bernoulli-map", "--data", "0012"],
+        ["gradient-ascent", "--step", "5"],
+    ):
         assert cli.main(["run", *argv, "--out", str(out)]) == 2, argv
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     assert len(capsys.readouterr().err.strip().splitlines()) == 4
@@ -164,7 +169,7 @@ def test_library_never_imports_experiments_and_experiments_use_public_api():
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module and node.module != "__future__":
                 assert not any(part.startswith("_") for part in node.module.split(".")), (
-                    path.name, node.module)
+                    path.name, node.module)  # fmt: skip
             if isinstance(node, ast.Import):
                 for a in node.names:
                     assert not any(p.startswith("_") for p in a.name.split(".")), path.name
@@ -186,6 +191,11 @@ def test_run_quick_float32_writes_report(tmp_path):
     assert "default dtype **float32**" in (out / "report.md").read_text()
     row = index_rows(tmp_path)["bernoulli-map"]  # index.md even for one study
     assert row[2:5] == ["quick", "0", "float32"] and row[6] == res["environment"]["jaxmle"]
+    # ... and index.html, whose place is the run's last line.
+    assert proc.stdout.strip().splitlines()[-1] == (
+        f"wrote {tmp_path / 'index.md'} and {tmp_path / 'index.html'}")  # fmt: skip
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert '<section class="study" id="bernoulli-map">' in page and "float32" in page
 
 
 def test_bad_value_is_one_line_and_exit_2(tmp_path):
@@ -199,7 +209,8 @@ def test_bad_value_is_one_line_and_exit_2(tmp_path):
 
 def test_failing_experiment_is_one_line_and_exit_1(tmp_path):
     (tmp_path / "broken_study.py").write_text(
-        '"""A study that fails."""\n\ndef run(ctx):\n    raise RuntimeError("disk on fire")\n')
+        '"""A study that fails."""\n\ndef run(ctx):\n    raise RuntimeError("disk on fire")\n'
+    )
     proc = jaxmle_cmd("run", "broken-study", "--out", str(tmp_path / "out"),
                       env={"JAXMLE_EXPERIMENTS": str(tmp_path)})  # fmt: skip
     line = one_line_error(proc, 1)
@@ -213,7 +224,7 @@ def test_script_bad_value_is_one_line_and_exit_2(tmp_path):
                           timeout=300)  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        "why_logs.py: error: invalid value for --n: 5 (allowed: an integer >= 10)"]
+        "why_logs.py: error: invalid value for --n: 5 (allowed: an integer >= 10)"]  # fmt: skip
     assert not any(tmp_path.iterdir())  # checked before anything was written
 
 
@@ -379,7 +390,7 @@ def test_exception_mid_run_keeps_previous_folder(tmp_path, monkeypatch, capsys):
     assert (f"jaxmle: bernoulli-map failed; previous results in {out / 'bernoulli-map'} kept; "
             "partial output removed") in cap.out  # fmt: skip
     assert {p.name: p.read_bytes() for p in (out / "bernoulli-map").iterdir()} == before
-    assert sorted(p.name for p in out.iterdir()) == ["bernoulli-map", "index.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["bernoulli-map", "index.html", "index.md"]
 
 
 def test_keyboard_interrupt_keeps_previous_folder(tiny, tmp_path, monkeypatch, capsys):
@@ -396,7 +407,7 @@ def test_keyboard_interrupt_keeps_previous_folder(tiny, tmp_path, monkeypatch, c
     assert "jaxmle: tiny-a interrupted; previous results in" in capsys.readouterr().err
     assert set(seeds_on_disk(out / "tiny-a").values()) == {0}
     assert not (out / "tiny-a" / "partial.csv").exists()
-    assert sorted(p.name for p in out.iterdir()) == ["index.md", "tiny-a"]
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "index.md", "tiny-a"]
 
 
 def index_rows(out):
@@ -411,9 +422,19 @@ def index_rows(out):
 def test_index_lists_every_study_on_disk_with_its_settings(tiny, tmp_path, capsys):
     out = tmp_path / "out"
     assert cli.main(["run", "tiny-a", "tiny-b", "--seed", "3", "--out", str(out)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(f"wrote {re.escape(str(out / 'index.md'))} and "
+                        f"{re.escape(str(out / 'index.html'))}: 2/2 experiments in "
+                        r"\d+\.\d s", last), last  # fmt: skip
     assert cli.main(["run", "tiny-c", "--quick", "--no-x64", "--out", str(out)]) == 0
+    said = capsys.readouterr().out.strip().splitlines()
+    assert said[-1] == f"wrote {out / 'index.md'} and {out / 'index.html'}"  # one study
     rows = index_rows(out)
     assert list(rows) == ["tiny-a", "tiny-b", "tiny-c"]  # run order, all three
+    page = (out / "index.html").read_text(encoding="utf-8")
+    sections = re.findall(r'<section class="study" id="([^"]+)">', page)
+    assert sections == ["tiny-a", "tiny-b", "tiny-c"]  # the page follows the index
+    assert "quick run · seed 0 · float32" in page and page.count("Answer: seed 3.") == 2
     assert rows["tiny-a"][2:5] == ["full", "3", "float64"]
     assert rows["tiny-c"][2:5] == ["quick", "0", "float32"]
     assert rows["tiny-c"][8] == "wait=0.0" and rows["tiny-c"][5].endswith("Z")
@@ -432,7 +453,8 @@ def test_script_main_shares_staging_and_index(tiny, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "replacing the full run of tiny-b" in proc.stdout
     assert index_rows(out)["tiny-b"][2] == "quick"
-    assert sorted(p.name for p in out.iterdir()) == ["index.md", "tiny-b"]  # no leftovers
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "index.md", "tiny-b"]
+    assert proc.stdout.strip().endswith(f"every study on one page: {out / 'index.html'}")
 
 
 def test_swap_killed_between_renames_is_recovered(tmp_path):
@@ -521,9 +543,9 @@ def test_progress_fallback_shows_rate_and_eta(monkeypatch, capsys):
     line = report.progress_line("sweep", 50, 100, 3.1, 1.2e6)
     assert line == "    sweep:  50% (3.1 s, 1.2 M step/s, ETA 0.0 s)"
     assert report.progress_line("sweep", 3, 12, 3.1, 1.0) == (
-        "    sweep:  25% (3.1 s, 1 step/s, ETA 9.0 s)")
+        "    sweep:  25% (3.1 s, 1 step/s, ETA 9.0 s)")  # fmt: skip
     assert report.progress_line("s", 1, 4, 0.5, 0.001, "lane-step").endswith(
-        "0.001 lane-step/s, ETA 50 min 00 s)")
+        "0.001 lane-step/s, ETA 50 min 00 s)")  # fmt: skip
     assert report.progress_line("s", 100, 100, 2.0, 2500.0) == "    s: 100% (2.0 s, 2.5 k step/s)"
     assert report.progress_line("s", 0, 100, 0.0, None) == "    s:   0% (0.0 s)"
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # the plain fallback, even with tqdm
@@ -548,8 +570,115 @@ def test_processes_2_only_process_0_writes(tiny, tmp_path):
     proc = jaxmle_cmd("run", "tiny-a", "--quick", "--processes", "2", "--out", str(out),
                       env={"JAXMLE_EXPERIMENTS": str(tiny), "TMPDIR": str(scratch)})  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("wrote ") == 1  # process 0 speaks for the job
+    assert proc.stdout.count("report.md (") == 1  # process 0 speaks for the job
+    assert proc.stdout.count("index.html") == 1
     res = json.loads((out / "tiny-a" / "results.json").read_text())
     assert res["results"]["devices"] == 2  # both workers joined one job
-    assert sorted(p.name for p in out.iterdir()) == ["index.md", "tiny-a"]
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "index.md", "tiny-a"]
     assert not list(scratch.glob("jaxmle-*"))  # process 1's throwaway output is gone
+
+
+# -- plots drawn in a helper process (Context.background_plots, on in the CLI) ---------------
+
+
+def plot_study(make_figure, fail=False):
+    """A study module whose run() draws one figure (then fails, when asked)."""
+    import types
+
+    from jaxmle import report
+
+    def run(ctx):
+        rep = report.Report(ctx, "Plots", "Drawn where?")
+        rep.figure("curve", make_figure)
+        if fail:
+            raise RuntimeError("disk on fire")
+        rep.write({})
+        return {}
+
+    return types.SimpleNamespace(run=run, OPTIONS=[])
+
+
+def curve_figure(formatter=None):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 2), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot([1, 2, 3], [1e-3, 1e-1, 1e2], label="y")
+    ax.set_yscale("log")
+    ax.legend()
+    if formatter is not None:
+        ax.yaxis.set_major_formatter(formatter)
+    return fig
+
+
+def run_plots(tmp_path, name, background, make_figure, fail=False):
+    from jaxmle import report
+
+    ctx = report.Context(out=tmp_path / name, quick=True, name=name, progress=False,
+                         background_plots=background)  # fmt: skip
+    report.run_experiment(plot_study(make_figure, fail), ctx)
+    return (ctx.out / "curve.png").read_bytes()
+
+
+def test_background_plots_are_the_same_pngs(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.ticker import FuncFormatter
+
+    from jaxmle import plot, report
+
+    here = run_plots(tmp_path, "here", False, curve_figure)
+    with monkeypatch.context() as m:  # this process draws nothing: the helper does
+        m.setattr(plot, "save", lambda *a, **k: pytest.fail("drawn in the parent"))
+        assert run_plots(tmp_path, "helper", True, curve_figure) == here  # byte for byte
+    worker = report._worker
+    assert worker is not None and worker._proc.poll() is None
+    # A figure that cannot be pickled (a local function as formatter) is drawn here instead.
+    local = FuncFormatter(lambda v, _: f"{v:g}!")
+    drawn_here = run_plots(tmp_path, "local-here", False, lambda: curve_figure(local))
+    assert run_plots(tmp_path, "local", True, lambda: curve_figure(local)) == drawn_here
+    # When the helper dies, the figures are still drawn (in the parent), the same.
+    worker._proc.kill()
+    worker._proc.wait()
+    assert run_plots(tmp_path, "dead", True, curve_figure) == here
+
+
+def test_background_plots_pass_on_matplotlibs_warnings(tmp_path):
+    pytest.importorskip("matplotlib")
+
+    def glyph_figure():  # a glyph DejaVu Sans lacks: matplotlib warns while drawing
+        fig = curve_figure()
+        fig.axes[0].set_title("\N{TIBETAN SYLLABLE OM}")
+        return fig
+
+    said = {}
+    for background in (False, True):
+        with pytest.warns(UserWarning, match="TIBETAN SYLLABLE OM") as caught:
+            run_plots(tmp_path, f"w{background}", background, glyph_figure)
+        said[background] = {(w.category, str(w.message), pathlib.Path(w.filename).name)
+                            for w in caught}  # fmt: skip
+    assert said[True] == said[False]  # the same warnings, from the same files
+
+
+def test_background_plots_never_land_in_a_failed_run(tmp_path):
+    pytest.importorskip("matplotlib")
+    from jaxmle import report
+
+    ctx = report.Context(out=tmp_path / "s", quick=True, name="s", progress=False,
+                         background_plots=True)  # fmt: skip
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        report.run_experiment(plot_study(curve_figure, fail=True), ctx)
+    # run_experiment waited for the PNG in flight before re-raising: nothing comes later.
+    before = sorted(p.name for p in ctx.out.iterdir())
+    time.sleep(0.5)
+    assert sorted(p.name for p in ctx.out.iterdir()) == before
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_plot_worker():
+    """Each module starts without a helper and closes any it started (its tests kill one)."""
+    from jaxmle import report
+
+    yield
+    if report._worker is not None:
+        report._worker.close()
+        report._worker = None

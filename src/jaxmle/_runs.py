@@ -7,6 +7,7 @@ A run of experiment NAME into the results folder OUT uses these paths::
     OUT/.NAME.old-<pid>/       the previous OUT/NAME, only during the swap
     OUT/.checkpoints/NAME/     the run's checkpoints, with the settings.json they depend on
     OUT/index.md               every study in OUT, rebuilt from their results.json
+    OUT/index.html             the same index and every report, plots inline, as one page
 
 :func:`run_study` repairs what killed runs left (:func:`recover`), resumes from or resets the
 checkpoints (:func:`prepare_checkpoints`), runs into the staging folder and, when the run
@@ -43,7 +44,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import _checkpoint
+from . import _checkpoint, _html
 from ._errors import InputError
 from ._io import _fsync_dir, atomic_write_text
 
@@ -259,7 +260,7 @@ def staged(target: str | os.PathLike) -> Iterator[pathlib.Path]:
 
 
 # ------------------------------------------------------------------------------------------
-# The index: OUT/index.md, rebuilt from the results.json files on disk.
+# The index: OUT/index.md and OUT/index.html, rebuilt from the results.json files on disk.
 
 
 def _read_json(path: pathlib.Path) -> dict | None:
@@ -302,19 +303,39 @@ def studies(out: str | os.PathLike) -> dict[str, dict]:
     return found
 
 
-def write_index(out: str | os.PathLike, order: Sequence[str] = ()) -> pathlib.Path:
-    """Rewrites ``OUT/index.md`` from what is on disk (atomically).
+def _status_line(res: dict) -> str:
+    """One study's run settings in words, for the top of its section in ``index.html``."""
+    env = res.get("environment") or {}
+    wall = res.get("wall_s")
+    parts = ["quick run" if res.get("quick") else "full run", f"seed {env.get('seed', '?')}",
+             env.get("dtype", "?"), f"{wall:.1f} s" if isinstance(wall, int | float) else None,
+             f"finished {env['utc']}" if env.get("utc") else None,
+             f"jaxmle {env['jaxmle']}" if env.get("jaxmle") else None]  # fmt: skip
+    return " · ".join(p for p in parts if p)
 
-    Lists every study folder with a ``results.json``, each with its own settings (quick or
-    full, seed, dtype, date, jaxmle version, wall time, options), then any staging folder of
-    an interrupted (or running) run.
+
+def _unfinished_line(r: Interrupted, listed: bool) -> str:
+    if r.running:
+        return f"{r.name}: a run is in progress (pid {r.pid})."
+    return (f"a previous run of {r.name} was interrupted at {r.when}; its partial output "
+            f"(`{r.path.name}`) is discarded by the next run of {r.name}"
+            + ("; the results listed above are from before it." if listed else "."))  # fmt: skip
+
+
+def write_index(out: str | os.PathLike, order: Sequence[str] = ()) -> pathlib.Path:
+    """Rewrites ``OUT/index.md`` and ``OUT/index.html`` from what is on disk (atomically).
+
+    ``index.md`` lists every study folder with a ``results.json``, each with its own settings
+    (quick or full, seed, dtype, date, jaxmle version, wall time, options), then any staging
+    folder of an interrupted (or running) run. ``index.html`` is the same index followed by
+    every study's report, plots inline, as one self-contained page (:mod:`jaxmle._html`).
 
     Args:
         out: the results folder.
         order: experiment names in the order to list them (others follow by name).
 
     Returns:
-        The path of ``index.md``.
+        The path of ``index.md`` (``index.html`` is beside it).
 
     Example:
         >>> import tempfile
@@ -335,13 +356,17 @@ def write_index(out: str | os.PathLike, order: Sequence[str] = ()) -> pathlib.Pa
     runs = interrupted_runs(out)
     if runs:
         lines += ["", "Unfinished runs:", ""]
+    lines += [f"- {_unfinished_line(r, r.name in found)}" for r in runs]
+    text = "\n".join(lines) + "\n"
+    path = atomic_write_text(out / "index.md", text)
+    warnings: dict[str, list[str]] = {}
     for r in runs:
-        lines.append(f"- {r.name}: a run is in progress (pid {r.pid})." if r.running else
-                     f"- a previous run of {r.name} was interrupted at {r.when}; its partial "
-                     f"output (`{r.path.name}`) is discarded by the next run of {r.name}"
-                     + ("; the results listed above are from before it." if r.name in found
-                        else "."))  # fmt: skip
-    return atomic_write_text(out / "index.md", "\n".join(lines) + "\n")
+        if r.name in found:
+            warnings.setdefault(r.name, []).append(_unfinished_line(r, False).replace("`", ""))
+    page = _html.index_page(out, text, names, {n: [_status_line(found[n])] for n in names},
+                            warnings)  # fmt: skip
+    atomic_write_text(out / "index.html", page)
+    return path
 
 
 # ------------------------------------------------------------------------------------------
@@ -475,7 +500,7 @@ def prepare_checkpoints(folder: pathlib.Path, settings: Mapping[str, Any],
         return f"resuming {name} from its checkpoints ({when})"
     note = (f"discarding the checkpoints of {name}: they differ in {diff}" if diff else
             f"discarding the checkpoints of {name} (--no-resume)" if has else
-            f"no checkpoints of {name} to resume; starting afresh" if resume else None)
+            f"no checkpoints of {name} to resume; starting afresh" if resume else None)  # fmt: skip
     shutil.rmtree(folder, ignore_errors=True)
     atomic_write_text(folder / _SETTINGS, json.dumps(
         {**settings, "utc": _utc(time.time())}, indent=2) + "\n")  # fmt: skip

@@ -13,6 +13,8 @@ the engine and the models never import it.
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import csv
 import datetime as _dt
 import io
@@ -260,6 +262,9 @@ class Context:
         name: the experiment's name.
         checkpoint_dir: where this run's checkpoints live (``OUT/.checkpoints/NAME``, set by
             :func:`run_study`), or None when checkpointing is off.
+        background_plots: draw the PNGs in a helper process while the study computes on
+            (:class:`_PlotWorker`; the ``jaxmle`` command and the scripts turn it on);
+            :func:`run_experiment` waits for them before it returns.
     """
 
     out: pathlib.Path
@@ -269,6 +274,7 @@ class Context:
     progress: bool = True
     name: str = "experiment"
     checkpoint_dir: pathlib.Path | None = None
+    background_plots: bool = False
     _t0: float = field(default_factory=time.perf_counter, repr=False)
     _labels: set = field(default_factory=set, repr=False)
 
@@ -439,7 +445,8 @@ class Report:
             return isinstance(v, int | float | np.number) and not isinstance(v, bool)
 
         marks = ["---:" if align.get(c, "r" if is_num(c) else "l") == "r" else "---" for c in cols]
-        self.lines.append("| " + " | ".join(cols) + " |")
+        # A "|" in a header would split the column in two (|1 − λn/5|): escaped like cells.
+        self.lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cols) + " |")
         self.lines.append("| " + " | ".join(marks) + " |")
         for r in rows:
             cells = [fmt(r.get(c), digits).replace("|", "\\|") for c in cols]
@@ -473,7 +480,9 @@ class Report:
     def figure(self, name: str, make: Callable[[], Any], caption: str = "") -> pathlib.Path | None:
         """Renders ``make()`` (a matplotlib Figure) to ``name.png`` and links it in the report.
 
-        Skipped, with a note in the report, when plots are off or matplotlib is missing.
+        Skipped, with a note in the report, when plots are off or matplotlib is missing. With
+        ``ctx.background_plots`` the PNG is drawn in a helper process and is on disk when
+        :func:`run_experiment` returns (not yet when this returns).
 
         Args:
             name: file stem.
@@ -496,7 +505,9 @@ class Report:
             self.text(f"_(plots skipped: {err})_")
             return None
         path = self.ctx.out / f"{name}.png"
-        plot.save(fig, path)
+        worker = _plot_worker() if self.ctx.background_plots else None
+        if worker is None or not worker.submit(fig, path):
+            plot.save(fig, path)
         self.plots.append(path.name)
         self.lines += [f"![{caption or name}]({path.name})", ""]
         if caption:
@@ -543,7 +554,7 @@ class Report:
             f"{env['jaxmle']}, Python {env['python']}; backend {env['backend']} "
             f"({', '.join(env['devices'])}), default dtype **{env['dtype']}**, "
             f"{env['cpu_count']} CPUs; {env['utc']}.",
-        ]
+        ]  # fmt: skip
         path = self.ctx.out / "report.md"
         text = "\n".join(head + self.lines + tail)
         while "\n\n\n" in text:
@@ -553,29 +564,199 @@ class Report:
 
 
 # ------------------------------------------------------------------------------------------
+# Plots drawn beside the computation: a warm quick run spent about a third of its time in
+# matplotlib's savefig (layout and rasterising, pure Python that holds the GIL), while its JAX
+# work mostly keeps one core busy. A helper process draws the figures on another core.
+
+_WORKER = r"""
+import io, pickle, signal, struct, sys, warnings
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+while len(head := inp.read(8)) == 8:
+    dpi, rc, blob = pickle.loads(inp.read(struct.unpack("<Q", head)[0]))
+    try:
+        with warnings.catch_warnings(record=True) as caught, matplotlib.rc_context(rc):
+            warnings.simplefilter("always")
+            fig = pickle.loads(blob)
+            FigureCanvasAgg(fig)
+            buf = io.BytesIO()
+            fig.savefig(buf, dpi=dpi, format="png")
+        said = [(w.category.__module__, w.category.__qualname__, str(w.message), w.filename,
+                 w.lineno) for w in caught]
+        reply = (True, buf.getvalue(), said)
+    except Exception as err:
+        reply = (False, repr(err), [])
+    data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(struct.pack("<Q", len(data)) + data)
+    out.flush()
+"""
+
+
+class _PlotWorker:
+    """Draws pickled matplotlib figures to PNG in one helper process, in submission order.
+
+    :meth:`submit` pickles the figure (a snapshot: the caller may drop or change it) and hands
+    it to a thread that sends it to the helper, waits for the PNG and writes it atomically,
+    while the main thread goes on computing. The helper imports matplotlib only (not jax, not
+    jaxmle) and draws with the parent's matplotlib settings; its PNGs are byte for byte the
+    ones :func:`jaxmle.plot.save` writes, and its warnings are re-issued here, from where
+    matplotlib issued them. A figure that cannot be pickled (one holding a local function) is
+    drawn by the caller as before; when the helper fails or dies, the thread draws the figure
+    itself, so a failure there is the same error as without it.
+    """
+
+    def __init__(self) -> None:
+        import concurrent.futures
+        import subprocess
+
+        pipe = subprocess.PIPE
+        self._proc = subprocess.Popen([sys.executable, "-c", _WORKER], stdin=pipe, stdout=pipe,
+                                      stderr=subprocess.DEVNULL)  # fmt: skip
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxmle-plots")
+        self._pending: list[Any] = []
+        self._warned: dict = {}  # warn_explicit's registry: each warning once per place
+
+    def submit(self, fig: Any, path: pathlib.Path, dpi: int = 100) -> bool:
+        """Queues ``fig`` for ``path``; False when it cannot be pickled (draw it yourself)."""
+        import pickle
+
+        import matplotlib
+
+        try:
+            blob = pickle.dumps(fig, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # e.g. a formatter that is a local function
+            return False
+        rc = {k: v for k, v in matplotlib.rcParams.items()
+              if matplotlib.rcParamsOrig.get(k) != v}  # fmt: skip
+        self._pending.append(self._pool.submit(self._draw, blob, rc, pathlib.Path(path), dpi))
+        return True
+
+    def _ask(self, blob: bytes, rc: dict, dpi: int) -> tuple[bool, Any, list[tuple]]:
+        import pickle
+        import struct
+
+        data = pickle.dumps((dpi, rc, blob), protocol=pickle.HIGHEST_PROTOCOL)
+        self._proc.stdin.write(struct.pack("<Q", len(data)) + data)
+        self._proc.stdin.flush()
+        head = self._proc.stdout.read(8)
+        if len(head) != 8:
+            raise EOFError("the plot helper process exited")
+        return pickle.loads(self._proc.stdout.read(struct.unpack("<Q", head)[0]))
+
+    def _draw(self, blob: bytes, rc: dict, path: pathlib.Path, dpi: int) -> None:
+        import pickle
+        import warnings
+
+        from ._io import atomic_open
+
+        reply = None
+        if self._proc.poll() is None:
+            try:
+                reply = self._ask(blob, rc, dpi)
+            except (OSError, EOFError, ValueError, pickle.UnpicklingError):
+                self._proc.kill()  # broken: every later figure is drawn here
+        if reply is None or not reply[0]:  # draw it here: the real error, with its traceback
+            from . import plot
+
+            plot.save(pickle.loads(blob), path, dpi)
+            return
+        for module, name, message, filename, lineno in reply[2]:  # as if drawn here
+            category = getattr(sys.modules.get(module), name, UserWarning)
+            if not (isinstance(category, type) and issubclass(category, Warning)):
+                category = UserWarning
+            if filename == "<string>":  # the helper's own savefig: jaxmle.plot.save's here
+                from . import plot
+
+                filename, lineno = plot.save.__code__.co_filename, plot.save.__code__.co_firstlineno
+            warnings.warn_explicit(message, category, filename, lineno,
+                                   registry=self._warned)  # fmt: skip
+        with atomic_open(path, "wb") as f:
+            f.write(reply[1])
+
+    def wait(self, cancel: bool = False) -> None:
+        """Waits for every queued PNG (``cancel``: drops those not started, ignores errors).
+
+        Raises:
+            Exception: the first drawing error (unless ``cancel``).
+        """
+        pending, self._pending = self._pending, []
+        if cancel:
+            for f in pending:
+                f.cancel()
+        errors = [f.exception() for f in pending if not f.cancelled()]
+        first = next((e for e in errors if e is not None), None)
+        if first is not None and not cancel:
+            raise first
+
+    def close(self) -> None:
+        """Stops the thread and the helper (its stdin closes: it exits)."""
+        import subprocess
+
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with contextlib.suppress(OSError):
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc.stdout.close()
+
+
+_worker: _PlotWorker | None = None
+
+
+def _plot_worker() -> _PlotWorker | None:
+    """The process's :class:`_PlotWorker` (started at the first call; None without matplotlib)."""
+    global _worker
+    if _worker is None:
+        try:
+            import matplotlib  # noqa: F401 - the helper needs it too
+        except ImportError:
+            return None
+        _worker = _PlotWorker()
+        atexit.register(_worker.close)
+    return _worker
+
+
+def start_plot_worker() -> None:
+    """Starts the helper process now, so its imports overlap the first study's computation.
+
+    The ``jaxmle`` command calls it when plots are on; :meth:`Report.figure` starts it on
+    first use anyway (with ``ctx.background_plots``).
+    """
+    _plot_worker()
+
+
+# ------------------------------------------------------------------------------------------
 # Running one experiment (shared by the CLI and the scripts' ``__main__``).
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the options every experiment takes: ``--out --quick --seed --x64 --plots ...``."""
     parser.add_argument("--out", default="results", metavar="DIR",
-                        help="results folder; each experiment writes DIR/NAME/ (default: results)")
+                        help="results folder; each experiment writes DIR/NAME/ "
+                        "(default: results)")  # fmt: skip
     parser.add_argument("--quick", action="store_true",
                         help="small, fast version of each study (seconds; used by the tests); "
                         "the jaxmle command also compiles for compile speed (XLA optimisation "
-                        "level 0, no MLIR fusion emitters on CPU)")
+                        "level 0, no MLIR fusion emitters on CPU)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, metavar="N",
-                        help="base random seed (default: 0)")
+                        help="base random seed (default: 0)")  # fmt: skip
     parser.add_argument("--x64", action=argparse.BooleanOptionalAction, default=True,
-                        help="float64 computations (default: on); --no-x64 runs in float32")
+                        help="float64 computations (default: on); --no-x64 runs in "
+                        "float32")  # fmt: skip
     parser.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True,
-                        help="write PNG plots (needs matplotlib; default: on)")
+                        help="write PNG plots (needs matplotlib; default: on)")  # fmt: skip
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="progress bars / stage lines on stderr (default: on a terminal)")
+                        help="progress bars / stage lines on stderr (default: on a "
+                        "terminal)")  # fmt: skip
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=None,
                         help="continue an interrupted run from its checkpoints in "
                         "DIR/.checkpoints/NAME (default: when its settings match; --resume "
-                        "fails if they differ, --no-resume starts over)")
+                        "fails if they differ, --no-resume starts over)")  # fmt: skip
     parser.add_argument("--compilation-cache", action=argparse.BooleanOptionalAction,
                         default=None,
                         help="keep compiled XLA programs on disk so that later runs skip "
@@ -605,13 +786,22 @@ def run_experiment(module: Any, ctx: Context, options: Mapping[str, Any] | None 
         options: values for the experiment's options (missing ones take their defaults).
 
     Returns:
-        The dict ``run`` returned (the key numbers), with ``"wall_s"`` added.
+        The dict ``run`` returned (the key numbers), with ``"wall_s"`` added (which includes
+        waiting for the PNGs drawn in the background).
     """
     opts = {o.name: o.default for o in getattr(module, "OPTIONS", [])}
     opts.update(options or {})
     t0 = time.perf_counter()
     ctx._t0 = t0
-    results = module.run(ctx, **opts)
+    try:
+        results = module.run(ctx, **opts)
+    except BaseException:
+        # Its folder is about to be removed: no PNG may land in it afterwards.
+        if _worker is not None:
+            _worker.wait(cancel=True)
+        raise
+    if _worker is not None:
+        _worker.wait()  # every PNG on disk before the folder is swapped in
     results = dict(results or {})
     results["wall_s"] = time.perf_counter() - t0
     return results
@@ -629,8 +819,8 @@ def script_main(module_name: str) -> None:
     Parses the common options and the script's ``OPTIONS``, enables float64 unless
     ``--no-x64`` and the persistent compilation cache unless ``--no-compilation-cache`` or
     ``JAXMLE_NO_COMPILATION_CACHE=1`` (both before any computation), runs it with
-    :func:`run_study` (staged, with checkpoints), rebuilds ``OUT/index.md`` and prints where
-    the report went.
+    :func:`run_study` (staged, with checkpoints), rebuilds ``OUT/index.md`` and
+    ``OUT/index.html`` (:func:`write_index`) and prints where the report and the page went.
 
     Args:
         module_name: pass ``__name__`` from the script (its module must be loaded).
@@ -640,7 +830,7 @@ def script_main(module_name: str) -> None:
     name = getattr(module, "NAME", path.stem.replace("_", "-"))
     doc = (module.__doc__ or "").strip().splitlines()
     parser = argparse.ArgumentParser(prog=path.name, description=doc[0] if doc else None,
-                                     allow_abbrev=False)
+                                     allow_abbrev=False)  # fmt: skip
     add_common_arguments(parser)
     add_options(parser, getattr(module, "OPTIONS", []))
     args = vars(parser.parse_args())
@@ -650,7 +840,8 @@ def script_main(module_name: str) -> None:
     progress = sys.stderr.isatty() if common["progress"] is None else common["progress"]
     out = pathlib.Path(common["out"])
     ctx = Context(out=out / name, quick=common["quick"], seed=common["seed"],
-                  plots=common["plots"], progress=progress, name=name)  # fmt: skip
+                  plots=common["plots"], progress=progress, name=name,
+                  background_plots=True)  # fmt: skip
     try:
         validate_options(module, args)  # before anything on disk changes
     except OptionError as err:
@@ -661,7 +852,8 @@ def script_main(module_name: str) -> None:
         parser.exit(2, f"{path.name}: error: {err}\n")
     finally:
         write_index(out, _script_order(path.parent))
-    print(f"{name}: wrote {ctx.out / 'report.md'} ({res['wall_s']:.1f} s)")
+    print(f"{name}: wrote {ctx.out / 'report.md'} ({res['wall_s']:.1f} s); every study on one "
+          f"page: {out / 'index.html'}")  # fmt: skip
 
 
 def _script_order(folder: pathlib.Path) -> list[str]:
