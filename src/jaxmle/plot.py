@@ -29,6 +29,7 @@ __all__ = [
     "panels",
     "sampling",
     "save",
+    "shared_colorbar",
     "surface",
     "sweep_heatmap",
     "trajectories",
@@ -107,9 +108,12 @@ def save(fig: Any, path: str | pathlib.Path, dpi: int = 100) -> pathlib.Path:
     from ._io import atomic_open
 
     path = pathlib.Path(path)
-    FigureCanvasAgg(fig)
+    canvas = FigureCanvasAgg(fig)
+    fig.set_dpi(dpi)
     buf = io.BytesIO()
-    fig.savefig(buf, dpi=dpi, format="png")
+    # print_png lays the figure out and draws it once; savefig would first draw it a second
+    # time, rendering nothing, only to run the layout (~20% of the time, same pixels).
+    canvas.print_png(buf)
     with atomic_open(path, "wb") as f:
         f.write(buf.getvalue())
     return path
@@ -190,17 +194,111 @@ def grid_values(
 
 def _path(t: Any) -> np.ndarray:
     """A trajectory as an ``(T, 2)`` array from an array or a FitResult/Trace."""
+    return _path_steps(t)[0]
+
+
+def _path_steps(t: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(path, steps)``: a ``(T, 2)`` trajectory and the step count of each vertex.
+
+    A FitResult's (or Trace's) vertices are after ``trace.step`` steps; an array's vertex
+    ``i`` is taken to be after ``i`` steps (vertex 0 is the start when it includes it).
+    """
     trace = t.trace if hasattr(getattr(t, "trace", None), "params") else t
     if hasattr(trace, "params"):
         leaves = jax.tree_util.tree_leaves(trace.params)
         arr = np.asarray(leaves[0]) if len(leaves) == 1 else np.stack(
             [np.asarray(x) for x in leaves[:2]], axis=-1)  # fmt: skip
+        steps = np.asarray(trace.step) if hasattr(trace, "step") else np.arange(arr.shape[0])
     else:
         arr = np.asarray(t)
+        steps = np.arange(arr.shape[0]) if arr.ndim else np.zeros(0)
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise ValueError(f"a trajectory must be (T, 2) (or a FitResult of a 2-vector); got "
                          f"shape {arr.shape}.")  # fmt: skip
-    return arr
+    return np.asarray(arr, np.float64), np.asarray(steps).reshape(-1)[: arr.shape[0]]
+
+
+def _until_exit(p: np.ndarray, box: tuple[float, float, float, float]) -> tuple[np.ndarray, int]:
+    """The part of a path inside ``box = (x0, x1, y0, y1)`` up to where it first leaves it.
+
+    Returns ``(kept, k)``: ``kept`` is the vertices before the first one outside the box (or
+    non-finite), plus the point where the segment to that vertex crosses the box's edge;
+    ``k`` is the index of that first outside vertex (-1 when the whole path is inside).
+    Cutting at the first exit keeps a diverging path (coordinates up to 1e29, which renderers
+    draw as stray lines across the view) from covering the others.
+    """
+    x0, x1, y0, y1 = box
+    with np.errstate(invalid="ignore"):
+        inside = (np.isfinite(p).all(axis=1) & (p[:, 0] >= x0) & (p[:, 0] <= x1)
+                  & (p[:, 1] >= y0) & (p[:, 1] <= y1))  # fmt: skip
+    out = np.flatnonzero(~inside)
+    if out.size == 0:
+        return p, -1
+    k = int(out[0])
+    kept = p[:k]
+    if k > 0 and np.isfinite(p[k]).all():
+        a, d = p[k - 1], p[k] - p[k - 1]
+        # Largest s in (0, 1] with a + s·d inside the box (Liang–Barsky on the exit side).
+        s = 1.0
+        for lo, hi, ai, di in ((x0, x1, a[0], d[0]), (y0, y1, a[1], d[1])):
+            if di > 0:
+                s = min(s, (hi - ai) / di)
+            elif di < 0:
+                s = min(s, (lo - ai) / di)
+        kept = np.vstack([kept, a + max(s, 0.0) * d])
+    return kept, k
+
+
+def _clip_band(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, ...]:
+    """A curve clipped to ``lo <= y <= hi``, cut exactly where it crosses a bound.
+
+    Points outside become gaps (NaN); a segment that crosses a bound ends (or starts) on it.
+    ``x`` and ``y`` are in the axes' drawing coordinates (log10 for a log axis), NaN for
+    points not drawn. Segments are cut in those coordinates, so a cut segment is the
+    straight piece matplotlib would have drawn; nothing is drawn outside the view (a line
+    through coordinates near 1e100 renders as artefacts).
+    """
+    with np.errstate(invalid="ignore"):
+        inside = (y >= lo) & (y <= hi)
+    pos = [np.arange(y.size, dtype=float)]
+    xs, ys = [x], [np.where(inside, y, np.nan)]
+    a, b = y[:-1], y[1:]
+    ok = np.isfinite(a) & np.isfinite(b) & np.isfinite(x[:-1]) & np.isfinite(x[1:])
+    for bound in (lo, hi):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s = (bound - a) / (b - a)
+            cross = ok & (b != a) & (s > 0) & (s < 1)
+        i = np.flatnonzero(cross)
+        pos.append(i + s[i])
+        xs.append(x[i] + s[i] * (x[i + 1] - x[i]))
+        ys.append(np.full(i.size, bound))
+    order = np.argsort(np.concatenate(pos), kind="stable")
+    return np.concatenate(xs)[order], np.concatenate(ys)[order]
+
+
+def _legend(ax: Any, where: str | None, **kwargs: Any) -> Any:
+    """A legend outside the data: right of the axes, or below the x-axis label.
+
+    ``where`` is ``"right"``, ``"below"`` or None (no legend). Constrained layout makes room
+    for it, so it never covers data and is never cut off.
+    """
+    if where is None:
+        return None
+    kwargs.setdefault("fontsize", 7)
+    kwargs.setdefault("framealpha", 0.9)
+    if where == "right":
+        return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                         **kwargs)  # fmt: skip
+    if where == "below":
+        from matplotlib.transforms import ScaledTranslation
+
+        # Anchored a fixed distance below the axes (in points, not axes fractions), so it
+        # clears the tick labels and the x-axis label whatever the panel's size.
+        shift = ScaledTranslation(0.0, -40 / 72, ax.figure.dpi_scale_trans)
+        return ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                         bbox_transform=ax.transAxes + shift, borderaxespad=0.0,
+                         **kwargs)  # fmt: skip
+    raise ValueError(f"`legend` must be 'right', 'below' or None; got {where!r}.")
 
 
 # ------------------------------------------------------------------------------------------
@@ -222,8 +320,19 @@ def surface(
     labels: tuple[str, str] = ("μ₁", "μ₂"),
     colorbar: bool = True,
     cmap: str = "viridis",
+    norm: Any = None,
+    cbar_label: str = "log-likelihood",
+    legend: str | None = "below",
 ) -> Any:
     """Heat map of a log-likelihood over a 2-D box, with optimiser paths and marked points.
+
+    The view is the box of the surface (``xlim × ylim``, or the extent of ``values``), never
+    the paths' range. Each path begins at ``start`` (prepended as its first vertex unless it
+    already begins there) and is drawn until it first leaves the view: the segment that
+    leaves is cut at the edge and the rest is not drawn, so a diverging path cannot cover
+    the others; its legend entry then says "(leaves the view at step k)". A path that
+    leaves and comes back is cut too: widen the box to follow it. Overlapping paths stay
+    visible: each later path is drawn thinner, on top of the earlier ones.
 
     Args:
         fn: scalar log-likelihood of a 2-vector (see :func:`loglik_fn`); or give ``values``.
@@ -231,17 +340,33 @@ def surface(
         ylim: second-coordinate range.
         resolution: grid points per axis.
         values: precomputed ``(xs, ys, Z)`` from :func:`grid_values`.
-        trajectories: ``label -> (T, 2)`` array or :class:`jaxmle.FitResult` (its trace).
+        trajectories: ``label -> (T, 2)`` array or :class:`jaxmle.FitResult` (its trace). An
+            array's vertex ``i`` is taken as the iterate after ``i`` steps.
         start: the common starting point, marked with a circle.
         points: ``label -> (2,)`` points to mark (e.g. the closed-form MLE).
         ax: draw into these axes (then the figure is ``ax.figure``).
         title: axes title.
         labels: axis labels.
-        colorbar: add a colour bar.
+        colorbar: add a colour bar. Pass False only for panels that share one colour scale
+            (the same ``norm``) and get one bar from :func:`shared_colorbar`.
         cmap: colour map.
+        norm: a ``matplotlib.colors.Normalize`` for the colours (default: the range of
+            ``Z``); give several panels the same one to compare them on one colour bar.
+        cbar_label: colour-bar label.
+        legend: ``"below"`` (under the x-axis label), ``"right"`` or None; it is always
+            outside the axes, so it never covers the surface.
 
     Returns:
         The matplotlib ``Figure``.
+
+    Example:
+        >>> import numpy as np
+        >>> xs = ys = np.linspace(-1.0, 1.0, 5)
+        >>> z = -np.add.outer(ys**2, xs**2)
+        >>> fig = surface(values=(xs, ys, z), trajectories={"a": np.array([[1.0, 1.0],
+        ...     [9.0, 9.0]])}, start=(0.0, 0.0))  # doctest: +SKIP
+        >>> fig.axes[0].get_legend().get_texts()[0].get_text()  # doctest: +SKIP
+        'a (leaves the view at step 2)'
     """
     fig, ax = _one_axes(ax, (6.0, 5.0))
     if values is None:
@@ -249,32 +374,84 @@ def surface(
             raise ValueError("surface needs `fn` (a log-likelihood of a 2-vector) or `values`.")
         values = grid_values(fn, xlim, ylim, resolution)
     xs, ys, z = (np.asarray(v) for v in values)
+    box = (float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1]))
     # imshow (a uniform grid) renders several times faster than pcolormesh.
-    mesh = ax.imshow(z, extent=(xs[0], xs[-1], ys[0], ys[-1]), origin="lower", aspect="auto",
-                     cmap=cmap, interpolation="nearest")  # fmt: skip
+    mesh = ax.imshow(z, extent=box, origin="lower", aspect="auto", cmap=cmap, norm=norm,
+                     interpolation="nearest")  # fmt: skip
     ax.contour(xs, ys, z, levels=10, colors="white", linewidths=0.4, alpha=0.6)
     if colorbar:
-        fig.colorbar(mesh, ax=ax, label="log-likelihood")
-    for i, (label, t) in enumerate((trajectories or {}).items()):
-        p = _path(t)
-        ax.plot(p[:, 0], p[:, 1], "-", marker=".", markersize=3, linewidth=1.2, label=label,
-                color=_color(i))  # fmt: skip
+        fig.colorbar(mesh, ax=ax, label=cbar_label)
+    runs = list((trajectories or {}).items())
+    for i, (label, t) in enumerate(runs):
+        p, steps = _path_steps(t)
+        if start is not None and not (p.shape[0] and np.allclose(p[0], start)):
+            p = np.vstack([np.asarray(start, np.float64)[None], p])
+            steps = np.concatenate([[0], steps])
+        kept, k = _until_exit(p, box)
+        if k >= 0:
+            what = "is not finite" if not np.isfinite(p[k]).all() else "leaves the view"
+            label = f"{label} ({what} at step {int(steps[k])})"
+        # Later paths thinner and on top: where paths overlap each one shows as a border.
+        wide = (len(runs) - 1 - i) / max(len(runs) - 1, 1)  # 1 for the first path, 0 the last
+        ax.plot(kept[:, 0], kept[:, 1], "-", marker=_MARKERS[i % len(_MARKERS)],
+                markersize=2.0 + 3.0 * wide, linewidth=1.0 + 3.5 * wide, label=label,
+                color=_color(i), markeredgewidth=0, zorder=2 + 0.01 * i)  # fmt: skip
     if start is not None:
         ax.plot([start[0]], [start[1]], "o", color="white", markeredgecolor="black",
-                label="start")  # fmt: skip
+                label="start", zorder=3)  # fmt: skip
     for j, (label, pt) in enumerate((points or {}).items()):
         ax.plot([pt[0]], [pt[1]], ["*", "X", "P", "D"][j % 4], markersize=12,
                 color=["red", "white", "orange", "cyan"][j % 4], markeredgecolor="black",
-                label=label)  # fmt: skip
-    ax.set_xlim(xs[0], xs[-1])
-    ax.set_ylim(ys[0], ys[-1])
+                label=label, zorder=3)  # fmt: skip
+    ax.set_xlim(box[0], box[1])
+    ax.set_ylim(box[2], box[3])
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
     if title:
         ax.set_title(title, fontsize=10)
-    if trajectories or points or start is not None:
-        ax.legend(fontsize=7, loc="lower left", framealpha=0.8)
+    if runs or points or start is not None:
+        n_items = len(runs) + len(points or {}) + (start is not None)
+        # A grey legend: the white and yellow paths' entries stay visible.
+        _legend(ax, legend, ncol=min(3, n_items) if legend == "below" else 1, facecolor="0.82")
     return fig
+
+
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
+
+
+def shared_colorbar(fig: Any, axes: Sequence[Any], label: str = "log-likelihood") -> Any:
+    """One colour bar for a group of panels that share one colour scale.
+
+    Use it with :func:`surface` (``colorbar=False`` and the same ``norm`` on each panel): the
+    bar is only true if every panel maps values to colours in the same way, so panels with
+    different colour scales are an error, not a misleading bar.
+
+    Args:
+        fig: the figure holding the panels.
+        axes: the panels (each with an image, e.g. drawn by :func:`surface`).
+        label: colour-bar label.
+
+    Returns:
+        The matplotlib ``Colorbar``.
+
+    Raises:
+        ValueError: a panel has no image, or the panels' colour scales differ.
+
+    Example:
+        >>> from matplotlib.colors import Normalize  # doctest: +SKIP
+        >>> fig, axes = panels(2)  # doctest: +SKIP
+        >>> for ax in axes:  # doctest: +SKIP
+        ...     surface(values=vals, ax=ax, colorbar=False, norm=Normalize(-50, 0))
+        >>> shared_colorbar(fig, axes, "log L − max")  # doctest: +SKIP
+    """
+    images = [ax.images[0] if ax.images else None for ax in axes]
+    if not images or any(im is None for im in images):
+        raise ValueError("shared_colorbar: every panel in `axes` needs an image (a surface).")
+    scales = {(type(im.norm).__name__, im.norm.vmin, im.norm.vmax, im.cmap.name) for im in images}
+    if len(scales) > 1:
+        raise ValueError(f"shared_colorbar: the panels use different colour scales {scales}; "
+                         "pass the same `norm` (and `cmap`) to each surface.")  # fmt: skip
+    return fig.colorbar(images[0], ax=list(axes), label=label)
 
 
 def trajectories(
@@ -312,55 +489,169 @@ def loss_curves(
     title: str | None = None,
     ax: Any = None,
     hlines: Mapping[str, float] | None = None,
+    diverged: Mapping[str, float | None] | None = None,
+    ylim: tuple[float, float] | None = None,
+    marker_label: str = "× diverged: its last finite step",
+    legend: str | None = "right",
 ) -> Any:
     """Curves of a per-step quantity: ``label -> (x, y)``, a ``y`` array, or a FitResult.
 
-    A FitResult contributes its trace's loss against its step. Non-finite values end a curve
-    (a diverged run's curve stops where it diverged, marked with a cross).
+    A FitResult contributes its trace's loss against its step.
+
+    **The × marker means one thing: the run diverged**, as the caller says in ``diverged``
+    (``label -> x`` of the step where it diverged; None or missing: it did not) or, for a
+    FitResult, as its ``diverged`` flag says (at ``diverged_step``: its loss after that
+    many steps overflowed). Such a curve is drawn up to that step and ends there with a ×;
+    what the run recorded afterwards (a diverged jaxmle run repeats its frozen last state)
+    is not drawn. The × sits on the curve's value at that step; where that value is above
+    the view (or not finite) it sits in a margin along the view's top edge, and where it is
+    below, on the bottom edge: its x is always the step.
+
+    **The view.** Unless ``ylim`` is given, the y range is that of the curves that did not
+    diverge (and of ``hlines``), so a diverging run cannot squash the others. Every curve is
+    clipped to the view: a curve that leaves it runs to the edge and stops there, with no
+    marker (leaving the view is not diverging); if it comes back it is drawn again.
+
+    **Log axes** never draw zeros or negative values: on a log y axis points with y ≤ 0 (on
+    a log x axis, x ≤ 0) are gaps, like non-finite ones, never clamped to a floor.
 
     Args:
         curves: the curves.
-        logy: logarithmic y axis (absolute values are plotted).
+        logy: logarithmic y axis.
         logx: logarithmic x axis.
         xlabel: x-axis label.
         ylabel: y-axis label.
         title: axes title.
         ax: draw into these axes.
         hlines: ``label -> y`` reference lines (e.g. a tolerance).
+        diverged: ``label -> x`` where that run diverged (None: it did not). Overrides a
+            FitResult's own flag.
+        ylim: the y range of the view (default: from the curves that did not diverge).
+        marker_label: the legend's explanation of the × (shown when a curve has one).
+        legend: ``"right"`` (outside the axes, the default), ``"below"`` or None.
 
     Returns:
         The matplotlib ``Figure``.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.arange(6)
+        >>> fig = loss_curves({"ok": (x, 0.5**x), "blows up": (x, 4.0**x)},
+        ...                   diverged={"blows up": 4})  # doctest: +SKIP
+        >>> [ln.get_xdata()[0] for ln in fig.axes[0].lines if ln.get_marker() == "x"]
+        ... # doctest: +SKIP
+        [4.0]
     """
+    from matplotlib.lines import Line2D
+
     fig, ax = _one_axes(ax, (7.0, 4.2))
-    for i, (label, c) in enumerate(curves.items()):
+    diverged = dict(diverged or {})
+    parsed = []
+    for label, c in curves.items():
+        step = diverged.get(label)
         if hasattr(getattr(c, "trace", None), "step"):  # a FitResult (arrays have .trace())
             x, y = np.asarray(c.trace.step), np.asarray(c.trace.loss)
+            if label not in diverged and bool(np.asarray(getattr(c, "diverged", False))):
+                step = int(np.asarray(c.diverged_step))
         elif isinstance(c, tuple) and len(c) == 2:
             x, y = np.asarray(c[0]), np.asarray(c[1])
         else:
             y = np.asarray(c)
             x = np.arange(1, y.shape[0] + 1)
-        y = np.abs(y) if logy else y
-        ok = np.isfinite(y) & (np.abs(y) < 1e100)  # beyond: off the chart (diverged)
+        x, y = np.asarray(x, np.float64).reshape(-1), np.asarray(y, np.float64).reshape(-1)
+        if step is not None:  # after the divergence: the frozen state, not data
+            keep = x <= step
+            x, y = x[keep], y[keep]
+        parsed.append((label, x, y, step))
+
+    def drawn(v, log):  # drawing coordinates: log10 on a log axis; NaN where not drawn
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(np.isfinite(v) & (v > 0), np.log10(v), np.nan) if log else (
+                np.where(np.isfinite(v), v, np.nan))  # fmt: skip
+
+    lines = {k: float(v) for k, v in (hlines or {}).items() if not (logy and not v > 0)}
+    if ylim is not None:
+        if not ylim[0] < ylim[1] or (logy and not ylim[0] > 0):
+            raise ValueError(f"`ylim` must be (low, high) with low < high (and low > 0 on a log "
+                             f"axis); got {ylim!r}.")  # fmt: skip
+        lo, hi = (float(v) for v in (np.log10(ylim) if logy else ylim))
+    else:
+        ref = [drawn(y, logy)[np.isfinite(drawn(x, logx))] for _, x, y, st in parsed
+               if st is None]  # fmt: skip
+        if not any(np.isfinite(r).any() for r in ref):  # every curve diverged: use them all
+            ref = [drawn(y, logy) for *_, y, _ in parsed]
+        ref.append(drawn(np.asarray(list(lines.values())), logy))
+        vals = np.concatenate([r[np.isfinite(r)] for r in ref]) if ref else np.zeros(0)
+        lo, hi = (float(vals.min()), float(vals.max())) if vals.size else (0.0, 1.0)
+        pad = 0.05 * (hi - lo) if hi > lo else (0.5 if logy else max(abs(hi), 1.0) * 0.05)
+        lo, hi = lo - pad, hi + pad
+    edge = []  # curves whose × falls outside the view: marked on its edge
+    for _, x, y, step in parsed:
+        at = np.flatnonzero(x == step) if step is not None else np.zeros(0, int)
+        v = drawn(y, logy)[at[-1]] if at.size else np.nan
+        edge.append(step is not None and not v <= hi)  # above the view, or not finite
+    if any(edge) and ylim is None:  # a margin for the edge markers, above the titles' reach
+        hi = hi + 0.06 * (hi - lo)
+    marked = False
+    for i, (label, x, y, step) in enumerate(parsed):
         color = f"C{i % 10}"
-        ax.plot(x[ok], y[ok], label=label, color=color, linewidth=1.2)
-        if not ok.all() and ok.any():
-            last = np.flatnonzero(ok)[-1]
-            ax.plot([x[last]], [y[last]], "x", color=color, markersize=8)
-    for label, yv in (hlines or {}).items():
+        tx, ty = drawn(x, logx), drawn(y, logy)
+        cx, cy = _clip_band(tx, ty, lo, hi)
+        back = (lambda v: 10.0**v) if logy else (lambda v: v)
+        xb = 10.0**cx if logx else cx
+        ax.plot(xb, back(cy), label=label, color=color, linewidth=1.2)
+        if step is not None:
+            at = np.flatnonzero(x == step)
+            v = ty[at[-1]] if at.size else np.nan
+            if edge[i]:  # in the margin kept for it (at the top edge of a given ylim)
+                v = hi - 0.03 * (hi - lo) if ylim is None else hi
+            v = max(v, lo)  # below the view: on its bottom edge
+            # Unclipped: a × on the edge of a given ``ylim`` is still visible.
+            ax.plot([step], [back(v)], "x", color=color, markersize=9, markeredgewidth=2,
+                    clip_on=False, zorder=4)  # fmt: skip
+            marked = True
+    for label, yv in lines.items():
         ax.axhline(yv, color="black", linestyle="--", linewidth=0.8, label=label)
     if logy:
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(_decades())
     if logx:
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(_decades())
+    ax.set_ylim(*((10.0**lo, 10.0**hi) if logy else (lo, hi)))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, fontsize=10)
-    if curves:
-        ax.legend(fontsize=7, ncol=2 if len(curves) > 6 else 1)
+    handles, names = ax.get_legend_handles_labels()
+    if marked:
+        handles.append(Line2D([], [], color="black", marker="x", linestyle="none",
+                              markersize=8, markeredgewidth=2))  # fmt: skip
+        names.append(marker_label)
+    if handles:
+        _legend(ax, legend, handles=handles, labels=names,
+                ncol=2 if len(handles) > 12 and legend == "below" else 1)  # fmt: skip
     ax.grid(True, alpha=0.3)
     return fig
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _decades() -> Any:
+    """Log-axis tick labels as plain text "10⁻¹⁶" (mathtext would cost ~0.1 s per figure)."""
+    from matplotlib.ticker import FuncFormatter
+
+    def label(v, _pos):
+        if not v > 0:
+            return ""
+        e = float(np.log10(v))
+        k = int(np.rint(e))
+        if abs(e - k) < 1e-9:
+            return "1" if k == 0 else "10" + str(k).translate(_SUPERSCRIPT)
+        return f"{v:g}"
+
+    return FuncFormatter(label)
 
 
 def sampling(
@@ -372,6 +663,7 @@ def sampling(
     title: str | None = None,
     ax: Any = None,
     max_points: int = 4000,
+    legend: str | None = "right",
 ) -> Any:
     """Scatter of an estimator's sampling distribution (two coordinates) with covariance ellipses.
 
@@ -386,7 +678,9 @@ def sampling(
         labels: axis labels.
         title: axes title.
         ax: draw into these axes.
-        max_points: plot at most this many points (the first ones).
+        max_points: plot at most this many points (the first ones); the legend says how
+            many of the R are drawn.
+        legend: ``"right"`` (outside the axes, the default), ``"below"`` or None.
 
     Returns:
         The matplotlib ``Figure``.
@@ -396,8 +690,10 @@ def sampling(
     if est.ndim != 2 or est.shape[1] != 2:
         raise ValueError(f"`estimates` must be (R, 2); got shape {est.shape}.")
     centre = np.asarray(truth if truth is not None else est.mean(0), dtype=float)
-    ax.plot(est[:max_points, 0], est[:max_points, 1], ".", markersize=2, alpha=0.35,
-            color="C0", label=f"estimates (R = {est.shape[0]})")  # fmt: skip
+    shown = min(max_points, est.shape[0])
+    what = f"R = {est.shape[0]}" if shown == est.shape[0] else f"{shown} of R = {est.shape[0]}"
+    ax.plot(est[:shown, 0], est[:shown, 1], ".", markersize=2, alpha=0.35, color="C0",
+            label=f"estimates ({what})")  # fmt: skip
     t = np.linspace(0, 2 * np.pi, 200)
     circle = np.stack([np.cos(t), np.sin(t)])
     r = np.sqrt(5.991464547107979)  # χ²₂ 95% quantile
@@ -414,7 +710,7 @@ def sampling(
     ax.set_ylabel(labels[1])
     if title:
         ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7)
+    _legend(ax, legend)
     ax.grid(True, alpha=0.3)
     return fig
 
@@ -558,4 +854,3 @@ def sweep_heatmap(
     kwargs.setdefault("ylabel", y)
     kwargs.setdefault("cbar_label", f"{metric} ({reduce})" if z.ndim == 2 else metric)
     return heatmap(z, result.axes[x], result.axes[y], **kwargs)
-
