@@ -211,12 +211,20 @@ def test_nb2_alpha_estimated_matches_statsmodels_discrete(nb):
     assert np.max(np.abs(model.score(theta))) < 1e-3 * np.max(np.abs(model.score(bfgs.params)))
     assert fit.llf >= bfgs.llf - 1e-9
     # The GLM quantities are those of the NB family at α̂ (statsmodels' GLM NB(alpha=α̂)).
-    g = sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=float(fit.alpha))).fit(**SM_TIGHT)
-    assert rel(fit.coef, g.params) < RTOL
+    glm = sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=float(fit.alpha)))
+    g = glm.fit(**SM_TIGHT)
+    # statsmodels' IRLS stops on the deviance's change, short of the score root (its score at
+    # its own estimate is ~6e-6 here, ours ~1e-13): the coefficients are checked at the root,
+    # and statsmodels' agree to its accuracy.
+    assert np.max(np.abs(glm.score(np.asarray(fit.coef)))) < 1e-9
+    assert rel(fit.coef, g.params) < 1e-6
     for ours, theirs in ((fit.deviance, g.deviance), (fit.pearson_chi2, g.pearson_chi2),
                          (fit.llf, g.llf), (fit.scale, 1.0)):  # fmt: skip
         assert rel(ours, theirs) < RTOL
-    np.testing.assert_allclose(fit.cov_unscaled, g.normalized_cov_params, rtol=1e-7)
+    # (Entries near 0 relative to the matrix's scale: statsmodels' is taken at its estimate.)
+    scale = np.max(np.abs(np.diag(g.normalized_cov_params)))
+    np.testing.assert_allclose(fit.cov_unscaled, g.normalized_cov_params, rtol=1e-7,
+                               atol=1e-8 * scale)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------

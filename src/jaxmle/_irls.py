@@ -42,6 +42,7 @@ from ._errors import InputError
 from ._families import Binomial, Family, Gaussian, NegativeBinomial, Poisson, as_family
 from ._families import nb2_loglike as _nb2_loglike
 from ._status import Status
+from ._tiered import TieredJit
 from ._validation import as_array, check_same_length, is_traced
 
 __all__ = ["GLMFit", "irls"]
@@ -620,7 +621,7 @@ def _program(fam: Family, d: _Data, start: Any, *, max_iter: int) -> GLMFit:
     return _glm_program(fam, d, start, max_iter, tol)
 
 
-_program_cpu = jax.jit(_program, static_argnames=("max_iter",), compiler_options=_CPU_OPTIONS)
+_program_cpu = TieredJit(_program, static_argnames=("max_iter",), compiler_options=_CPU_OPTIONS)
 _program_plain = jax.jit(_program, static_argnames=("max_iter",))
 
 

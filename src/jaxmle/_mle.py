@@ -33,6 +33,7 @@ from ._errors import InputError
 from ._models import Model
 from ._nonlinear import NonlinearRegression
 from ._status import Status
+from ._tiered import TieredJit
 from ._validation import (
     check_log_prob_shape,
     check_params_domain,
@@ -533,8 +534,10 @@ def _program_jit_for(backend: str):
     # 500 × 10 Poisson regression, in alternating fresh processes, at the same run time (also
     # at 10,000 × 50). Chosen at the first call: asking for the backend at import would start
     # it (before jaxmle.distributed.initialize could).
-    opts = {"xla_cpu_use_fusion_emitters": False} if backend == "cpu" else None
-    return jax.jit(_program, static_argnames=("cfg", "scfg", "stage"), compiler_options=opts)
+    if backend != "cpu":
+        return jax.jit(_program, static_argnames=("cfg", "scfg", "stage"))
+    return TieredJit(_program, static_argnames=("cfg", "scfg", "stage"),
+                     compiler_options={"xla_cpu_use_fusion_emitters": False})  # fmt: skip
 
 
 _program_nested = jax.jit(_program, static_argnames=("cfg", "scfg", "stage"))

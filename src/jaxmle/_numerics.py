@@ -18,11 +18,14 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from . import _tiered
+
 __all__ = ["dd_dot_t", "dd_powers", "dd_residual", "dd_sum", "pow2_scale", "two_prod", "two_sum"]
 
 
 def two_sum(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Knuth's TwoSum: ``s + e == a + b`` exactly, with ``s = fl(a + b)``."""
+    _tiered.mark_exact()
     s = a + b
     bb = s - a
     e = (a - (s - bb)) + (b - bb)
@@ -45,6 +48,7 @@ def _split(a: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 def two_prod(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Dekker's TwoProduct: ``p + e == a * b`` exactly, with ``p = fl(a * b)``."""
+    _tiered.mark_exact()
     p = a * b
     ah, al = _split(a)
     bh, bl = _split(b)

@@ -28,6 +28,7 @@ from ._rank import (
     conditioning,
 )
 from ._rank import PATH_NAMES as PATH_NAMES  # LstsqSolution.path indices
+from ._tiered import TieredJit
 from ._validation import as_array, check_positive, check_same_length, warn_if_float32
 
 __all__ = [
@@ -151,7 +152,7 @@ def _design_of(X, degree):
     return (X, None) if degree is None else dd_powers(X, degree)
 
 
-@partial(jax.jit, static_argnames=("intercept", "method", "degree"))
+@partial(TieredJit, static_argnames=("intercept", "method", "degree"))
 def _ols_program(X, y, weight, noise_variance, *, intercept, method, degree):
     """The kernel and every statistic of an :class:`OLSResult`, as one XLA program."""
     X, X_lo = _design_of(X, degree)

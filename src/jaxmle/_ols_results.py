@@ -48,6 +48,7 @@ from ._ols_predict import PredictionResults, encode_exog, obs_variance, var_pred
 from ._ols_summary import _d_or_f, _fmt, diagnostics_block, notes_block
 from ._results import RegressionResults, TextSummary, header_table
 from ._status import Status
+from ._tiered import TieredJit
 from ._validation import warn_if_float32
 
 __all__ = ["COV_TYPES", "OLSResults", "PredictionResults", "ols"]
@@ -101,7 +102,7 @@ def _sandwich(Rit, Qt, S, rw2, h, hc):
     return 0.5 * (C + C.T) / S[:, None] / S[None, :], M
 
 
-@jax.jit
+@TieredJit
 def _program(X, y, w, hc):
     """The least-squares kernel and every statistic an :class:`OLSResults` reads, as one program.
 
@@ -146,7 +147,29 @@ def _program(X, y, w, hc):
         "leverage": h,
     }
     host["cov_hc"], host["meat"] = _sandwich(Rit, Qt, S, w * resid**2, h, hc)
-    return stats, _packed(sol), host, (R, S)
+    return stats, _flat_out((_packed(sol), host, (R, S)), X.shape, X.dtype)
+
+
+# The host's outputs travel as one vector: 19 arrays fetched one by one cost 0.23 ms of a 0.73 ms
+# warm longley fit (measured), one costs microseconds. Their layout is recorded when the program
+# is traced (it depends on the shapes only) and read back by :func:`_host_out`.
+_LAYOUT: dict[Any, tuple] = {}
+
+
+def _flat_out(tree: Any, shape: tuple, dtype: Any) -> jax.Array:
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    _LAYOUT[(shape, dtype)] = (treedef, [(x.shape, x.dtype) for x in leaves])
+    return jnp.concatenate([jnp.ravel(x).astype(dtype) for x in leaves])
+
+
+def _host_out(flat: jax.Array, shape: tuple, dtype: Any) -> Any:
+    treedef, specs = _LAYOUT[(shape, dtype)]
+    v, out, at = np.asarray(flat), [], 0
+    for shape, dt in specs:
+        size = math.prod(shape)
+        out.append(v[at:at + size].reshape(shape).astype(dt, copy=False))
+        at += size
+    return jax.tree_util.tree_unflatten(treedef, out)
 
 
 @jax.jit
@@ -604,8 +627,8 @@ def ols(
     y = np.asarray(design.y, dtype=dt)
     wd = np.ones(n, dt) if w is None else np.asarray(w, dtype=dt)
     hc = np.int32(int(cov_type[2]) if cov_type != "nonrobust" else 0)
-    stats, packed, dev, factor = _program(X, y, wd, hc)
-    packed, dev, factor = jax.device_get((packed, dev, factor))
+    stats, flat = _program(X, y, wd, hc)
+    packed, dev, factor = _host_out(flat, X.shape, X.dtype)
     sol = _unpack(packed)
     try:
         fit = _finish(stats, sol, X, y, wd, None, "raise", "X", n, p,
