@@ -295,12 +295,13 @@ def _regression_data(data: Any, *, weight: bool) -> dict[str, jax.Array]:
     extra = sorted(set(data) - {"X", "y", *(("weight",) if weight else ())})
     if extra:
         raise InputError(f"`data` has unexpected key(s) {extra}; expected keys {keys}.")
-    X = as_array(data["X"], "data['X']", ndim=2)
+    # (Host arrays stay on the host: the program's call moves them, cheaper than device_put.)
+    X = as_array(data["X"], "data['X']", ndim=2, host=True)
     if X.shape[1] < 1:
         raise InputError("`data['X']` has no columns; pass at least one feature.")
-    out = {"X": X, "y": as_array(data["y"], "data['y']", ndim=1)}
+    out = {"X": X, "y": as_array(data["y"], "data['y']", ndim=1, host=True)}
     if weight and data.get("weight") is not None:
-        w = as_array(data["weight"], "data['weight']", ndim=1)
+        w = as_array(data["weight"], "data['weight']", ndim=1, host=True)
         check_positive(w, "data['weight']", what="weight per observation")
         out["weight"] = w
     check_same_length({f"data['{k}']": v for k, v in out.items()})
@@ -363,9 +364,9 @@ class Gaussian(Model):
     def init(self, data: jax.Array) -> Params:
         """``{"mean": 0.0[, "variance": 1.0]}``; see :meth:`Model.init`."""
         dt = _dtype(data)
-        p = {"mean": jnp.zeros((), dt)}
+        p = {"mean": np.zeros((), dt)}
         if self.variance is None:
-            p["variance"] = jnp.ones((), dt)
+            p["variance"] = np.ones((), dt)
         return p
 
     def validate(self, data: Any) -> jax.Array:
@@ -517,9 +518,9 @@ class MultivariateGaussian(Model):
     def init(self, data: jax.Array) -> Params:
         """``{"mean": zeros(k)[, "cov": eye(k)]}``, ``k`` from the data; see :meth:`Model.init`."""
         k, dt = jnp.shape(data)[-1], _dtype(data)
-        p = {"mean": jnp.zeros(k, dt)}
+        p = {"mean": np.zeros(k, dt)}
         if self.cov is None:
-            p["cov"] = jnp.eye(k, dtype=dt)
+            p["cov"] = np.eye(k, dtype=dt)
         return p
 
     def validate(self, data: Any) -> jax.Array:
@@ -617,11 +618,11 @@ class LinearRegression(Model):
     def init(self, data: Mapping[str, Any]) -> Params:
         """``{"coef": zeros(d)[, "intercept": 0.0][, "variance": 1.0]}``; see :meth:`Model.init`."""
         d, dt = jnp.shape(data["X"])[1], _dtype(data["X"])
-        p = {"coef": jnp.zeros(d, dt)}
+        p = {"coef": np.zeros(d, dt)}
         if self.intercept:
-            p["intercept"] = jnp.zeros((), dt)
+            p["intercept"] = np.zeros((), dt)
         if self.noise_variance is None:
-            p["variance"] = jnp.ones((), dt)
+            p["variance"] = np.ones((), dt)
         return p
 
     def validate(self, data: Any) -> dict[str, jax.Array]:
@@ -741,7 +742,7 @@ class Bernoulli(Model):
 
     def init(self, data: jax.Array) -> Params:
         """``{"prob": 0.5}``; see :meth:`Model.init`."""
-        return {"prob": jnp.full((), 0.5, _dtype(data))}
+        return {"prob": np.full((), 0.5, _dtype(data))}
 
     def validate(self, data: Any) -> jax.Array:
         """``data``: shape ``(n,)``, values in {0, 1}; see :meth:`Model.validate`."""
@@ -813,7 +814,7 @@ class Poisson(Model):
 
     def init(self, data: jax.Array) -> Params:
         """``{"rate": 1.0}``; see :meth:`Model.init`."""
-        return {"rate": jnp.ones((), _dtype(data))}
+        return {"rate": np.ones((), _dtype(data))}
 
     def validate(self, data: Any) -> jax.Array:
         """``data``: shape ``(n,)``, non-negative integer counts; see :meth:`Model.validate`."""
@@ -875,9 +876,9 @@ class LogisticRegression(Model):
     def init(self, data: Mapping[str, Any]) -> Params:
         """``{"coef": zeros(d)[, "intercept": 0.0]}``; see :meth:`Model.init`."""
         d, dt = jnp.shape(data["X"])[1], _dtype(data["X"])
-        p = {"coef": jnp.zeros(d, dt)}
+        p = {"coef": np.zeros(d, dt)}
         if self.intercept:
-            p["intercept"] = jnp.zeros((), dt)
+            p["intercept"] = np.zeros((), dt)
         return p
 
     def validate(self, data: Any) -> dict[str, jax.Array]:

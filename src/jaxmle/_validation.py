@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._constraints import host_to_unconstrained
 from ._errors import InputError, PrecisionWarning
 
 __all__ = [
@@ -278,7 +279,7 @@ def check_params_domain(constraints: Mapping[str, Any], params: Any, name: str =
     out = {}
     for k, c in constraints.items():
         # (A leaf per constraint, or a pytree of real leaves: NonlinearRegression's θ.)
-        u = jax.tree_util.tree_map(c.to_unconstrained, params[k])
+        u = jax.tree_util.tree_map(lambda x, c=c: host_to_unconstrained(c, x), params[k])
         out[k] = u
         leaves = jax.tree_util.tree_leaves(u)
         if all(map(is_concrete, leaves)) and not all(np.all(np.isfinite(x)) for x in leaves):
