@@ -130,4 +130,3 @@ def host_to_unconstrained(c: Constraint, x: object) -> object:
             dt = x.dtype if isinstance(x, np.ndarray | np.generic) else None
             return np.asarray(f(np.asarray(x, dt)))
     return c.to_unconstrained(x)
-

@@ -30,6 +30,7 @@ Conventions are statsmodels' (``GLM(...).fit()`` with its default ``scale="X2"``
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -621,14 +622,36 @@ def _program(fam: Family, d: _Data, start: Any, *, max_iter: int) -> GLMFit:
     return _glm_program(fam, d, start, max_iter, tol)
 
 
-_program_cpu = TieredJit(_program, static_argnames=("max_iter",), compiler_options=_CPU_OPTIONS)
+# A concrete call's GLMFit leaves the program as one vector: its 17 arrays fetched one by one
+# cost ~0.35 ms of a 1.2 ms warm 500 × 10 Poisson fit (measured), one costs microseconds. The
+# layout depends on the shapes only; it is recorded when the program is traced.
+_LAYOUT: dict[Any, tuple] = {}
+
+
+def _program_flat(fam: Family, d: _Data, start: Any, *, max_iter: int, layout: Any) -> jax.Array:
+    leaves, treedef = jax.tree_util.tree_flatten(_program(fam, d, start, max_iter=max_iter))
+    _LAYOUT[layout] = (treedef, [(x.shape, x.dtype) for x in leaves])
+    return jnp.concatenate([jnp.ravel(x).astype(d.X.dtype) for x in leaves])
+
+
+_program_cpu = TieredJit(_program_flat, static_argnames=("max_iter", "layout"),
+                         compiler_options=_CPU_OPTIONS)  # fmt: skip
 _program_plain = jax.jit(_program, static_argnames=("max_iter",))
 
 
 def _run(fam: Family, d: _Data, start: Any, max_iter: int) -> GLMFit:
     if _traced(*d, start, fam) or jax.default_backend() != "cpu":
         return _program_plain(fam, d, start, max_iter=max_iter)
-    return _program_cpu(fam, d, start, max_iter=max_iter)
+    layout = (np.shape(d.X), np.dtype(d.X.dtype),
+              isinstance(fam, NegativeBinomial) and fam.alpha is None)  # fmt: skip
+    flat = np.asarray(_program_cpu(fam, d, start, max_iter=max_iter, layout=layout))
+    treedef, specs = _LAYOUT[layout]
+    out, at = [], 0
+    for shape, dt in specs:
+        size = math.prod(shape)
+        out.append(flat[at : at + size].reshape(shape).astype(dt, copy=False))
+        at += size
+    return jax.tree_util.tree_unflatten(treedef, out)
 
 
 # --------------------------------------------------------------------------------------------

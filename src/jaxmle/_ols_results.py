@@ -167,7 +167,7 @@ def _host_out(flat: jax.Array, shape: tuple, dtype: Any) -> Any:
     v, out, at = np.asarray(flat), [], 0
     for shape, dt in specs:
         size = math.prod(shape)
-        out.append(v[at:at + size].reshape(shape).astype(dt, copy=False))
+        out.append(v[at : at + size].reshape(shape).astype(dt, copy=False))
         at += size
     return jax.tree_util.tree_unflatten(treedef, out)
 
