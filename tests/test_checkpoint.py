@@ -290,6 +290,11 @@ _CHILD = textwrap.dedent(
     import jax.numpy as jnp, numpy as np, optax, jaxmle
     from jaxmle import _io
     import threading
+
+    def say(line):  # one write per line: print's text and newline could interleave across threads
+        sys.stdout.write(line + "\\n")
+        sys.stdout.flush()
+
     slow = int(os.environ.get("SLOW_WRITE", "0"))
     wrote = threading.Event()  # a block write has finished
     if slow:  # the slow-th block write stalls halfway through its bytes
@@ -311,7 +316,7 @@ _CHILD = textwrap.dedent(
                     def write(self, b):
                         W.n += 1
                         if W.n == 3:
-                            print("IN_WRITE", flush=True)
+                            say("IN_WRITE")
                             time.sleep(30)
                         return f.write(b)
                     def __getattr__(self, k):
@@ -325,7 +330,7 @@ _CHILD = textwrap.dedent(
         # been replaced by the last: with a stalled write to reach, wait for the first one.
         if slow:
             wrote.wait(60)
-        print("CHUNK", done, flush=True)
+        say(f"CHUNK {done}")
 
     x = np.random.default_rng(0).normal(1.0, 2.0, (300, 2))
     model = jaxmle.models.MultivariateGaussian(cov=5.0 * jnp.eye(2))
@@ -351,7 +356,7 @@ def _kill_after(proc, marker: str, count: int, delay: float) -> bool:
     """SIGKILLs ``proc`` ``delay`` s after its ``count``-th ``marker`` line; False if it ended."""
     seen = 0
     for line in proc.stdout:
-        if line.startswith(marker):
+        if marker in line:
             seen += 1
             if seen >= count:
                 time.sleep(delay)
