@@ -198,6 +198,20 @@ def nb(data):
     return X, y, fit, model, newton, bfgs
 
 
+def test_nb2_on_equidispersed_counts_is_on_the_boundary():
+    # Poisson counts: the NB2 likelihood rises as α → 0 (the Poisson limit), so the MLE is on the
+    # boundary α = 0. Not OK (NaN covariance), BOUNDARY rather than a bare NOT_CONVERGED, and the
+    # coefficients there are the Poisson ones.
+    rng = np.random.default_rng(0)
+    X = np.column_stack([np.ones(400), rng.normal(size=(400, 2))])
+    y = rng.poisson(np.exp(0.5 + X[:, 1:] @ [0.3, -0.2])).astype(float)
+    fit = irls(F.NegativeBinomial(), X, y)
+    assert int(fit.status) == Status.BOUNDARY
+    assert float(fit.alpha) < 1e-3 and np.isnan(np.asarray(fit.cov)).all()
+    pois = sm.GLM(y, X, family=sm.families.Poisson()).fit(tol=1e-14)
+    assert rel(fit.coef, pois.params) < 1e-6
+
+
 def test_nb2_alpha_estimated_matches_statsmodels_discrete(nb):
     X, y, fit, model, newton, bfgs = nb
     assert int(fit.status) == Status.OK

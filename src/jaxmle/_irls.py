@@ -604,7 +604,11 @@ def _nb_program(fam: NegativeBinomial, d: _Data, start: Any, max_iter: int, tol:
     glm = _evaluate(nbf, d, beta)
     deviance, pearson = _deviance_pearson(nbf, d, glm.mu)
     cov_unscaled, _ = _inverse(glm.A)
-    status = _final_status(nb.code, pt.singular, flat, alpha < 1e-3)
+    # α running to 0 (equidispersed counts: the Poisson limit) with the log-likelihood still
+    # rising toward it stops the Newton run short; the MLE is on the boundary α = 0.
+    rising = pt.g[-1] <= jnp.sqrt(jnp.finfo(alpha.dtype).eps) * (1.0 + jnp.abs(pt.dev))
+    code = jnp.where((nb.code != Status.OK) & (alpha < 1e-3) & rising, Status.BOUNDARY, nb.code)
+    status = _final_status(code, pt.singular, flat, alpha < 1e-3)
     one = jnp.ones_like(alpha)
     return GLMFit(
         coef=beta, cov=_nb_cov(pt), cov_unscaled=cov_unscaled, scale=one, alpha=alpha,
