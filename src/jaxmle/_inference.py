@@ -49,7 +49,7 @@ from ._covariance import _scores as _scores
 from ._covariance import _sym_keys as _sym_keys
 from ._custom import CustomModel
 from ._errors import InputError
-from ._models import LinearRegression, Model
+from ._models import Model
 from ._nonlinear import NonlinearRegression
 from ._settings import _Cfg as _Cfg
 from ._settings import _check_cov_type as _check_cov_type
@@ -159,9 +159,10 @@ def _summary_kernel(model, params, data, fn, cfg: _Cfg, hc=0, given=-1,
     cov = jnp.where(status == 0, cov, jnp.nan)
     se = jnp.sqrt(jnp.diagonal(cov))
     stat, pval, lo, hi = _wald_kernel(pk.vec, se, cfg.level, df if cfg.use_t else None)
-    if cfg.cov_type in ("classical", "HC") and isinstance(m, LinearRegression) and _n_scale(m):
-        # OLS's σ² under its own conventions: no test of σ² = 0, the boundary of its domain
-        # (statsmodels lists no σ² row); its standard error and interval stay.
+    if cfg.cov_type in ("classical", "HC") and _n_scale(m):
+        # A regression's σ² under its own conventions: no test of σ² = 0, the boundary of its
+        # domain (statsmodels lists no σ² row; σ̂²/se = sqrt(n/2) tests nothing); its standard
+        # error and interval stay.
         j = pk.slices["variance"][0]
         stat, pval = stat.at[j].set(jnp.nan), pval.at[j].set(jnp.nan)
     ll = jnp.sum(log_prob(pk.unpack(pk.vec), data)) if loglik is None else loglik
@@ -407,8 +408,8 @@ def summary(
     :func:`jaxmle.mle`; statsmodels' ``scale`` is ``RSS/(n − p)``), the inverse Fisher
     information's standard error ``σ̂²·sqrt(2/n)`` (HC types: the sandwich from the
     residuals) and its Wald interval, but no test: NaN statistic and p-value, as σ² = 0 is the
-    boundary of its domain (a NonlinearRegression's ``variance`` row, with the same standard
-    error, still shows ``σ̂²/se = sqrt(n/2)``, which tests nothing). ``cov_type="hessian"`` is
+    boundary of its domain (``σ̂²/se`` would be ``sqrt(n/2)``, which tests nothing); the same
+    for a NonlinearRegression's ``variance`` row. ``cov_type="hessian"`` is
     the inverse observed information at the
     given σ̂² for every row, with z-tests (its coefficient standard errors are ``sqrt((n −
     p)/n)`` times statsmodels').

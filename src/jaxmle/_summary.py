@@ -163,7 +163,8 @@ class Summary:
                 "Standard errors are from the curvature of the log posterior (MAP fit), not the "
                 "sampling distribution of the MLE."
             )
-        if (self.cov_type in _OLS_TYPES and self.model_name == "LinearRegression"
+        if (self.cov_type in _OLS_TYPES
+                and self.model_name in ("LinearRegression", "NonlinearRegression")
                 and "variance" in self.labels):  # fmt: skip
             notes.append(
                 "variance: the noise variance as given (RSS/n for an MLE), with the inverse "
