@@ -9,7 +9,6 @@ compiled the same program and a "first call" really is one.
 from __future__ import annotations
 
 import contextlib
-import threading
 
 import chex
 import jax
@@ -19,21 +18,11 @@ import optax
 import pytest
 
 import jaxmle
+
+# (The compile events of the process's one listener, tests/_compiles.py.)
+from _compiles import _events
 from jaxmle import _canonical
 from jaxmle.closed_form import intercept_by_centring, ols, polyfit, ridge, wls
-
-_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-_events: list[float] = []
-_events_lock = threading.Lock()
-
-
-def _on_event(name: str, duration: float, **_kw) -> None:
-    if name == _COMPILE_EVENT:
-        with _events_lock:
-            _events.append(duration)
-
-
-jax.monitoring.register_event_duration_secs_listener(_on_event)
 
 
 class _Count:

@@ -117,6 +117,9 @@ def _host_log(x: np.ndarray) -> np.ndarray:
         return np.log(x)
 
 
+_HOST_MAPS = ((real, np.asarray), (positive, _host_log), (unit_interval, _host_logit))
+
+
 def host_to_unconstrained(c: Constraint, x: object) -> object:
     """``c.to_unconstrained(x)``, in NumPy for a NumPy ``x`` and the elementwise built-ins.
 
@@ -124,8 +127,7 @@ def host_to_unconstrained(c: Constraint, x: object) -> object:
     each, measured). Values outside the domain come back non-finite, as from JAX.
     """
     if isinstance(x, np.ndarray | np.generic | float | int):
-        fn = {id(real): np.asarray, id(positive): _host_log, id(unit_interval): _host_logit}
-        f = fn.get(id(c))
+        f = next((f for b, f in _HOST_MAPS if c is b), None)
         if f is not None:
             dt = x.dtype if isinstance(x, np.ndarray | np.generic) else None
             return np.asarray(f(np.asarray(x, dt)))
