@@ -54,6 +54,9 @@ _FINISH = 1e-8  # the last step, applied without another evaluation, in standard
 _EXACT = 1e-10  # below this last step the weights before it give the covariance
 _NEWTON_FROM = 0.1  # non-canonical links: Newton steps below this decrement
 _FLAT_DROP = 0.05  # log-likelihood drop one standard error along the Newton step (else flat)
+# The returned coefficients' own Newton decrement (standard errors), checked after the loop:
+# the loop stops at 1e-8 or at a rounding floor below _STALL; above this it stopped short.
+_VERIFY = 1e-5
 
 # XLA:CPU's YNNPACK library fusions and MLIR fusion emitters cost this program compile time
 # and run time (see jaxmle._xla and jaxmle._mle); measured in benchmarks/glm.py.
@@ -422,7 +425,7 @@ def _glm_program(fam: Family, d: _Data, start: Any, max_iter: int, tol: float) -
     pt = st.acc
     coef = pt.beta + jnp.where(st.code == Status.OK, pt.step, 0.0)
     eta = _eta(d, coef)
-    mu, _, wu, _ = fam.working(eta)
+    mu, sc, wu, _ = fam.working(eta)
     pw = _mul(d.fw, d.vw, d.trials)
     w = wu if pw is None else pw * wu
     deviance, pearson = _deviance_pearson(fam, d, mu)
@@ -450,6 +453,7 @@ def _glm_program(fam: Family, d: _Data, start: Any, max_iter: int, tol: float) -
     else:  # the steps ended with the observed information: the expected one, at coef
         inv, singular = at_coef(None)
     status = _final_status(st.code, singular, flat)
+    status = _verified(status, _decrement(d, mu, sc, pw, inv, phi))
     alpha = fam.alpha if isinstance(fam, NegativeBinomial) else jnp.nan
     return GLMFit(
         coef=coef, cov=scale * inv, cov_unscaled=inv, scale=scale,
@@ -457,6 +461,24 @@ def _glm_program(fam: Family, d: _Data, start: Any, max_iter: int, tol: float) -
         pearson_chi2=pearson, llf=_llf(fam, d, mu, scale, nobs), nobs=nobs, df_model=df_model,
         df_resid=df_resid, iterations=st.it, status=status, converged=status == Status.OK,
     )  # fmt: skip
+
+
+def _decrement(d: _Data, mu: jax.Array, sc: jax.Array, pw: Any, inv: jax.Array,
+               phi: jax.Array) -> jax.Array:  # fmt: skip
+    """The Newton decrement at the returned coefficients: ``√(gᵀ(XᵀWX)⁻¹g/φ)``, in SEs.
+
+    Computed afresh from the score there, not from the loop's bookkeeping: the check that the
+    estimate is the score root the status claims (NaN where the information is not PD).
+    """
+    u = (d.y - mu) * sc
+    g = jnp.matmul(u if pw is None else pw * u, d.X, precision=_HIGHEST)
+    return jnp.sqrt(jnp.maximum(g @ (inv @ g), 0.0) / phi)
+
+
+def _verified(status: jax.Array, dec: jax.Array) -> jax.Array:
+    """``status``, with ``OK`` demoted to ``NOT_CONVERGED`` where the decrement is not small."""
+    short = (status == Status.OK) & ~(dec <= _VERIFY)
+    return jnp.where(short, Status.NOT_CONVERGED, status).astype(jnp.int32)
 
 
 def _final_status(code: jax.Array, singular: jax.Array, flat: jax.Array,
@@ -642,8 +664,16 @@ def _run(fam: Family, d: _Data, start: Any, max_iter: int) -> GLMFit:
         return _program_plain(fam, d, start, max_iter=max_iter)
     layout = (np.shape(d.X), np.dtype(d.X.dtype),
               isinstance(fam, NegativeBinomial) and fam.alpha is None)  # fmt: skip
-    return _outputs.unflatten(_program_cpu(fam, d, start, max_iter=max_iter, layout=layout),
-                              layout)  # fmt: skip
+    fit = _outputs.unflatten(_program_cpu(fam, d, start, max_iter=max_iter, layout=layout),
+                             layout)  # fmt: skip
+    if int(fit.status) != Status.NOT_CONVERGED or not np.all(np.isfinite(fit.coef)):
+        return fit
+    # Stopped short (the loop's test or the check of the returned point's score): once more
+    # from there, with the optimised program (a different compilation of the same loop).
+    again = _outputs.unflatten(
+        _program_cpu.optimised(fam, d, fit.coef[: d.X.shape[1]], max_iter=max_iter,
+                               layout=layout), layout)  # fmt: skip
+    return again._replace(iterations=again.iterations + fit.iterations)
 
 
 # --------------------------------------------------------------------------------------------

@@ -119,6 +119,10 @@ class TieredJit:
         self._quick.lower(*args, **kwargs)  # the trace (then shared with the optimised one)
         return self._full if _tracing.exact else self._quick
 
+    def optimised(self, *args: Any, **kwargs: Any) -> Any:
+        """The call on the optimised program, whatever the inputs' size (a second opinion)."""
+        return self._full(*args, **kwargs)
+
     def lower(self, *args: Any, **kwargs: Any) -> Any:
         """The optimised program's ``Lowered`` (see ``jax.jit(...).lower``)."""
         return self._full.lower(*args, **kwargs)
