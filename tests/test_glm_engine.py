@@ -188,7 +188,7 @@ def test_noncanonical_links_ours_is_the_score_root(data):
 # (RSS 310.61 against 307.30) from the optimum; not reproduced on this machine. Whatever the
 # path, the returned point's own score must now vouch for the status.
 _SCOTLAND_LOG_CI = np.array([5.65812720e+00, -2.37704061e-03, -1.00477297e-01, 4.81295588e-03,
-                             -6.66001412e-03, 8.17331450e-06, 2.97555513e-02, 1.17986913e-04])
+                             -6.66001412e-03, 8.17331450e-06, 2.97555513e-02, 1.17986913e-04])  # fmt: skip
 
 
 def _decrement_at(fam, X, y, coef) -> float:
