@@ -187,8 +187,9 @@ def test_noncanonical_links_ours_is_the_score_root(data):
 # coefficients for "scotland gaussian log" as OK after 5 iterations, 0.14 standard errors
 # (RSS 310.61 against 307.30) from the optimum; not reproduced on this machine. Whatever the
 # path, the returned point's own score must now vouch for the status.
-_SCOTLAND_LOG_CI = np.array([5.65812720e+00, -2.37704061e-03, -1.00477297e-01, 4.81295588e-03,
-                             -6.66001412e-03, 8.17331450e-06, 2.97555513e-02, 1.17986913e-04])  # fmt: skip
+_SCOTLAND_LOG_CI = np.array([
+    5.65812720e+00, -2.37704061e-03, -1.00477297e-01, 4.81295588e-03,
+    -6.66001412e-03, 8.17331450e-06, 2.97555513e-02, 1.17986913e-04])  # fmt: skip
 
 
 def _decrement_at(fam, X, y, coef) -> float:
@@ -446,6 +447,37 @@ def test_quasi_complete_separation_is_flat():
     assert int(fit.status) == Status.FLAT_DIRECTION
     ok = irls(F.Binomial(), X[:, :2], y)  # without the dummy: a finite MLE, converged
     assert int(ok.status) == Status.OK
+
+
+def _separated():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=50)
+    y = (x > 0).astype(float)
+    y[:5] = rng.integers(0, 2, 5)
+    y[x > 1.5] = 1.0
+    return np.column_stack([np.ones(50), x, x > 1.5]), y
+
+
+def test_host_finish_is_the_programs(data):
+    """A concrete CPU fit settles covariance, flat test and status on the host
+    (jaxmle._irls_host); under jit the program does: the same statuses and covariances."""
+    Xq, yq = _separated()
+    Xs, ys = data["scotland"]
+    Xp, yp = data["spector"]
+    zero_group = np.column_stack([np.ones(40), np.repeat([0.0, 1.0], 20)])
+    y0 = np.r_[np.zeros(20), np.arange(20) % 4].astype(float)  # a group of zero counts
+    cases = [(F.Binomial(), Xq, yq, Status.FLAT_DIRECTION), (F.Binomial(), Xp, yp, Status.OK),
+             (F.Binomial("probit"), Xp, yp, Status.OK), (F.Gamma(), Xs, ys, Status.OK),
+             (F.Poisson(), zero_group, y0, Status.SINGULAR),  # (the group's weights underflow)
+             (F.Binomial(), np.column_stack([Xp, Xp[:, 1]]), yp, Status.SINGULAR)]  # fmt: skip
+    for fam, X, y, expect in cases:
+        host = irls(fam, X, y)
+        prog = jax.jit(lambda X, y, fam=fam: irls(fam, X, y))(X, y)
+        assert int(host.status) == int(prog.status) == expect, fam
+        if expect == Status.OK:  # (two factorisations: Cholesky and the sweep; scotland's
+            # scaled information has condition ~1.5e5, so they agree to ~1e-10, not 1e-15)
+            np.testing.assert_allclose(host.cov, prog.cov, rtol=RTOL)
+            np.testing.assert_allclose(host.cov_unscaled, prog.cov_unscaled, rtol=RTOL)
 
 
 def test_warm_call_compiles_nothing(data):

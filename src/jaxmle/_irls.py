@@ -37,10 +37,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import _linalg, _outputs
+from . import _irls_host, _linalg, _outputs
 from ._errors import InputError
 from ._families import Binomial, Family, Gaussian, NegativeBinomial, Poisson, as_family
 from ._families import nb2_loglike as _nb2_loglike
+from ._irls_host import _FLAT_DROP, _VERIFY
 from ._status import Status
 from ._tiered import TieredJit
 from ._validation import as_array, check_same_length, is_traced
@@ -53,10 +54,6 @@ _STALL = 1e-6  # a decrement this small that stops shrinking is at the rounding 
 _FINISH = 1e-8  # the last step, applied without another evaluation, in standard errors
 _EXACT = 1e-10  # below this last step the weights before it give the covariance
 _NEWTON_FROM = 0.1  # non-canonical links: Newton steps below this decrement
-_FLAT_DROP = 0.05  # log-likelihood drop one standard error along the Newton step (else flat)
-# The returned coefficients' own Newton decrement (standard errors), checked after the loop:
-# the loop stops at 1e-8 or at a rounding floor below _STALL; above this it stopped short.
-_VERIFY = 1e-5
 
 # XLA:CPU's YNNPACK library fusions and MLIR fusion emitters cost this program compile time
 # and run time (see jaxmle._xla and jaxmle._mle); measured in benchmarks/glm.py.
@@ -419,7 +416,9 @@ def _llf(fam: Family, d: _Data, mu: jax.Array, scale: jax.Array, nobs: jax.Array
     return _sum(d.fw, fam.loglike_obs(d.y, mu, vw, scale, t))
 
 
-def _glm_program(fam: Family, d: _Data, start: Any, max_iter: int, tol: float) -> GLMFit:
+def _glm_program(fam: Family, d: _Data, start: Any, max_iter: int, tol: float,
+                 host: bool = False) -> Any:  # fmt: skip
+    """The fit; with ``host``, ``(fit, _Finish)`` for :func:`jaxmle._irls_host.finish`."""
     nobs, df_model, df_resid = _counts(d)
     st = _scoring(fam, d, start, df_resid, max_iter=max_iter, tol=tol)
     pt = st.acc
@@ -431,6 +430,27 @@ def _glm_program(fam: Family, d: _Data, start: Any, max_iter: int, tol: float) -
     deviance, pearson = _deviance_pearson(fam, d, mu)
     phi = _phi(fam, pearson, df_resid)
     scale = pearson / df_resid if fam.has_dispersion else jnp.ones_like(pearson)
+    alpha = fam.alpha if isinstance(fam, NegativeBinomial) else jnp.nan
+
+    def result(inv, status):
+        return GLMFit(
+            coef=coef, cov=scale * inv, cov_unscaled=inv, scale=scale,
+            alpha=jnp.asarray(alpha, mu.dtype), eta=eta, mu=mu, weights=w, deviance=deviance,
+            pearson_chi2=pearson, llf=_llf(fam, d, mu, scale, nobs), nobs=nobs,
+            df_model=df_model, df_resid=df_resid, iterations=st.it, status=status,
+            converged=status == Status.OK,
+        )  # fmt: skip
+
+    # The covariance at the last point evaluated for a canonical link, unless the step from it
+    # moves the weights by more than rounding (then XᵀWX once more, at coef); for the others
+    # (whose steps ended with the observed information) the expected one at coef.
+    keep = ((pt.dec <= _EXACT) | (st.code != Status.OK)) if fam.canonical else False
+    if host:  # the host inverts XᵀWX at coef where needed and runs the flat test
+        u = (d.y - mu) * sc
+        g = jnp.matmul(u if pw is None else pw * u, d.X, precision=_HIGHEST)
+        A = jnp.matmul((d.X * w[:, None]).T, d.X, precision=_HIGHEST)
+        fin = _Finish(A, g, jnp.asarray(keep), pt.singular, phi)
+        return result(pt.inv, st.code), fin
 
     def flat_test():
         return _flat_directions(fam, d, pt, w, pw, phi)
@@ -446,21 +466,22 @@ def _glm_program(fam: Family, d: _Data, start: Any, max_iter: int, tol: float) -
     def at_coef(_):
         return _inverse(jnp.matmul((d.X * w[:, None]).T, d.X, precision=_HIGHEST))
 
-    if fam.canonical:  # the covariance at the last point evaluated, unless the step from it
-        # moves the weights by more than rounding (then XᵀWX once more, at coef)
-        keep = (pt.dec <= _EXACT) | (st.code != Status.OK)
+    if fam.canonical:
         inv, singular = lax.cond(keep, lambda _: (pt.inv, pt.singular), at_coef, None)
-    else:  # the steps ended with the observed information: the expected one, at coef
+    else:
         inv, singular = at_coef(None)
     status = _final_status(st.code, singular, flat)
-    status = _verified(status, _decrement(d, mu, sc, pw, inv, phi))
-    alpha = fam.alpha if isinstance(fam, NegativeBinomial) else jnp.nan
-    return GLMFit(
-        coef=coef, cov=scale * inv, cov_unscaled=inv, scale=scale,
-        alpha=jnp.asarray(alpha, mu.dtype), eta=eta, mu=mu, weights=w, deviance=deviance,
-        pearson_chi2=pearson, llf=_llf(fam, d, mu, scale, nobs), nobs=nobs, df_model=df_model,
-        df_resid=df_resid, iterations=st.it, status=status, converged=status == Status.OK,
-    )  # fmt: skip
+    return result(inv, _verified(status, _decrement(d, mu, sc, pw, inv, phi)))
+
+
+class _Finish(NamedTuple):
+    """What :func:`jaxmle._irls_host.finish` needs from the program."""
+
+    A: jax.Array  # XᵀWX at coef
+    g: jax.Array  # the score at coef
+    keep: jax.Array  # the last point's inverse is the covariance
+    singular: jax.Array  # that inverse's singularity flag
+    phi: jax.Array  # the dispersion of standard-error units
 
 
 def _decrement(d: _Data, mu: jax.Array, sc: jax.Array, pw: Any, inv: jax.Array,
@@ -640,18 +661,20 @@ def _nb_program(fam: NegativeBinomial, d: _Data, start: Any, max_iter: int, tol:
     )  # fmt: skip
 
 
-def _program(fam: Family, d: _Data, start: Any, *, max_iter: int) -> GLMFit:
+def _program(fam: Family, d: _Data, start: Any, *, max_iter: int, host: bool = False) -> Any:
     tol = 1e-9 if d.X.dtype == jnp.float64 else 1e-4
     if isinstance(fam, NegativeBinomial) and fam.alpha is None:
         return _nb_program(fam, d, start, max_iter, tol)
-    return _glm_program(fam, d, start, max_iter, tol)
+    return _glm_program(fam, d, start, max_iter, tol, host)
 
 
 # A concrete call's GLMFit leaves the program as one vector (jaxmle._outputs).
 
 
 def _program_flat(fam: Family, d: _Data, start: Any, *, max_iter: int, layout: Any) -> jax.Array:
-    return _outputs.flatten(_program(fam, d, start, max_iter=max_iter), layout, d.X.dtype)
+    host = not layout[2]  # (NB2 with α estimated finishes in the program)
+    out = _program(fam, d, start, max_iter=max_iter, host=host)
+    return _outputs.flatten(out, layout, d.X.dtype)
 
 
 _program_cpu = TieredJit(_program_flat, static_argnames=("max_iter", "layout"),
@@ -664,16 +687,24 @@ def _run(fam: Family, d: _Data, start: Any, max_iter: int) -> GLMFit:
         return _program_plain(fam, d, start, max_iter=max_iter)
     layout = (np.shape(d.X), np.dtype(d.X.dtype),
               isinstance(fam, NegativeBinomial) and fam.alpha is None)  # fmt: skip
-    fit = _outputs.unflatten(_program_cpu(fam, d, start, max_iter=max_iter, layout=layout),
-                             layout)  # fmt: skip
+    fit = _finish(fam, d, _program_cpu(fam, d, start, max_iter=max_iter, layout=layout), layout)
     if int(fit.status) != Status.NOT_CONVERGED or not np.all(np.isfinite(fit.coef)):
         return fit
     # Stopped short (the loop's test or the check of the returned point's score): once more
     # from there, with the optimised program (a different compilation of the same loop).
-    again = _outputs.unflatten(
-        _program_cpu.optimised(fam, d, fit.coef[: d.X.shape[1]], max_iter=max_iter,
-                               layout=layout), layout)  # fmt: skip
+    restart = fit.coef[: d.X.shape[1]]
+    again = _finish(fam, d, _program_cpu.optimised(fam, d, restart, max_iter=max_iter,
+                                                   layout=layout), layout)  # fmt: skip
     return again._replace(iterations=again.iterations + fit.iterations)
+
+
+def _finish(fam: Family, d: _Data, flat: jax.Array, layout: Any) -> GLMFit:
+    out = _outputs.unflatten(flat, layout)
+    if layout[2]:
+        return out
+    fit, fin = out
+    return _irls_host.finish(fam, d, fit, fin.A, fin.g, bool(fin.keep), bool(fin.singular),
+                             float(fin.phi))  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
