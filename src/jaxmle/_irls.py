@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import _irls_host, _linalg, _outputs
+from . import _irls_groups, _irls_host, _linalg, _outputs
 from ._errors import InputError
 from ._families import Binomial, Family, Gaussian, NegativeBinomial, Poisson, as_family
 from ._families import nb2_loglike as _nb2_loglike
@@ -822,6 +822,13 @@ def irls(
         _check_values(fam, ya, opt)
     off = _offset(opt["offset"], opt["exposure"])
     d = _Data(Xa, ya, off, opt["freq_weights"], opt["var_weights"], opt["trials"])
+    if not traced and _irls_groups.collapsible(fam, d):  # the sufficient-statistics path
+        groups = _irls_groups.find(d.X, d.offset)
+        if groups is not None:
+            def run(small: _Data) -> GLMFit:
+                return _run(fam, small, start, int(max_iter))
+
+            return _irls_groups.fit(fam, d, groups, run)
     return _run(fam, d, start, int(max_iter))
 
 
