@@ -81,6 +81,10 @@ MARK = "GLM_JSON "
 SIZES = ((500, 10), (2_000, 20), (10_000, 50), (1_000_000, 20))
 QUICK = ((500, 10), (2_000, 20))
 KINDS = ("poisson", "logistic")
+# Contingency tables: 1,000,000 rows of three categorical factors (10 x 8 x 5 levels, 400
+# cells; p = 21 with treatment coding), where jaxmle collapses repeated rows (its
+# sufficient-statistics path); "jaxmle rows" is the same call on every row.
+TABLES = (("poisson-table", 1_000_000, 21), ("logistic-table", 1_000_000, 21))
 _COMPILE = "/jax/core/compile/backend_compile_duration"
 
 
@@ -102,11 +106,13 @@ def _calls(kind: str, X, y) -> dict:
     import statsmodels.api as sm
 
     import jaxmle.families as F  # noqa: N812 - as sm.families
+    from jaxmle import _irls_groups
     from jaxmle._irls import irls
 
-    fam = F.Poisson() if kind == "poisson" else F.Binomial()
-    gfam = glmax.Poisson() if kind == "poisson" else glmax.Binomial()
-    smfam = sm.families.Poisson() if kind == "poisson" else sm.families.Binomial()
+    pois = kind.startswith("poisson")
+    fam = F.Poisson() if pois else F.Binomial()
+    gfam = glmax.Poisson() if pois else glmax.Binomial()
+    smfam = sm.families.Poisson() if pois else sm.families.Binomial()
     fitters = {"glmax": glmax.IRLSFitter(), "glmax tight": glmax.IRLSFitter(tol=1e-10)}
 
     def jaxmle_extract(r):
@@ -135,6 +141,17 @@ def _calls(kind: str, X, y) -> dict:
         }
 
     calls = {"jaxmle": (lambda: jax.block_until_ready(irls(fam, X, y)), jaxmle_extract)}
+    if kind.endswith("table"):
+        find = _irls_groups.find
+
+        def every_row():
+            _irls_groups.find = lambda *a: None
+            try:
+                return jax.block_until_ready(irls(fam, X, y))
+            finally:
+                _irls_groups.find = find
+
+        calls["jaxmle rows"] = (every_row, jaxmle_extract)
     for row, fitter in fitters.items():
         calls[row] = (lambda fitter=fitter: jax.block_until_ready(glmax.fit(gfam, X, y,
                                                                             fitter=fitter)),
@@ -212,10 +229,18 @@ def make_data(kind: str, n: int, p: int, seed: int = 0):
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    X = np.column_stack([np.ones(n), 0.3 * rng.standard_normal((n, p - 1))])
+    if kind.endswith("table"):
+        cols = [np.ones(n)]
+        for levels in (10, 8, 5):
+            f = rng.integers(0, levels, n)
+            cols += [f == j for j in range(1, levels)]
+        X = np.column_stack(cols).astype(float)
+    else:
+        X = np.column_stack([np.ones(n), 0.3 * rng.standard_normal((n, p - 1))])
+    assert X.shape[1] == p
     beta = 0.3 * rng.standard_normal(p)
     eta = X @ beta
-    if kind == "poisson":
+    if kind.startswith("poisson"):
         y = rng.poisson(np.exp(eta)).astype(float)
     else:
         y = (rng.uniform(size=n) < 1.0 / (1.0 + np.exp(-eta))).astype(float)
@@ -228,7 +253,7 @@ def reference(kind: str, X, y):
 
     def parts(b):
         eta = X @ b
-        if kind == "poisson":
+        if kind.startswith("poisson"):
             mu = np.exp(eta)
             return np.sum(y * eta - mu), X.T @ (y - mu), mu
         mu = 1.0 / (1.0 + np.exp(-eta))
@@ -236,7 +261,7 @@ def reference(kind: str, X, y):
         return ll, X.T @ (y - mu), mu * (1.0 - mu)
 
     b = np.zeros(X.shape[1])
-    if kind == "poisson":
+    if kind.startswith("poisson"):
         b[0] = np.log(np.mean(y))
     ll, g, w = parts(b)
     for _ in range(100):
@@ -355,6 +380,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="500x10 and 2,000x20 only")
     ap.add_argument("--sizes", default=None, help="comma-separated NxP, e.g. 500x10,2000x20")
     ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/glm.json)")
+    ap.add_argument("--tables", action="store_true",
+                    help="only the two 1,000,000-row contingency tables (in the full run too)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--data", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -367,11 +394,15 @@ def main() -> None:
         sizes = QUICK if args.quick else SIZES
     load0 = os.getloadavg()
     t0 = time.perf_counter()
+    todo = [(kind, n, p) for n, p in sizes for kind in KINDS]
+    if args.tables:
+        todo = list(TABLES)
+    elif not args.quick and not args.sizes:
+        todo += TABLES
     cases = []
-    for n, p in sizes:
-        for kind in KINDS:
-            cases.append(run_case(kind, n, p))
-            print(table(cases[-1:]).split("\n", 2)[-1], flush=True)
+    for kind, n, p in todo:
+        cases.append(run_case(kind, n, p))
+        print(table(cases[-1:]).split("\n", 2)[-1], flush=True)
     text = table(cases)
     print("\n" + text)
     meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "quick": args.quick,
@@ -382,7 +413,8 @@ def main() -> None:
         f"\nload average {load0[0]:.1f} -> {meta['loadavg_end'][0]:.1f}; "
         f"{meta['total_s']:.0f} s in all"
     )
-    default = "glm_quick.json" if args.quick and not args.sizes else "glm.json"
+    default = ("glm_tables.json" if args.tables
+               else "glm_quick.json" if args.quick and not args.sizes else "glm.json")  # fmt: skip
     path = pathlib.Path(args.out) if args.out else HERE / "results" / default
     if args.sizes and not args.out:
         print("(--sizes without --out: no JSON written)")
