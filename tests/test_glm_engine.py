@@ -610,3 +610,41 @@ def test_formula_glm_on_a_table_is_statsmodels(table):
     assert rel(res.llf, ref.llf) < RTOL and rel(res.llnull, ref.llnull) < RTOL
     np.testing.assert_allclose(res.resid_deviance, ref.resid_deviance, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(res.fittedvalues, ref.fittedvalues, rtol=1e-9)
+
+
+# --------------------------------------------------------------------------------------------
+# Row counts in buckets (jaxmle._irls_shapes): a new n in a compiled bucket compiles nothing.
+
+
+def _poisson_rows(n, seed):
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, 3))])
+    return X, rng.poisson(np.exp(X @ np.array([0.3, 0.2, -0.1, 0.15]))).astype(float)
+
+
+def test_a_new_n_in_a_compiled_bucket_compiles_nothing(monkeypatch):
+    from jaxmle import _irls_shapes
+
+    assert [_irls_shapes.bucket(n) for n in (63, 64, 1000, 1024, 1025, 1537)] == [
+        0, 64, 1024, 1024, 1280, 1792]  # fmt: skip
+    irls(F.Poisson(), *_poisson_rows(1000, 0))
+    fits = {}
+    with compiles() as c:
+        for n in (1001, 1010, 1024):  # all in the bucket of 1,024 rows
+            X, y = _poisson_rows(n, n)
+            fits[n] = (irls(F.Poisson(), X, y, freq_weights=np.ones(n)),
+                       irls(F.Binomial(), X, (y > 1).astype(float)))  # fmt: skip
+            jax.block_until_ready(fits[n])
+    assert c["n"] == 1  # the Binomial's program once (the Poisson one was compiled above)
+    monkeypatch.setenv("JAXMLE_BUCKETS", "0")
+    for n, pair in fits.items():
+        X, y = _poisson_rows(n, n)
+        exact = (irls(F.Poisson(), X, y, freq_weights=np.ones(n)),
+                 irls(F.Binomial(), X, (y > 1).astype(float)))  # fmt: skip
+        for a, b in zip(pair, exact, strict=True):
+            assert int(a.status) == int(b.status) == Status.OK
+            assert a.mu.shape == (n,) and float(a.nobs) == n == float(b.nobs)
+            assert float(a.df_resid) == n - 4
+            for field in ("coef", "cov", "mu", "weights", "llf", "deviance", "pearson_chi2"):
+                np.testing.assert_allclose(getattr(a, field), getattr(b, field), rtol=1e-11,
+                                           err_msg=field)  # fmt: skip

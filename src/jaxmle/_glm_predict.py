@@ -1,32 +1,25 @@
-"""GLM prediction and average marginal effects: :class:`GLMPrediction`, :class:`GLMMargins`.
+"""GLM prediction: :class:`GLMPrediction` and the design and linear predictor of new data.
 
-The machinery behind :meth:`jaxmle.GLMResults.predict`, ``get_prediction`` and
-``get_margeff``, given the fitted pieces it needs (the design, coefficients, covariance,
-offsets and the family's host functions, :class:`jaxmle._glm_host._Host`) rather than the
-results object. New data are encoded like the fitted data (:func:`jaxmle._design.new_exog`); a
-category the fit did not see is an error, not the reference level. Predictions are host-side
-NumPy. Marginal effects differentiate the average effect with ``jax.jacobian`` in one small
-jitted program per design shape (:func:`_margeff_program`).
+The machinery behind :meth:`jaxmle.GLMResults.predict` and ``get_prediction``, given the fitted
+pieces it needs (the design, coefficients, covariance, offsets and the family's host functions,
+:class:`jaxmle._glm_host._Host`) rather than the results object. New data are encoded like the
+fitted data (:func:`jaxmle._design.new_exog`); a category the fit did not see is an error, not
+the reference level. Host-side NumPy. (Marginal effects are in :mod:`jaxmle._margeff`.)
 """
 
 from __future__ import annotations
 
-import functools
 import warnings
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from . import _design
 from ._design import Design
 from ._errors import InputError
 from ._glm_host import _check_option, _Host
-from ._results import TextSummary, params_table
 
-__all__ = ["GLMMargins", "GLMPrediction", "average_margins", "mean_prediction",
-           "predict_design"]  # fmt: skip
+__all__ = ["GLMPrediction", "mean_prediction", "predict_design"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,132 +190,3 @@ class GLMPrediction:
         return pd.DataFrame({"mean": self.predicted_mean, "mean_se": self.se_mean,
                              "mean_ci_lower": ci[:, 0], "mean_ci_upper": ci[:, 1]},
                             index=self.row_labels)  # fmt: skip
-
-
-# --------------------------------------------------------------------------------------------
-# Average marginal effects.
-
-
-@functools.partial(jax.jit, static_argnames=("keep", "link", "at"))
-def _margeff_program(coef, X, offset, *, keep, link, at):
-    """The average effects on columns ``keep`` and their Jacobian in the coefficients."""
-    idx = np.asarray(keep, dtype=int)
-
-    def ame(b):
-        if at == "mean":
-            eta = jnp.mean(X, axis=0) @ b + jnp.mean(offset)
-            return link.deriv_inverse(eta) * b[idx]
-        return jnp.mean(link.deriv_inverse(X @ b + offset)) * b[idx]
-
-    return ame(coef), jax.jacobian(ame)(coef)
-
-
-def average_margins(coef: np.ndarray, X: np.ndarray, offset: np.ndarray, cov: np.ndarray,
-                    link: Any, param_names: Any, pandas: bool, at: str,
-                    method: str) -> GLMMargins:  # fmt: skip
-    """Average marginal effects of the non-constant columns, with delta-method inference.
-
-    Args:
-        coef: the ``(p,)`` coefficients (α excluded).
-        X: the fitted ``(n, p)`` design.
-        offset: the fitted rows' ``(n,)`` total offset (zeros without one).
-        cov: the coefficients' ``(p, p)`` covariance.
-        link: the engine's link object (its JAX ``deriv_inverse``).
-        param_names: the parameters' names (the first ``p`` are the columns').
-        pandas: whether the fit's input was pandas.
-        at: ``"overall"`` or ``"mean"`` (checked by the caller).
-        method: ``"dydx"`` (checked by the caller).
-
-    Returns:
-        A :class:`GLMMargins`.
-    """
-    keep = tuple(int(j) for j in np.flatnonzero(X.var(axis=0) != 0))
-    effect, jac = _margeff_program(jnp.asarray(coef), jnp.asarray(X), jnp.asarray(offset),
-                                   keep=keep, link=link, at=at)  # fmt: skip
-    effect, jac = np.asarray(effect), np.asarray(jac)
-    cov = jac @ cov @ jac.T
-    names = [param_names[j] for j in keep]
-    return GLMMargins(effect, np.sqrt(np.diag(cov)), cov, names, pandas, at, method)
-
-
-class GLMMargins:
-    """Average marginal effects with delta-method inference (statsmodels' ``DiscreteMargins``).
-
-    Attributes:
-        margeff: the effects, one per non-constant column.
-        margeff_se: their standard errors.
-        margeff_cov: their covariance ``J V Jᵀ``.
-        names: the columns' names.
-    """
-
-    def __init__(self, effect, se, cov, names, pandas, at, method) -> None:
-        self.margeff = effect
-        self.margeff_se = se
-        self.margeff_cov = cov
-        self.names = list(names)
-        self._pandas = pandas
-        self.margeff_options = {"at": at, "method": method}
-
-    @property
-    def tvalues(self) -> np.ndarray:
-        """The z statistics ``margeff / margeff_se``."""
-        return self.margeff / self.margeff_se
-
-    @property
-    def pvalues(self) -> np.ndarray:
-        """Two-sided normal p-values."""
-        import scipy.stats
-
-        return 2.0 * scipy.stats.norm.sf(np.abs(self.tvalues))
-
-    def conf_int(self, alpha: float = 0.05) -> np.ndarray:
-        """Wald intervals ``margeff ± q·margeff_se`` at level ``1 − alpha``.
-
-        Args:
-            alpha: one minus the confidence level.
-
-        Returns:
-            ``(k, 2)`` lower and upper bounds.
-        """
-        import scipy.stats
-
-        if not 0.0 < alpha < 1.0:
-            raise InputError(f"`alpha` must be in (0, 1), e.g. 0.05 for 95%; got {alpha!r}.")
-        q = float(scipy.stats.norm.ppf(1 - alpha / 2))
-        return np.column_stack([self.margeff - q * self.margeff_se,
-                                self.margeff + q * self.margeff_se])  # fmt: skip
-
-    def summary_frame(self, alpha: float = 0.05) -> Any:
-        """The table: dy/dx, Std. Err., z, Pr(>|z|), Conf. Int. Low, Cont. Int. Hi.
-
-        Args:
-            alpha: one minus the intervals' confidence level.
-
-        Returns:
-            A pandas DataFrame indexed by the columns' names (statsmodels' column labels,
-            including its ``"Cont. Int. Hi."``).
-        """
-        import pandas as pd
-
-        ci = self.conf_int(alpha)
-        return pd.DataFrame(
-            np.column_stack([self.margeff, self.margeff_se, self.tvalues, self.pvalues, ci]),
-            columns=["dy/dx", "Std. Err.", "z", "Pr(>|z|)", "Conf. Int. Low", "Cont. Int. Hi."],
-            index=self.names,
-        )
-
-    def summary(self, alpha: float = 0.05) -> TextSummary:
-        """A printable table of the marginal effects.
-
-        Args:
-            alpha: one minus the intervals' confidence level.
-
-        Returns:
-            A :class:`~jaxmle._results.TextSummary`.
-        """
-        ci = self.conf_int(alpha)
-        head = (f"Average Marginal Effects (at={self.margeff_options['at']}, "
-                f"method={self.margeff_options['method']})").center(78)  # fmt: skip
-        cols = (self.margeff, self.margeff_se, self.tvalues, self.pvalues, ci[:, 0], ci[:, 1])
-        table = params_table(self.names, cols, False, alpha)
-        return TextSummary(head + "\n" + "=" * 78 + "\n" + table)

@@ -7,7 +7,7 @@ and returns a :class:`GLMResults` with statsmodels' names and conventions (stats
 named ``params``/``bse``/``pvalues``/``conf_int``, the four residuals, ``llf``, ``llnull``,
 ``deviance``, ``null_deviance``, ``pearson_chi2``, ``aic``/``bic``, pseudo R², the
 likelihood-ratio test against the constant-only model, ``predict`` and ``get_prediction`` on new
-data, average marginal effects with delta-method standard errors (``get_margeff``), and a
+data, marginal effects with delta-method standard errors (``get_margeff``), and a
 ``summary()`` in statsmodels' layout.
 
 Where the work happens. The fit is one jitted program (the engine's; a warm call compiles
@@ -16,13 +16,14 @@ deviance, sandwich covariances and predictions cost microseconds and compile not
 shape. The formulas are statsmodels' (and the engine's :mod:`jaxmle._families`; a test checks
 the two agree). The constant-only model behind ``llnull`` is computed on first access: in closed
 form (the weighted mean, as statsmodels does) without an offset or exposure, else fitted by the
-same engine. Marginal effects differentiate the average effect with ``jax.jacobian`` in one
-small jitted program per design shape.
+same engine. Cluster and HAC covariances (:mod:`jaxmle._sandwich`) and marginal effects
+(:mod:`jaxmle._margeff`, closed-form Jacobians) are host-side NumPy too.
 
 Where the code is. This module holds :func:`glm`, its input preparation and
 :class:`GLMResults`; the families' host-side NumPy functions are in :mod:`jaxmle._glm_host`, and
-prediction and marginal effects (:class:`GLMPrediction`, :class:`GLMMargins`, re-exported
-here) in :mod:`jaxmle._glm_predict`, which :class:`GLMResults` calls with the fitted pieces.
+prediction (:class:`GLMPrediction`) in :mod:`jaxmle._glm_predict` and marginal effects
+(:class:`GLMMargins`) in :mod:`jaxmle._margeff` (both re-exported here), which
+:class:`GLMResults` calls with the fitted pieces.
 """
 
 from __future__ import annotations
@@ -41,21 +42,17 @@ from ._design import Design
 from ._errors import InputError
 from ._families import Family, Gaussian, NegativeBinomial, as_family
 from ._glm_host import _check_option, _Host, _inv_sym, _special
-from ._glm_predict import (
-    GLMMargins,
-    GLMPrediction,
-    average_margins,
-    mean_prediction,
-    predict_design,
-)
+from ._glm_predict import GLMPrediction, mean_prediction, predict_design
 from ._irls import irls
+from ._margeff import AT, METHODS, GLMMargins, marginal_effects
 from ._results import RegressionResults, TextSummary, header_table
+from ._sandwich import CovSpec, check_cov_kwds, robust_cov, warn_if_negative
 from ._status import Status, status_message
 from ._validation import warn_if_float32
 
 __all__ = ["GLMMargins", "GLMPrediction", "GLMResults", "glm"]
 
-_COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3")
+_COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster", "HAC")
 _MISSING = ("drop", "raise", "none")
 
 # statsmodels' class names of the links, as its summary prints them.
@@ -190,8 +187,8 @@ def _prepare(formula_or_y, data, family, offset, exposure, freq_weights, var_wei
 
 def glm(formula_or_y: Any, data: Any = None, *, family: Any = None, offset: Any = None,
         exposure: Any = None, freq_weights: Any = None, var_weights: Any = None,
-        cov_type: str = "nonrobust", max_iter: int = 100,
-        missing: str = "drop") -> GLMResults:  # fmt: skip
+        cov_type: str = "nonrobust", cov_kwds: dict[str, Any] | None = None,
+        max_iter: int = 100, missing: str = "drop") -> GLMResults:  # fmt: skip
     """Fits a generalised linear model by IRLS, from a formula on a DataFrame or from arrays.
 
     ``glm("y ~ x1 + C(g)", df, family=...)`` encodes the formula with formulaic (an intercept
@@ -219,6 +216,15 @@ def glm(formula_or_y: Any, data: Any = None, *, family: Any = None, offset: Any 
             ``"HC1"`` (HC0 × n/(n − k)), ``"HC2"``/``"HC3"`` (scores divided by
             ``(1 − hᵢ)^{1/2}``/``(1 − hᵢ)``, hᵢ the IRLS hat values). statsmodels 0.15's GLM
             returns HC0 for all four names; here HC1–HC3 are the corrected ones.
+            ``"cluster"`` (CRV1, one- or two-way) and ``"HAC"`` (Newey–West): the same
+            bread and scores, statsmodels' conventions (:mod:`jaxmle._sandwich`).
+        cov_kwds: the settings of ``cluster``/``HAC``, as statsmodels' ``fit(cov_kwds=...)``:
+            ``{"groups": g}`` (one cluster label per data row: an array, a Series, a column
+            name of a formula's ``data``, or two of them for two-way; rows dropped for missing
+            values are dropped from ``g`` too), ``"use_correction"`` (default True:
+            ``G/(G − 1)·(n − 1)/(n − k)``), ``"df_correction"``; ``{"maxlags": L}`` with
+            ``"kernel"`` (``"bartlett"``, the default, or ``"uniform"``) and
+            ``"use_correction"`` (default False: none; True: ``n/(n − k)``).
         max_iter: the IRLS iteration cap.
         missing: ``"drop"`` rows with a missing or non-finite value in the response, the
             design or the per-row arrays (statsmodels' ``missing="drop"``), ``"raise"`` an
@@ -257,8 +263,11 @@ def glm(formula_or_y: Any, data: Any = None, *, family: Any = None, offset: Any 
         )
     design, d = _prepare(formula_or_y, data, family, offset, exposure, freq_weights,
                          var_weights, missing)  # fmt: skip
+    spec = check_cov_kwds(cov_type, cov_kwds, design, data)
     fit = _fit(family, design.X, d, int(max_iter))
-    res = GLMResults(design, fit, family, d, cov_type=cov_type, max_iter=int(max_iter))
+    res = GLMResults(design, fit, family, d, cov_type=cov_type, max_iter=int(max_iter),
+                     cov_spec=spec)  # fmt: skip
+    warn_if_negative(res._cov, res.param_names, spec, stacklevel=2)
     if not res.converged:
         what = "covariance is not valid" if int(fit.status) == 0 else "fit is not converged"
         warnings.warn(f"glm: the {what}: {status_message(res.status)}", RuntimeWarning,
@@ -313,8 +322,10 @@ class GLMResults(RegressionResults):
     method = "IRLS"
 
     def __init__(self, design: Design, fit: Any, family: Family, data: _Data, *,
-                 cov_type: str = "nonrobust", max_iter: int = 100) -> None:  # fmt: skip
+                 cov_type: str = "nonrobust", max_iter: int = 100,
+                 cov_spec: CovSpec | None = None) -> None:  # fmt: skip
         self.family = family
+        self._cov_spec = cov_spec
         self._data = data
         self._max_iter = max_iter
         self.alpha_estimated = isinstance(family, NegativeBinomial) and family.alpha is None
@@ -363,6 +374,7 @@ class GLMResults(RegressionResults):
         return off if d.exposure is None else off + np.log(d.exposure)
 
     def _robust_cov(self, X: np.ndarray, fit: Any, cov_type: str, k: int) -> np.ndarray:
+        """HC0–HC3, cluster or HAC: observed-Hessian bread, per-row scores at scale 1."""
         d, h = self._data, self._host
         eta, mu = np.asarray(fit.eta, float), np.asarray(fit.mu, float)
         fw = self._ones_or(d.freq_weights)
@@ -382,6 +394,8 @@ class GLMResults(RegressionResults):
             obs = w * (d1 * d1 / v - r * (d2 / v - d1 * d1 * dv / (v * v)))
             bread = _inv_sym((X * obs[:, None]).T @ X)
         inv_fw = np.divide(1.0, fw, out=np.zeros_like(fw), where=fw > 0)
+        if self._cov_spec is not None:  # cluster sums scores as they are; HAC divides by √f
+            return robust_cov(bread, scores, self._cov_spec, np.sqrt(inv_fw))
         factor = inv_fw
         if cov_type in ("HC2", "HC3"):
             wexp = w * d1 * d1 / v  # IRLS working weights (R's sandwich::vcovHC hat values)
@@ -396,6 +410,33 @@ class GLMResults(RegressionResults):
         if cov_type == "HC1":
             cov = cov * self.wnobs / (self.wnobs - k)
         return 0.5 * (cov + cov.T)
+
+    @property
+    def cov_kwds(self) -> dict[str, Any]:
+        """The covariance's settings, with statsmodels' ``description`` sentence."""
+        if self._cov_spec is not None:
+            return self._cov_spec.kwds()
+        if self.cov_type == "nonrobust":
+            return {"description": "Standard Errors assume that the covariance matrix of the "
+                    "errors is correctly specified."}  # fmt: skip
+        return {"description": f"Standard Errors are heteroscedasticity robust ({self.cov_type})"}
+
+    @property
+    def n_groups(self) -> Any:
+        """The number of clusters (a pair for two-way) for ``cov_type="cluster"``, else None."""
+        if self._cov_spec is None or self._cov_spec.cov_type != "cluster":
+            return None
+        g = self._cov_spec.n_groups
+        return g if len(g) > 1 else g[0]
+
+    @property
+    def df_resid_inference(self) -> float:
+        """The inference degrees of freedom: ``G − 1`` for cluster, else ``df_resid``.
+
+        Informational for a GLM: its tests and intervals are z-based (``use_t`` False).
+        """
+        return self.df_resid if self._cov_spec is None else \
+            self._cov_spec.df_inference(self.df_resid)  # fmt: skip
 
     # -- fitted values and residuals ------------------------------------------------------
     @cached_property
@@ -634,25 +675,45 @@ class GLMResults(RegressionResults):
         return mean_prediction(X, eta, labels, self._cov[:p, :p], self._host)
 
     # -- marginal effects -----------------------------------------------------------------
-    def get_margeff(self, at: str = "overall", method: str = "dydx") -> GLMMargins:
-        """Average marginal effects ``dE[y]/dx`` with delta-method standard errors.
+    def get_margeff(self, at: str = "overall", method: str = "dydx", *, dummy: bool = False,
+                    count: bool = False) -> GLMMargins:  # fmt: skip
+        """Marginal effects of the regressors with delta-method standard errors.
 
-        statsmodels' discrete ``get_margeff`` conventions (``Logit``, ``Probit``, ``Poisson``,
-        ``NegativeBinomial``): for each non-constant column ``j``, ``at="overall"`` averages
-        ``μ′(ηᵢ) βⱼ`` over the fitted rows (unweighted, as statsmodels; the offset is part of
-        ηᵢ); ``at="mean"`` evaluates it at the column means. Every column is treated as
-        continuous (statsmodels' ``dummy=False``). The standard errors are ``√diag(J V Jᵀ)``
-        with ``J = ∂AME/∂β`` from ``jax.jacobian`` and ``V`` the coefficients' covariance.
+        statsmodels' ``get_margeff`` (its GLM's and its discrete ``Logit``, ``Probit``,
+        ``Poisson`` and ``NegativeBinomial``'s, whose coefficients these are): for each
+        non-constant column ``j``, ``dydx`` is ``μ′(η) βⱼ``, averaged over the fitted rows
+        (``at="overall"``, unweighted) or evaluated at the columns' means, medians or zero;
+        ``eyex``/``dyex``/``eydx`` are the elasticities ``∂log μ/∂log xⱼ``, ``∂μ/∂log xⱼ`` and
+        ``∂log μ/∂xⱼ``, transformed row by row. ``dummy``/``count`` replace the derivative of a
+        0/1 column by the change from 0 to 1, and of a count column by half the change from
+        ``x − 1`` to ``x + 1``. Standard errors ``√diag(J V Jᵀ)``: ``J`` the effects' Jacobian
+        in the coefficients (closed form), ``V`` their covariance (this fit's ``cov_type``).
+        The offset stays in η (statsmodels' GLM refuses margins with an offset); see
+        :mod:`jaxmle._margeff`.
 
         Args:
-            at: ``"overall"`` or ``"mean"``.
-            method: ``"dydx"`` (the only one offered).
+            at: ``"overall"``, ``"mean"``, ``"median"`` or ``"zero"``.
+            method: ``"dydx"``, ``"eyex"``, ``"dyex"`` or ``"eydx"``.
+            dummy: discrete changes for 0/1 columns (not with ``eyex``/``dyex`` or
+                ``at="median"``/``"zero"``, as statsmodels).
+            count: discrete changes for count columns (the same restrictions).
 
         Returns:
-            A :class:`GLMMargins`.
+            A :class:`GLMMargins` (``summary()``, ``summary_frame()``, ``conf_int()``).
+
+        Example:
+            >>> import jax, numpy as np, pandas as pd
+            >>> jax.config.update("jax_enable_x64", True)
+            >>> df = pd.DataFrame({"y": [0, 1, 0, 1, 1, 1.0], "x": [0, 1, 2, 1, 4, 3.0]})
+            >>> m = glm("y ~ x", df, family="binomial").get_margeff(method="eydx")
+            >>> m.margeff.round(4).tolist()
+            [0.3357]
         """
-        at = _check_option(at, "at", ("overall", "mean"))
-        _check_option(method, "method", ("dydx",))
+        at = _check_option(at, "at", AT)
+        method = _check_option(method, "method", METHODS)
+        for name, v in (("dummy", dummy), ("count", count)):
+            if not isinstance(v, bool | np.bool_):
+                raise InputError(f"`{name}` must be True or False; got {v!r}.")
         d = self._data
         if d.freq_weights is not None or d.var_weights is not None:
             warnings.warn("weights are not taken into account by margeff (statsmodels' "
@@ -660,9 +721,12 @@ class GLMResults(RegressionResults):
         off = self._offset_total
         off = np.zeros(len(d.y)) if off is None else off
         p = len(self._coef)
-        return average_margins(self._coef, self.design.X, off, self._cov[:p, :p],
-                               self.family.link, self.param_names, self.design.pandas, at,
-                               method)  # fmt: skip
+        effect, cov, info = marginal_effects(self._coef, self.design.X, off, self._cov[:p, :p],
+                                             self._host, at, method, bool(dummy),
+                                             bool(count))  # fmt: skip
+        names = [self.param_names[j] for j in info["keep"]]
+        return GLMMargins(effect, cov, names, self.design.pandas, at, method,
+                          self.design.y_name, info)  # fmt: skip
 
     # -- presentation ---------------------------------------------------------------------
     def summary(self, alpha: float = 0.05) -> TextSummary:

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import _irls_groups, _irls_host, _linalg, _outputs
+from . import _irls_groups, _irls_host, _irls_shapes, _linalg, _outputs
 from ._errors import InputError
 from ._families import Binomial, Family, Gaussian, NegativeBinomial, Poisson, as_family
 from ._families import nb2_loglike as _nb2_loglike
@@ -683,7 +683,18 @@ _program_plain = jax.jit(_program, static_argnames=("max_iter",))
 
 
 def _run(fam: Family, d: _Data, start: Any, max_iter: int) -> GLMFit:
-    if _traced(*d, start, fam) or jax.default_backend() != "cpu":
+    if _traced(*d, start, fam):
+        return _program_plain(fam, d, start, max_iter=max_iter)
+    n = d.X.shape[0]
+    rows = _irls_shapes.bucket(n)  # (a new n in a compiled bucket compiles nothing)
+    if rows:  # (at the bucket's own size too: frequency weights in every fit of the bucket)
+        return _irls_shapes.unpad(_run_concrete(fam, _irls_shapes.pad(d, rows), start,
+                                                max_iter), n)  # fmt: skip
+    return _run_concrete(fam, d, start, max_iter)
+
+
+def _run_concrete(fam: Family, d: _Data, start: Any, max_iter: int) -> GLMFit:
+    if jax.default_backend() != "cpu":
         return _program_plain(fam, d, start, max_iter=max_iter)
     layout = (np.shape(d.X), np.dtype(d.X.dtype),
               isinstance(fam, NegativeBinomial) and fam.alpha is None)  # fmt: skip

@@ -115,9 +115,9 @@ def finish(fam: Any, d: Any, fit: Any, A: np.ndarray, g: np.ndarray, keep: bool,
         status = Status.SINGULAR
     elif ok and not fam.has_dispersion:
         pw = _prior_weights(d)
-        wu = np.asarray(fit.weights) if pw is None else np.asarray(fit.weights) / pw
-        if pw is not None:
-            wu = wu[pw > 0]
+        wu = np.asarray(fit.weights)
+        if pw is not None:  # (rows of weight 0, padding among them, say nothing)
+            wu = wu[pw > 0] / pw[pw > 0]
         if wu.size and np.min(wu) <= 1e-6 * np.max(wu) and _flat(fam, d, fit, inv, g, pw):
             status = Status.FLAT_DIRECTION
     if status == Status.OK:

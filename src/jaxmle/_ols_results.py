@@ -19,8 +19,11 @@ accuracy checks of :func:`jaxmle.closed_form.ols` on one small transfer, and eve
 Conventions (statsmodels'): the model has a constant when a column is a non-zero constant or
 the columns span one (``C(g) - 1``); without one, R² and ESS are uncentered. Weights are inverse
 variances, ``y_i ~ N(x_iᵀβ, σ²/w_i)``. ``nonrobust`` tests use Student's t on ``df_resid``;
-the HC covariances use the normal (statsmodels' ``use_t=False`` default for robust covariances)
-and an F-statistic that is the Wald test of all slopes in that covariance.
+the robust covariances (HC0–HC3, cluster, HAC) use the normal (statsmodels' ``use_t=False``
+default for robust covariances) and an F-statistic that is the Wald test of all slopes in that
+covariance, on ``G − 1`` denominator degrees of freedom for cluster (statsmodels'
+``df_resid_inference``). The cluster and HAC sandwiches are computed on the host from the
+program's residuals and triangular factor (:mod:`jaxmle._sandwich`), so they add no program.
 
 Where the code is. This module holds :func:`ols`, its jitted program and :class:`OLSResults`;
 the input preparation (design, weights, missing rows, rank errors) is in
@@ -48,26 +51,31 @@ from ._ols_input import _build, _rank_error
 from ._ols_predict import PredictionResults, encode_exog, obs_variance, var_pred_mean
 from ._ols_summary import _d_or_f, _fmt, diagnostics_block, notes_block
 from ._results import RegressionResults, TextSummary, header_table
+from ._sandwich import CovSpec, check_cov_kwds, robust_meat, warn_if_negative
 from ._status import Status
 from ._tiered import TieredJit
 from ._validation import warn_if_float32
 
 __all__ = ["COV_TYPES", "OLSResults", "PredictionResults", "ols"]
 
-COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3")
+COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster", "HAC")
 """Covariances of :func:`ols` (statsmodels' names).
 
 ``nonrobust``: ``s²(XᵀWX)⁻¹`` with ``s² = RSS/df_resid`` (t-tests on ``df_resid``).
 ``HC0``: White's ``(XᵀWX)⁻¹ Xᵀ W Ω W X (XᵀWX)⁻¹`` with ``Ω = diag(e_i²)``; ``HC1`` scales it
 by ``n/df_resid``; ``HC2`` divides ``e_i²`` by ``1 − h_i`` and ``HC3`` by ``(1 − h_i)²``, with
-``h_i`` the leverages of the weighted design. The HC covariances use normal (z) tests.
+``h_i`` the leverages of the weighted design. ``cluster`` (``cov_kwds={"groups": g}``): CRV1
+with statsmodels' factor ``G/(G − 1)·(n − 1)/(n − p)``, one- or two-way; ``HAC``
+(``cov_kwds={"maxlags": L}``): Newey–West with Bartlett weights, no small-sample factor (see
+:mod:`jaxmle._sandwich`). The robust covariances use normal (z) tests unless
+``cov_kwds["use_t"]``.
 """
 
 _MISSING = ("drop", "raise", "none")
 _DESCRIPTIONS = {
     "nonrobust": "Standard Errors assume that the covariance matrix of the errors is correctly "
     "specified.",
-    **{h: f"Standard Errors are heteroscedasticity robust ({h})" for h in COV_TYPES[1:]},
+    **{h: f"Standard Errors are heteroscedasticity robust ({h})" for h in COV_TYPES[1:5]},
 }
 # Relative distance of the constant vector from the design's column space below which the
 # columns are taken to span a constant (an "implicit" intercept, e.g. all dummies of C(g) - 1).
@@ -159,6 +167,26 @@ def _hc_program(X, w, resid, R, S, hc):
     return _sandwich(Rit, Qt, S, w * resid**2, jnp.sum(Qt**2, axis=0), hc)[0]
 
 
+def _robust_host(X: np.ndarray, w: np.ndarray, resid: np.ndarray, factor: tuple,
+                 spec: CovSpec) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The cluster/HAC covariance and its meat in the kernel's scaled basis, on the host.
+
+    statsmodels' scores ``wᵢxᵢeᵢ`` and bread ``(XᵀWX)⁻¹ = S⁻¹R⁻¹R⁻ᵀS⁻¹`` are taken through
+    the triangular factor, as the HC sandwich of the program is: the meat ``M`` is that of the
+    rows of ``Q·diag(√wᵢeᵢ)`` (``Qᵀ = R⁻ᵀ(W½XS⁻¹)ᵀ``), so ``xᵀVx = zᵀMz`` with ``z = R⁻ᵀS⁻¹x``
+    serves the predictions too, and ``(XᵀWX)⁻¹`` is never formed.
+    """
+    import scipy.linalg
+
+    R, S = (np.asarray(a, dtype=float) for a in factor)
+    Rit = scipy.linalg.solve_triangular(R, np.eye(R.shape[0]), trans="T", lower=False)
+    sw = np.sqrt(w)
+    scores = (X * sw[:, None] / S) @ Rit.T * (sw * resid)[:, None]  # rows: R⁻ᵀS⁻¹xᵢwᵢeᵢ
+    M = robust_meat(scores, spec, R.shape[0])
+    C = Rit.T @ M @ Rit / S[:, None] / S[None, :]
+    return 0.5 * (C + C.T), M
+
+
 # --------------------------------------------------------------------------------------------
 # Options (the data are checked by :mod:`jaxmle._ols_input`).
 
@@ -169,8 +197,8 @@ def _check_cov_type(cov_type: Any) -> str:
             if cov_type.lower() == c.lower():
                 return c
     raise InputError(
-        f"`cov_type` must be one of {COV_TYPES}; got {cov_type!r}. (Cluster and HAC covariances "
-        "are not available here: use jaxmle.inference.covariance for other estimators.)"
+        f"`cov_type` must be one of {COV_TYPES}; got {cov_type!r} (cluster needs "
+        "cov_kwds={'groups': g}, HAC cov_kwds={'maxlags': L})."
     )
 
 
@@ -214,18 +242,21 @@ class OLSResults(RegressionResults):
         df_resid: ``n − p``.
         k_constant: 1 when the design has a constant column or its columns span one (statsmodels'
             implicit constant, e.g. ``C(g) - 1``), else 0.
-        cov_type: ``"nonrobust"``, ``"HC0"``, ``"HC1"``, ``"HC2"`` or ``"HC3"``.
-        use_t: True for ``nonrobust`` (Student's t on ``df_resid``); False for HC0–HC3 (normal
-            tests and intervals, statsmodels' default for robust covariances).
+        cov_type: ``"nonrobust"``, ``"HC0"``–``"HC3"``, ``"cluster"`` or ``"HAC"``.
+        use_t: True for ``nonrobust`` (Student's t on ``df_resid``); False for the robust
+            covariances (normal tests and intervals, statsmodels' default) unless
+            ``cov_kwds["use_t"]`` (then t on :attr:`df_resid_inference`).
         weights: the WLS weights (inverse variances) of the rows used, or None for OLS.
         method: the kernel's path (``"qr"`` or ``"gram"``).
     """
 
     def __init__(self, design: Design, weights: np.ndarray | None, cov_type: str,
-                 fit: OLSResult, host: _Host, factor: tuple) -> None:  # fmt: skip
+                 fit: OLSResult, host: _Host, factor: tuple,
+                 cov_spec: CovSpec | None = None) -> None:  # fmt: skip
         n, p = design.X.shape
         self.weights = weights
         self._host = host
+        self._cov_spec = cov_spec
         self._factor = factor  # the kernel's (R, S): RᵀR = S⁻¹XᵀWXS⁻¹, NumPy
         const = np.flatnonzero(np.all(design.X[:1] == design.X, axis=0) & (design.X[0] != 0))
         self._const_idx = int(const[0]) if const.size else None
@@ -239,10 +270,12 @@ class OLSResults(RegressionResults):
         elif cov_type in ("HC2", "HC3") and np.any(host.leverage >= _LEVERAGE_ONE):
             status = Status.LEVERAGE_ONE
         cov = host.cov if cov_type == "nonrobust" else host.cov_hc
+        use_t = cov_type == "nonrobust"
+        if cov_spec is not None and cov_spec.use_t is not None:
+            use_t = cov_spec.use_t
         self._init_base(design, host.coef, cov, names=design.names, nobs=n,
-                        df_model=p - self.k_constant, df_resid=df_resid,
-                        use_t=cov_type == "nonrobust", cov_type=cov_type, status=int(status),
-                        fit_result=fit)  # fmt: skip
+                        df_model=p - self.k_constant, df_resid=df_resid, use_t=use_t,
+                        cov_type=cov_type, status=int(status), fit_result=fit)  # fmt: skip
         # The kernel's OLSResult, with R² in this result's convention (centred with a constant).
         self.fit_result = fit._replace(r2=np.float64(self.rsquared))
 
@@ -310,6 +343,51 @@ class OLSResults(RegressionResults):
         """Total mean squared error, ``tss/(df_resid + df_model)`` (centered with a constant)."""
         return _div(self._tss, self.df_resid + self.df_model)
 
+    # -- covariance settings and inference degrees of freedom ------------------------------
+    @property
+    def cov_kwds(self) -> dict[str, Any]:
+        """The covariance's settings and statsmodels' ``description`` sentence (its notes)."""
+        if self._cov_spec is not None:
+            return self._cov_spec.kwds()
+        return {"description": _DESCRIPTIONS[self.cov_type]}
+
+    @property
+    def n_groups(self) -> Any:
+        """The number of clusters (a pair for two-way) for ``cov_type="cluster"``, else None."""
+        if self._cov_spec is None or self._cov_spec.cov_type != "cluster":
+            return None
+        g = self._cov_spec.n_groups
+        return g if len(g) > 1 else g[0]
+
+    @property
+    def df_resid_inference(self) -> float:
+        """Degrees of freedom of t-tests, t intervals and the F-test's denominator.
+
+        statsmodels': ``G − 1`` for ``cluster`` (the smaller G of two-way) unless
+        ``cov_kwds["df_correction"]`` is False; ``df_resid`` otherwise. The t distribution is
+        used only when ``use_t``; by default the robust covariances test with the normal.
+        """
+        return self.df_resid if self._cov_spec is None else \
+            self._cov_spec.df_inference(self.df_resid)  # fmt: skip
+
+    @property
+    def pvalues(self) -> Any:
+        """Two-sided p-values: Student's t on :attr:`df_resid_inference`, or the normal."""
+        import scipy.stats
+
+        t = np.abs(self._stat())
+        p = 2 * (scipy.stats.t.sf(t, self.df_resid_inference) if self.use_t
+                 else scipy.stats.norm.sf(t))  # fmt: skip
+        return self._series(p)
+
+    def _quantile(self, alpha: float) -> float:
+        q = super()._quantile(alpha)  # checks alpha
+        if not self.use_t:
+            return q
+        import scipy.stats
+
+        return float(scipy.stats.t(self.df_resid_inference).ppf(1 - alpha / 2))
+
     # -- tests -----------------------------------------------------------------------------
     @cached_property
     def _f_test(self) -> tuple[float, float, float]:
@@ -322,7 +400,9 @@ class OLSResults(RegressionResults):
                 return math.inf, float(q), 0.0  # an exact fit
         else:
             # statsmodels: the Wald test of every parameter but the constant in the robust
-            # covariance, as an F(q, df_resid); NaN when the constant is only implicit.
+            # covariance, as an F(q, df_resid_inference); NaN when the constant is only
+            # implicit. A cluster covariance has rank at most G − 1 (the scores sum to zero):
+            # then, as statsmodels' wald_test, the pseudo-inverse and q = its rank.
             p = len(self._params)
             if self.k_constant and self._const_idx is None:
                 return math.nan, math.nan, math.nan
@@ -330,25 +410,31 @@ class OLSResults(RegressionResults):
             q = len(idx)
             if q == 0 or self.status != 0:
                 return math.nan, float(q), math.nan
-            b = self._params[idx]
-            F = float(b @ np.linalg.solve(self._cov[np.ix_(idx, idx)], b)) / q
-        if not (q > 0 and self.df_resid > 0 and math.isfinite(F)):
+            b, C = self._params[idx], self._cov[np.ix_(idx, idx)]
+            rank = int(np.linalg.matrix_rank(C))
+            if rank < q:
+                F, q = float(b @ np.linalg.pinv(C) @ b) / rank, rank
+            else:
+                F = float(b @ np.linalg.solve(C, b)) / q
+        df = self.df_resid_inference
+        if not (q > 0 and df > 0 and math.isfinite(F)):
             return F, float(q), math.nan
-        return F, float(q), float(scipy.stats.f.sf(F, q, self.df_resid))
+        return F, float(q), float(scipy.stats.f.sf(F, q, df))
 
     @property
     def fvalue(self) -> float:
         """F-statistic of "all slopes are zero".
 
-        ``mse_model/mse_resid`` for ``nonrobust``; for HC0–HC3 the Wald statistic of the
-        non-constant parameters in the robust covariance over their number (NaN when the
-        constant is only implicit), as statsmodels.
+        ``mse_model/mse_resid`` for ``nonrobust``; for the robust covariances the Wald
+        statistic of the non-constant parameters in that covariance over their number (over
+        the covariance's rank where that is smaller, as for a cluster covariance with fewer
+        clusters than slopes; NaN when the constant is only implicit), as statsmodels.
         """
         return self._f_test[0]
 
     @property
     def f_pvalue(self) -> float:
-        """P-value of ``fvalue`` under ``F(df_model, df_resid)`` (robust: ``F(q, df_resid)``)."""
+        """P-value of ``fvalue``: ``F(df_model, df_resid)``; robust ``F(q, df_resid_inference)``."""
         return self._f_test[2]
 
     @property
@@ -529,7 +615,7 @@ class OLSResults(RegressionResults):
                        self._host.resid * np.sqrt(self.weights))  # fmt: skip
         cond = self.condition_number
         parts.append(diagnostics_block(e, cond))
-        parts.append(notes_block(self.k_constant, _DESCRIPTIONS[self.cov_type],
+        parts.append(notes_block(self.k_constant, self.cov_kwds["description"],
                                  float(self.eigenvals[-1]), cond))  # fmt: skip
         return TextSummary("\n".join(parts))
 
@@ -548,6 +634,7 @@ def ols(
     *,
     weights: Any = None,
     cov_type: str = "nonrobust",
+    cov_kwds: dict[str, Any] | None = None,
     missing: str = "drop",
 ) -> OLSResults:
     """Ordinary (or weighted) least squares from a formula on a DataFrame, or from arrays.
@@ -569,8 +656,16 @@ def ols(
             ``(n, p)`` (array or DataFrame) after a response.
         weights: optional WLS weights, one per row of the data (inverse variances, positive);
             a Series is aligned by index; with a formula, a string names a column of ``data``.
-        cov_type: ``"nonrobust"`` (``s²(XᵀWX)⁻¹``, t-tests) or ``"HC0"``–``"HC3"`` (White's
-            heteroscedasticity-consistent covariances, normal tests); see :data:`COV_TYPES`.
+        cov_type: ``"nonrobust"`` (``s²(XᵀWX)⁻¹``, t-tests), ``"HC0"``–``"HC3"`` (White's
+            heteroscedasticity-consistent covariances), ``"cluster"`` or ``"HAC"`` (normal
+            tests unless ``cov_kwds["use_t"]``); see :data:`COV_TYPES`.
+        cov_kwds: the settings of ``cluster``/``HAC``, as statsmodels' ``fit(cov_kwds=...)``:
+            ``{"groups": g}`` (one cluster label per row of the data: an array, a Series, a
+            column name of a formula's ``data``, or two of them for two-way clustering; rows
+            dropped for missing values are dropped from ``g`` too), ``"use_correction"``
+            (default True), ``"df_correction"`` (default True: ``G − 1`` inference degrees of
+            freedom); ``{"maxlags": L}`` with ``"kernel"`` (``"bartlett"``, the default, or
+            ``"uniform"``) and ``"use_correction"`` (default False); ``"use_t"`` for either.
         missing: ``"drop"`` (default) drops rows with a missing value (NaN) in the response,
             the design or the weights, as statsmodels' ``missing="drop"``; ``"raise"`` (or
             ``"none"``, statsmodels' no-check option, whose fit then fails) raises on them.
@@ -580,7 +675,8 @@ def ols(
 
     Raises:
         InputError: on a bad formula, a column the data lacks, a bad ``cov_type``/``missing``,
-            weights of the wrong length or not positive, or infinite values.
+            bad ``cov_kwds`` (see :func:`jaxmle._sandwich.check_cov_kwds`), weights of the
+            wrong length or not positive, or infinite values.
         RankDeficientError: when the design's columns are linearly dependent (the message
             names them) or there are fewer rows than columns.
 
@@ -599,6 +695,7 @@ def ols(
     if missing not in _MISSING:
         raise InputError(f"`missing` must be one of {_MISSING}; got {missing!r}.")
     design, w = _build(formula_or_y, data, weights, missing)
+    spec = check_cov_kwds(cov_type, cov_kwds, design, data, allow_use_t=True)
     n, p = design.X.shape
     if n < p:
         raise _rank_error(design, w, math.inf)
@@ -606,7 +703,7 @@ def ols(
     X = np.asarray(design.X, dtype=dt)
     y = np.asarray(design.y, dtype=dt)
     wd = np.ones(n, dt) if w is None else np.asarray(w, dtype=dt)
-    hc = np.int32(int(cov_type[2]) if cov_type != "nonrobust" else 0)
+    hc = np.int32(int(cov_type[2]) if cov_type.startswith("HC") else 0)
     stats, flat = _program(X, y, wd, hc)
     packed, dev, factor = _outputs.unflatten(flat, ("ols", X.shape, X.dtype))
     sol = _unpack(packed)
@@ -625,4 +722,9 @@ def ols(
         const_gap=float(dev["const_gap"]), leverage=dev["leverage"], cov_hc=dev["cov_hc"],
         meat=dev["meat"],
     )  # fmt: skip
-    return OLSResults(design, w, cov_type, fit, host, factor)
+    if spec is not None:
+        cov, meat = _robust_host(X, wd, host.resid, factor, spec)
+        host = host._replace(cov_hc=cov, meat=meat)
+    res = OLSResults(design, w, cov_type, fit, host, factor, spec)
+    warn_if_negative(res._cov, res.param_names, spec, stacklevel=2)
+    return res
