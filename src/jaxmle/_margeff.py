@@ -182,7 +182,8 @@ class GLMMargins:
     def __init__(self, effect, cov, names, pandas, at, method, y_name="y", info=None) -> None:
         self.margeff = np.asarray(effect, dtype=float)
         self.margeff_cov = np.asarray(cov, dtype=float)
-        self.margeff_se = np.sqrt(np.diag(self.margeff_cov))
+        with np.errstate(invalid="ignore"):  # a negative variance: the fit has warned
+            self.margeff_se = np.sqrt(np.diag(self.margeff_cov))
         self.names = list(names)
         self._pandas = pandas
         self._y_name = y_name
@@ -261,7 +262,8 @@ class GLMMargins:
         cols = (self.margeff, self.margeff_se, self.tvalues, self.pvalues, ci[:, 0], ci[:, 1])
         label = _LABELS[opts["method"]]
         w = max([len(n) for n in self.names] + [10])
-        widths = [max(11, len(label) + 2)] + [11] * 5
+        # a long label ("d(lny)/d(lnx)") widens its column; the others narrow to fit 78
+        widths = [max(11, len(label) + 2)] + [11 if len(label) < 10 else 10] * 5
         heads = [label, "std err", "z", "P>|z|", f"[{alpha / 2:.3g}", f"{1 - alpha / 2:.3g}]"]
         rule = max(78, w + sum(widths))
         lines = [" " * w + "".join(f"{h:>{cw}}" for h, cw in zip(heads, widths, strict=True)),

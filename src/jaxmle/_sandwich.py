@@ -406,10 +406,10 @@ def robust_cov(bread: np.ndarray, scores: np.ndarray, spec: CovSpec,
 
 
 def warn_if_negative(cov: np.ndarray, names: Any, spec: CovSpec | None, stacklevel: int) -> None:
-    """Warns when a cluster/HAC covariance has a negative variance (its standard error is NaN).
+    """Warns when a cluster/HAC covariance is not positive semi-definite.
 
-    Two-way clustering (``V₀ + V₁ − V₀₁``) and the uniform kernel are not positive
-    semi-definite; statsmodels returns the same matrix, and NaN standard errors, silently.
+    Two-way clustering (``V₀ + V₁ − V₀₁``) and the uniform kernel need not be; statsmodels
+    returns the same matrix, with NaN standard errors where a variance is negative, silently.
 
     Args:
         cov: the covariance.
@@ -417,13 +417,21 @@ def warn_if_negative(cov: np.ndarray, names: Any, spec: CovSpec | None, stacklev
         spec: the request (None: nothing to check).
         stacklevel: passed to :func:`warnings.warn`.
     """
-    if spec is None:
+    if spec is None or not np.all(np.isfinite(cov)):
         return
-    bad = [str(names[j]) for j in np.flatnonzero(np.diag(cov) < 0)]
+    d = np.diag(cov)
+    what = "two-way cluster" if spec.codes is not None and spec.codes.shape[1] == 2 \
+        else spec.cov_type  # fmt: skip
+    bad = [str(names[j]) for j in np.flatnonzero(d < 0)]
     if bad:
-        what = "two-way cluster" if spec.codes is not None and spec.codes.shape[1] == 2 \
-            else spec.cov_type  # fmt: skip
-        warnings.warn(f"the {what} covariance has a negative variance for {bad}: their "
-                      "standard errors are NaN (this estimator is not positive semi-definite; "
-                      "one-way clustering or the Bartlett kernel is).", RuntimeWarning,
-                      stacklevel=stacklevel + 1)  # fmt: skip
+        why = f"has a negative variance for {bad}: their standard errors are NaN"
+    else:
+        # On the correlation scale, so that a rank-deficient (e.g. fewer clusters than
+        # parameters) matrix's rounding-level eigenvalues are not mistaken for negative ones.
+        s = np.sqrt(np.where(d > 0, d, 1.0))
+        if np.linalg.eigvalsh(cov / s[:, None] / s[None, :])[0] > -1e-8:
+            return
+        why = ("is not positive semi-definite: some combinations of the parameters (marginal "
+               "effects, predictions) can have negative variances and NaN standard errors")
+    warnings.warn(f"the {what} covariance {why} (one-way clustering and the Bartlett kernel are "
+                  "positive semi-definite).", RuntimeWarning, stacklevel=stacklevel + 1)
