@@ -652,6 +652,7 @@ def _nb_program(fam: NegativeBinomial, d: _Data, start: Any, max_iter: int, tol:
     rising = pt.g[-1] <= jnp.sqrt(jnp.finfo(alpha.dtype).eps) * (1.0 + jnp.abs(pt.dev))
     code = jnp.where((nb.code != Status.OK) & (alpha < 1e-3) & rising, Status.BOUNDARY, nb.code)
     status = _final_status(code, pt.singular, flat, alpha < 1e-3)
+    status = _verified(status, pt.dec)  # (the decrement at the returned point itself)
     one = jnp.ones_like(alpha)
     return GLMFit(
         coef=beta, cov=_nb_cov(pt), cov_unscaled=cov_unscaled, scale=one, alpha=alpha,
