@@ -153,8 +153,9 @@ def test_ols_two_way_and_wls(grunfeld):
     w = 1.0 / (1.0 + grunfeld.capital / 100.0)
     ours = jaxmle.ols(GRUNFELD, grunfeld, weights=w, cov_type="cluster",
                       cov_kwds={"groups": "firm"})  # fmt: skip
-    theirs = smf.wls(GRUNFELD, grunfeld, weights=w).fit(cov_type="cluster",
-                                                        cov_kwds={"groups": grunfeld.firm})
+    theirs = smf.wls(GRUNFELD, grunfeld, weights=w).fit(
+        cov_type="cluster", cov_kwds={"groups": grunfeld.firm}
+    )
     same_inference(ours, theirs)
     # predictions use the cluster covariance
     new = grunfeld.iloc[[3, 50, 170]]
@@ -186,8 +187,14 @@ def test_ols_cluster_drops_missing_rows(grunfeld):
         same_inference(ours, theirs)
 
 
-@pytest.mark.parametrize("kw", [{"maxlags": 4}, {"maxlags": 2, "kernel": "uniform"},
-                                {"maxlags": 8, "use_correction": True, "use_t": True}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"maxlags": 4},
+        {"maxlags": 2, "kernel": "uniform"},
+        {"maxlags": 8, "use_correction": True, "use_t": True},
+    ],
+)
 def test_ols_hac_macrodata(macro, kw):
     ours = jaxmle.ols(MACRO, macro, cov_type="HAC", cov_kwds=kw)
     theirs = smf.ols(MACRO, macro).fit(cov_type="HAC", cov_kwds=dict(kw))
@@ -253,8 +260,9 @@ def test_glm_weights(spector):
         same_inference(ours, theirs)
         ours = jaxmle.glm(f, cp, family=F.Gamma("log"), var_weights=fw, cov_type=cov_type,
                           cov_kwds=kw)  # fmt: skip
-        theirs = smf.glm(f, cp, family=sm.families.Gamma(sm.families.links.Log()),
-                         var_weights=fw).fit(cov_type=cov_type, cov_kwds=dict(kw), **TIGHT)
+        theirs = smf.glm(
+            f, cp, family=sm.families.Gamma(sm.families.links.Log()), var_weights=fw
+        ).fit(cov_type=cov_type, cov_kwds=dict(kw), **TIGHT)
         same_inference(ours, theirs)
 
 
@@ -360,6 +368,7 @@ def test_no_kwds_left_alone(grunfeld):
     res = jaxmle.ols(GRUNFELD, grunfeld, cov_type="HC1", cov_kwds={})
     assert res.cov_kwds == {"description": "Standard Errors are heteroscedasticity robust (HC1)"}
     assert res.n_groups is None and res.df_resid_inference == res.df_resid
-    hac = jaxmle.ols(GRUNFELD, grunfeld, cov_type="hac", cov_kwds={"maxlags": 1,
-                                                                  "weights_func": "uniform"})
+    hac = jaxmle.ols(
+        GRUNFELD, grunfeld, cov_type="hac", cov_kwds={"maxlags": 1, "weights_func": "uniform"}
+    )
     assert hac.cov_type == "HAC" and hac.cov_kwds["kernel"] == "uniform"

@@ -96,3 +96,12 @@ def test_readme_formula_summary_is_what_the_code_prints(capsys):
     assert _lines(capsys.readouterr().out) == _shown_after(code)
     exec(compile(_block("res.get_margeff()"), "README.md", "exec"), ns)  # continues it
     assert ns["ols"].converged and ns["res"].converged
+
+
+def test_readme_margeff_block_is_what_the_code_prints(capsys):
+    pytest.importorskip("formulaic")
+    import statsmodels.api as sm
+
+    code = _block("hac.get_margeff(dummy=True)")
+    exec(compile(code, "README.md", "exec"), {"jaxmle": jaxmle, "sm": sm})
+    assert _lines(capsys.readouterr().out) == _shown_after(code)

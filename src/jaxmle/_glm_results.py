@@ -707,7 +707,7 @@ class GLMResults(RegressionResults):
             >>> df = pd.DataFrame({"y": [0, 1, 0, 1, 1, 1.0], "x": [0, 1, 2, 1, 4, 3.0]})
             >>> m = glm("y ~ x", df, family="binomial").get_margeff(method="eydx")
             >>> m.margeff.round(4).tolist()
-            [0.3357]
+            [0.2943]
         """
         at = _check_option(at, "at", AT)
         method = _check_option(method, "method", METHODS)

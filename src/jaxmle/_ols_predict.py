@@ -4,7 +4,8 @@ The machinery behind :meth:`jaxmle.OLSResults.predict` and ``get_prediction``, g
 pieces it needs rather than the results object: new data encoded like the fitted data (an
 unseen category is an error, not the reference level), the predicted mean's variance
 ``xᵀVx`` through the kernel's triangular factor (for ``nonrobust``) or the sandwich's meat (for
-HC0–HC3), and a new observation's variance ``scale / weight``. All host-side NumPy/SciPy.
+HC0–HC3, cluster and HAC), and a new observation's variance ``scale / weight``. All host-side
+NumPy/SciPy.
 """
 
 from __future__ import annotations
@@ -63,9 +64,10 @@ def var_pred_mean(Xn: np.ndarray, factor: tuple, cov_type: str, scale: float,
     Args:
         Xn: the ``(m, p)`` design of the predicted rows.
         factor: the kernel's ``(R, S)``, ``RᵀR = S⁻¹XᵀWXS⁻¹``.
-        cov_type: the fit's covariance (``"nonrobust"`` or HC0–HC3).
+        cov_type: the fit's covariance (``"nonrobust"``, HC0–HC3, cluster or HAC).
         scale: ``s²`` (for ``nonrobust``).
-        meat: the sandwich's ``QᵀΩQ`` in the scaled basis (for HC0–HC3).
+        meat: the sandwich's meat in the scaled basis (``QᵀΩQ`` for HC0–HC3; the cluster or
+            HAC meat of the rows of ``Q·diag(√wᵢeᵢ)``), small-sample factor included.
         converged: whether the fit's covariance is valid (else NaN).
 
     Returns:

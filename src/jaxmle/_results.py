@@ -215,7 +215,8 @@ class RegressionResults:
     @property
     def bse(self) -> Any:
         """Standard errors ``sqrt(diag(cov_params()))`` (NaN when not converged)."""
-        return self._series(np.sqrt(np.diag(self._cov)))
+        with np.errstate(invalid="ignore"):  # (a negative variance has warned already)
+            return self._series(np.sqrt(np.diag(self._cov)))
 
     def _stat(self) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):  # an exact fit: se 0, stat inf

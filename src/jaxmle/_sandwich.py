@@ -128,8 +128,8 @@ def _column(data: Any, name: str) -> Any:
         return data[name]
     except (KeyError, TypeError, IndexError):
         raise InputError(f"`cov_kwds['groups']` names the column {name!r}, which `data` "
-                         "lacks; pass the column's name or an array of one label per row."
-                         ) from None  # fmt: skip
+                         "lacks; name one of its columns or pass an array of one label per "
+                         "row.") from None  # fmt: skip
 
 
 def _align(design: Design, values: Any, what: str) -> np.ndarray:
@@ -431,7 +431,13 @@ def warn_if_negative(cov: np.ndarray, names: Any, spec: CovSpec | None, stacklev
         s = np.sqrt(np.where(d > 0, d, 1.0))
         if np.linalg.eigvalsh(cov / s[:, None] / s[None, :])[0] > -1e-8:
             return
-        why = ("is not positive semi-definite: some combinations of the parameters (marginal "
-               "effects, predictions) can have negative variances and NaN standard errors")
-    warnings.warn(f"the {what} covariance {why} (one-way clustering and the Bartlett kernel are "
-                  "positive semi-definite).", RuntimeWarning, stacklevel=stacklevel + 1)
+        why = (
+            "is not positive semi-definite: some combinations of the parameters (marginal "
+            "effects, predictions) can have negative variances and NaN standard errors"
+        )
+    warnings.warn(
+        f"the {what} covariance {why} (one-way clustering and the Bartlett kernel are "
+        "positive semi-definite).",
+        RuntimeWarning,
+        stacklevel=stacklevel + 1,
+    )
