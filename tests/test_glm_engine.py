@@ -434,28 +434,24 @@ def test_complete_separation_with_several_regressors_is_flat():
     assert int(fit.status) == Status.FLAT_DIRECTION
 
 
-def test_quasi_complete_separation_is_flat():
-    # Every row with the dummy set has y = 1: that coefficient's MLE is +inf, the others are
-    # finite. Was reported OK at a coefficient of 30.4 (its axis is the flat direction).
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=50)
-    y = (x > 0).astype(float)
-    y[:5] = rng.integers(0, 2, 5)
-    y[x > 1.5] = 1.0
-    X = np.column_stack([np.ones(50), x, x > 1.5])
-    fit = irls(F.Binomial(), X, y)
-    assert int(fit.status) == Status.FLAT_DIRECTION
-    ok = irls(F.Binomial(), X[:, :2], y)  # without the dummy: a finite MLE, converged
-    assert int(ok.status) == Status.OK
-
-
 def _separated():
+    """Every row with the dummy (x > 1.5) set has y = 1: quasi-complete separation."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=50)
     y = (x > 0).astype(float)
     y[:5] = rng.integers(0, 2, 5)
     y[x > 1.5] = 1.0
     return np.column_stack([np.ones(50), x, x > 1.5]), y
+
+
+def test_quasi_complete_separation_is_flat():
+    # That coefficient's MLE is +inf, the others are finite. Was reported OK at a coefficient
+    # of 30.4 (its axis is the flat direction).
+    X, y = _separated()
+    fit = irls(F.Binomial(), X, y)
+    assert int(fit.status) == Status.FLAT_DIRECTION
+    ok = irls(F.Binomial(), X[:, :2], y)  # without the dummy: a finite MLE, converged
+    assert int(ok.status) == Status.OK
 
 
 def test_host_finish_is_the_programs(data):

@@ -354,10 +354,7 @@ class OLSResults(RegressionResults):
     @property
     def n_groups(self) -> Any:
         """The number of clusters (a pair for two-way) for ``cov_type="cluster"``, else None."""
-        if self._cov_spec is None or self._cov_spec.cov_type != "cluster":
-            return None
-        g = self._cov_spec.n_groups
-        return g if len(g) > 1 else g[0]
+        return None if self._cov_spec is None else self._cov_spec.clusters()
 
     @property
     def df_resid_inference(self) -> float:

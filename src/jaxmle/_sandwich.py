@@ -97,13 +97,19 @@ class CovSpec(NamedTuple):
             return float(min(self.n_groups) - 1)
         return float(df_resid)
 
+    def clusters(self) -> Any:
+        """The number of clusters (a pair for two-way), or None for HAC."""
+        if self.cov_type != "cluster":
+            return None
+        return self.n_groups if len(self.n_groups) > 1 else self.n_groups[0]
+
     def kwds(self) -> dict[str, Any]:
         """The settings as statsmodels' ``cov_kwds`` dict (with ``description``)."""
         if self.cov_type == "HAC":
             out = {"maxlags": self.maxlags, "kernel": self.kernel,
                    "use_correction": self.use_correction}  # fmt: skip
         else:
-            out = {"n_groups": self.n_groups if len(self.n_groups) > 1 else self.n_groups[0],
+            out = {"n_groups": self.clusters(),
                    "use_correction": self.use_correction,
                    "df_correction": self.df_correction}  # fmt: skip
         if self.use_t is not None:
