@@ -1,7 +1,8 @@
 """Row counts in buckets: a new ``n`` in a bucket already compiled reuses its IRLS program.
 
-A concrete fit of ``n ≥ 64`` rows runs on ``bucket(n)`` rows, the next of ``2ᵏ·{1, 1.25, 1.5,
-1.75}`` (at most 25% more rows, 12% on average), the added rows carrying frequency weight 0:
+A concrete fit of ``n ≥ 64`` rows (and at most 2²² design entries) runs on ``bucket(n)`` rows,
+the next of ``2ᵏ·{1, 1.25, 1.5, 1.75}`` (at most 25% more rows, 12% on average), the added rows
+carrying frequency weight 0:
 they enter no sum (deviance, score, information, ``nobs = Σ fw``), so the fit is that of the
 ``n`` rows (to rounding: a longer sum is added in another order). A statistician refitting on
 subsets (a new ``n`` each time) then compiles once per bucket instead of once per fit; the
@@ -21,16 +22,22 @@ import numpy as np
 __all__ = ["bucket", "pad", "unpad"]
 
 _FROM = 64  # smaller fits compile quickly (the quick tier) and pad by a large share
+# Larger designs are not padded: there a warm call (~1 s at 1,000,000 x 20) outweighs a compile,
+# and copying the design into the padded one cost 5-25% of it (0.95-1.13 s against 0.89-0.90 s,
+# measured side by side).
+_MAX_ELEMENTS = 1 << 22
 
 
-def bucket(n: int) -> int:
-    """The padded row count for ``n`` rows; 0 below 64 rows or when turned off (no padding).
+def bucket(n: int, p: int = 1) -> int:
+    """The padded row count for ``n`` rows of ``p`` columns; 0 for no padding.
+
+    No padding below 64 rows, above 2²² design entries, or when turned off.
 
     Example:
-        >>> bucket(1000), bucket(1024), bucket(1025), bucket(50)
-        (1024, 1024, 1280, 0)
+        >>> bucket(1000), bucket(1024), bucket(1025), bucket(50), bucket(10**6, 20)
+        (1024, 1024, 1280, 0, 0)
     """
-    if n < _FROM or os.environ.get("JAXMLE_BUCKETS", "1") == "0":
+    if n < _FROM or n * p > _MAX_ELEMENTS or os.environ.get("JAXMLE_BUCKETS", "1") == "0":
         return 0
     base = 1 << (n.bit_length() - 1)  # 2^k ≤ n < 2^(k+1)
     return next(b for b in (base, base * 5 // 4, base * 3 // 2, base * 7 // 4, 2 * base)
