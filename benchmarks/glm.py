@@ -29,36 +29,36 @@ Hardware: a shared 2-core x86-64 VM with other work running (the load average is
 recorded): warm best-of times are good to ~10-30% at a low load and 2-3x worse under load,
 cold single calls to ~30-50%. jax 0.10.2, CPU.
 
-Typical output (full run, load average 1.1 -> 1.5, 345 s; the full table, with iterations
-and compile times, in ``benchmarks/results/glm.json``). Warm, ms (glmax: fit / fit+SE);
-cold first call, s; max relative coefficient error in brackets:
+Typical output (full run 2026-12-02, load average 1.4 -> 1.8, 572 s with the two tables; the
+full table, with iterations and compile times, in ``benchmarks/results/glm.json``). Warm, ms
+(glmax: fit / fit+SE); cold first call, s; max relative coefficient error in brackets:
 
     case            jaxmle          glmax                  glmax tight           statsmodels
-    poisson 500x10  0.62 (5e-15)    0.57/0.67 (7e-9)       0.54/0.71 (3e-15)     3.2
-    logit 500x10    0.59 (2e-15)    0.58/0.75 (6e-6)       0.55/0.69 (1e-12)     2.2
-    poisson 2kx20   1.68 (3e-14)    1.60/1.95 (3e-7)       1.58/2.08 (3e-14)     8.0
-    logit 2kx20     1.35 (6e-15)    1.11/1.44 (1e-5)       1.44/1.75 (1e-15)     6.7
-    poisson 10kx50  33.1 (1e-14)    26.3/26.0 (9e-9)       27.6/36.8 (2e-14)     149
-    logit 10kx50    20.6 (1e-13)    26.2/22.9 (1e-11)      32.9/26.7 (3e-13)     109
-    poisson 1Mx20   870 (3e-15)     1180/1310 (1e-14)      1180/1390 (1e-14)     7700
-    logit 1Mx20     820 (5e-15)     991/1210 (3e-12)       1320/1470 (1e-14)     9200
-    cold (s)        1.0-1.5 (2.3-2.5 at 1M)   glmax 1.2-1.6 (3.0-3.3 at 1M)
+    poisson 500x10  0.98 (5e-15)    0.42/0.53 (7e-9)       0.40/0.54 (3e-15)     3.9
+    logit 500x10    0.81 (4e-15)    0.62/0.78 (6e-6)       0.61/0.82 (1e-12)     2.0
+    poisson 2kx20   2.09 (9e-15)    1.49/1.53 (3e-7)       1.71/1.79 (3e-14)     9.7
+    logit 2kx20     1.50 (4e-15)    1.04/1.28 (1e-5)       1.30/1.63 (1e-15)     7.6
+    poisson 10kx50  30.7 (1e-14)    28.5/32.9 (9e-9)       21.8/33.4 (2e-14)     204
+    logit 10kx50    26.9 (1e-13)    22.9/28.3 (1e-11)      18.8/35.0 (3e-13)     111
+    poisson 1Mx20   858 (3e-15)     1110/1250 (1e-14)      1100/1300 (1e-14)     10240
+    logit 1Mx20     855 (5e-15)     1030/1370 (3e-12)      1420/1620 (1e-14)     9330
+    tables 1Mx21    172 / 300 (every row: 1210 / 1180)   glmax tight 1210 / 1790   8360 / 10240
+    cold (s)        jaxmle 1.02-1.25 (2.3-2.4 at 1M)   glmax 1.25-1.56 (2.7-3.4 at 1M)
 
 SE errors: jaxmle 2e-16 to 8e-14; glmax tight 3e-16 to 4e-15; statsmodels 1e-13 to 2e-7.
 
-Reading it: at equal accuracy (glmax tight) and with standard errors (warm+SE), jaxmle is the
-fastest at every size; statsmodels is 3-10x slower warm, with SEs 1e-10 to 2e-7 off (its
-covariance comes from the weights one IRLS step before its estimate); glmax's default stops
-~1e-8 to 1e-5 relative short. Fit-only, glmax's default is ~5-20% faster than jaxmle at
-500x10-2,000x20 and at 10,000x50 Poisson (fewer iterations, no covariance); jaxmle's
-covariance is that at its final coefficients (one more XᵀWX where the last step was over 1e-10
-standard errors). Cold, jaxmle's first call is 0.65-1.07x glmax's (the two above 1 at
-2,000x20 and 10,000x50 Poisson are within this machine's noise).
+Reading it: statsmodels is 2.5-12x slower warm, with SEs 1e-10 to 2e-7 off (its covariance
+comes from the weights one IRLS step before its estimate); glmax's default stops ~1e-8 to 1e-5
+relative short. With standard errors at equal accuracy (glmax tight, warm+SE) jaxmle is faster
+from 10,000x50 up and at logit 2,000x20, slower at Poisson 500x10 and 2,000x20 (its covariance
+and status are settled on the host after the program: ~0.1 ms). Cold, jaxmle's first call is
+0.75-0.99x glmax's. On the two contingency tables (400 cells) jaxmle fits the distinct rows
+(its sufficient-statistics path), 4-7x faster than on every row.
 
 Run: ``python benchmarks/glm.py [--quick] [--sizes 500x10,2000x20 --out FILE]``; ``--quick``
-is 500x10 and 2,000x20 (~1.5 min), the full run ~6-8 min. Worker mode, used by the parent:
-``python benchmarks/glm.py --worker cold-jaxmle|cold-glmax|warm-jax|warm-sm --data DIR``; it
-prints one
+is 500x10 and 2,000x20 (~1.5 min), the full run ~10 min (``--tables``: the tables only).
+Worker mode, used by the parent: ``python benchmarks/glm.py --worker
+cold-jaxmle|cold-glmax|warm-jax|warm-sm --data DIR``; it prints one
 ``GLM_JSON {...}`` line.
 """
 
