@@ -466,14 +466,24 @@ def test_host_finish_is_the_programs(data):
              (F.Binomial("probit"), Xp, yp, Status.OK), (F.Gamma(), Xs, ys, Status.OK),
              (F.Poisson(), zero_group, y0, Status.SINGULAR),  # (the group's weights underflow)
              (F.Binomial(), np.column_stack([Xp, Xp[:, 1]]), yp, Status.SINGULAR)]  # fmt: skip
+    from jaxmle import _irls_host
+
+    calls = []
+    finish = _irls_host.finish
     for fam, X, y, expect in cases:
-        host = irls(fam, X, y)
+        X, y = np.tile(X, (20, 1)), np.tile(y, 20)  # (large enough for the host's finish)
+        _irls_host.finish = lambda *a: (calls.append(1), finish(*a))[1]
+        try:
+            host = irls(fam, X, y)
+        finally:
+            _irls_host.finish = finish
         prog = jax.jit(lambda X, y, fam=fam: irls(fam, X, y))(X, y)
         assert int(host.status) == int(prog.status) == expect, fam
         if expect == Status.OK:  # (two factorisations: Cholesky and the sweep; scotland's
             # scaled information has condition ~1.5e5, so they agree to ~1e-10, not 1e-15)
             np.testing.assert_allclose(host.cov, prog.cov, rtol=RTOL)
             np.testing.assert_allclose(host.cov_unscaled, prog.cov_unscaled, rtol=RTOL)
+    assert len(calls) == len(cases)
 
 
 def test_warm_call_compiles_nothing(data):

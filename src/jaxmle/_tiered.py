@@ -119,6 +119,11 @@ class TieredJit:
         self._quick.lower(*args, **kwargs)  # the trace (then shared with the optimised one)
         return self._full if _tracing.exact else self._quick
 
+    @property
+    def quick_max(self) -> int:
+        """The most array elements (all inputs together) compiled quick."""
+        return self._quick_max
+
     def optimised(self, *args: Any, **kwargs: Any) -> Any:
         """The call on the optimised program, whatever the inputs' size (a second opinion)."""
         return self._full(*args, **kwargs)
