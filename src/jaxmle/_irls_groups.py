@@ -25,6 +25,7 @@ import numpy as np
 
 from ._families import Binomial, NegativeBinomial, Poisson
 from ._glm_host import _Host
+from ._irls_host import prior_weights
 
 __all__ = ["collapsible", "find", "fit"]
 
@@ -98,14 +99,6 @@ def find(X: np.ndarray, offset: Any) -> tuple[np.ndarray, np.ndarray] | None:
     return first, inverse
 
 
-def _prior(d: Any) -> np.ndarray:
-    pw = np.ones(d.X.shape[0])
-    for w in (d.fw, d.vw, d.trials):
-        if w is not None:
-            pw = pw * w
-    return pw
-
-
 def fit(fam: Any, d: Any, groups: tuple[np.ndarray, np.ndarray], run: Any) -> Any:
     """The fit on every row of ``d`` from the scoring loop on its collapsed rows.
 
@@ -121,7 +114,8 @@ def fit(fam: Any, d: Any, groups: tuple[np.ndarray, np.ndarray], run: Any) -> An
         summed over every row, as the uncollapsed program computes them.
     """
     first, inverse = groups
-    pw = _prior(d)
+    pw = prior_weights(d)
+    pw = np.ones(d.X.shape[0]) if pw is None else pw
     sw = np.bincount(inverse, weights=pw, minlength=first.size)
     sy = np.bincount(inverse, weights=pw * d.y, minlength=first.size)
     yg = np.where(sw > 0, sy / np.where(sw > 0, sw, 1.0), 0.0)

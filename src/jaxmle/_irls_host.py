@@ -19,7 +19,7 @@ import numpy as np
 from ._glm_host import _Host
 from ._status import Status
 
-__all__ = ["finish"]
+__all__ = ["finish", "inverse", "prior_weights"]
 
 _FLAT_DROP = 0.05  # the log-likelihood drop one standard error out (else flat)
 # The returned coefficients' own Newton decrement (standard errors), checked after the loop:
@@ -49,7 +49,8 @@ def inverse(A: np.ndarray) -> tuple[np.ndarray, bool]:
     return 0.5 * (inv + inv.T), singular
 
 
-def _prior_weights(d: Any) -> Any:
+def prior_weights(d: Any) -> Any:
+    """Frequency × variance weights × trials of ``d`` as one NumPy array (None: all 1)."""
     pw = None
     for w in (d.fw, d.vw, d.trials):
         if w is not None:
@@ -118,7 +119,7 @@ def finish(fam: Any, d: Any, fit: Any, A: np.ndarray, g: np.ndarray, keep: bool,
     if ok and singular:
         status = Status.SINGULAR
     elif ok and extreme and not fam.has_dispersion and _flat(fam, d, fit, inv, g,
-                                                             _prior_weights(d)):  # fmt: skip
+                                                             prior_weights(d)):  # fmt: skip
         status = Status.FLAT_DIRECTION
     if status == Status.OK:
         dec = math.sqrt(max(float(g @ (inv @ g)), 0.0) / phi)
