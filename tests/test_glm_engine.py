@@ -170,7 +170,11 @@ def _newton_step_in_se(model, params, cov) -> float:
 
 
 def test_noncanonical_links_ours_is_the_score_root(data):
-    """statsmodels' IRLS (tol=1e-15) stops ~1e-8 standard errors short on probit/cloglog."""
+    """Ours is the score root; statsmodels' IRLS (tol=1e-15) can stop short on probit/cloglog.
+
+    (By ~1e-8 standard errors with scipy 1.16; with scipy 1.17 it reaches the root on one of
+    the two links: the test asserts ours is at least as close, in statsmodels' own terms.)
+    """
     X, y = data["spector"]
     for link, smlink in (("probit", L.Probit()), ("cloglog", L.CLogLog())):
         fit = irls(F.Binomial(link), X, y)
@@ -179,8 +183,8 @@ def test_noncanonical_links_ours_is_the_score_root(data):
         cov = np.asarray(fit.cov)
         ours = _newton_step_in_se(model, np.asarray(fit.coef), cov)
         theirs = _newton_step_in_se(model, r.params, cov)
-        assert ours < 1e-12 < theirs
-        assert rel(fit.coef, r.params) > 1e-11  # they differ, statsmodels' by its own tolerance
+        assert ours < 1e-12 and ours <= theirs + 1e-13, (link, ours, theirs)
+        assert rel(fit.coef, r.params) < max(1e-12, 10.0 * theirs)
 
 
 # A CI run (2026-12-01, another machine, tests spread over two xdist workers) returned these
