@@ -11,3 +11,5 @@ jax.config.update("jax_enable_x64", True)
 # the user's cache folder (tests/test_cache.py sets its own folders for its subprocesses).
 os.environ.setdefault("JAXMLE_NO_COMPILATION_CACHE", "1")
 os.environ.setdefault("JAXMLE_NO_QUICK_FLAGS", "1")  # in-process --quick: the suite's XLA flags
+# In-process runs of several studies one after the other (tests/test_cli.py runs --jobs 2).
+os.environ.setdefault("JAXMLE_JOBS", "1")

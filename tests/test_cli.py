@@ -64,6 +64,9 @@ BAD_COMMAND_LINES = [
      "invalid value for --seed: -1 (allowed: an integer from 0 to 4294967295)"),
     (["run", "why-logs", "--processes", "0"],
      "invalid value for --processes: 0 (allowed: an integer >= 1)"),
+    (["run", "all", "--jobs", "0"], "invalid value for --jobs: 0 (allowed: an integer >= 1)"),
+    (["run", "all", "--jobs", "2", "--processes", "2"],
+     "--jobs and --processes cannot both be above 1"),
     # bad types
     (["run", "why-logs", "--n", "many"], "invalid value for --n: 'many' (allowed: an integer)"),
     (["run", "gradient-ascent", "--tol", "small"],
@@ -417,6 +420,25 @@ def index_rows(out):
         if line.startswith("| tiny-") or line.startswith("| bernoulli"):
             rows[cells[0]] = cells
     return rows
+
+
+def test_jobs_run_studies_in_worker_processes(tiny, tmp_path, capsys):
+    """--jobs 2: three studies in two spawned workers, the same files and index as in turn."""
+    out = tmp_path / "out"
+    assert cli.main(["run", "tiny-a", "tiny-b", "tiny-c", "--jobs", "2", "--seed", "5",
+                     "--no-x64", "--out", str(out)]) == 0  # fmt: skip
+    said = capsys.readouterr().out.strip().splitlines()
+    heads = [re.match(r"\[(\d)/3\] (tiny-\w):", line) for line in said if line.startswith("[")]
+    assert [int(m[1]) for m in heads] == [1, 2, 3], said  # numbered as they end
+    assert sorted(m[2] for m in heads) == ["tiny-a", "tiny-b", "tiny-c"]
+    assert sum("wrote " in line and "report.md" in line for line in said) == 3
+    assert said[-1].endswith("3/3 experiments in " + said[-1].split(" in ")[-1])
+    for name in ("tiny-a", "tiny-b", "tiny-c"):
+        assert set(seeds_on_disk(out / name).values()) == {5}
+        res = json.loads((out / name / "results.json").read_text())
+        assert res["environment"]["dtype"] == "float32"  # the worker took --no-x64
+        assert res["results"]["devices"] >= 1
+    assert list(index_rows(out)) == ["tiny-a", "tiny-b", "tiny-c"]  # the index in study order
 
 
 def test_index_lists_every_study_on_disk_with_its_settings(tiny, tmp_path, capsys):

@@ -134,8 +134,9 @@ class _Keyer:
         if t is dict:
             # Insertion order kept: dicts that differ only in order are not merged (conservative).
             return ("dict", tuple((self.key(k, d), self.key(v, d)) for k, v in obj.items()))
-        if t is functools.partial:
-            return ("partial", self.key(obj.func, d), self.key(obj.args, d),
+        if issubclass(t, functools.partial):  # (and subclasses: jax.tree_util.Partial)
+            tag = "partial" if t is functools.partial else ("partial", self._type(t, d))
+            return (tag, self.key(obj.func, d), self.key(obj.args, d),
                     self.key(obj.keywords, d))  # fmt: skip
         if t is types.MethodType:
             return ("method", self.key(obj.__func__, d), self.key(obj.__self__, d))

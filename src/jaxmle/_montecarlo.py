@@ -142,12 +142,18 @@ class _MCCfg(NamedTuple):
 
 
 @partial(jax.jit, static_argnames=("fn", "simulate", "estimator", "cfg"))
-def _mc_run(model, truth, keys, design, init, fn, simulate, estimator, cfg: _MCCfg):
+def _mc_run(model, truth, keys, design, init, fn, simulate, estimator, cfg: _MCCfg,
+            sim_tree=None):  # fmt: skip
+    # ``sim_tree``: a ``jax.tree_util.Partial`` simulator, passed as data (its function is
+    # part of the pytree's structure, its bound arrays are leaves), so that studies differing
+    # only in those arrays share one program.
     m = model if fn is None else fn
     log_prob = m.log_prob if isinstance(m, Model) else m
     sym = _sym_keys(m, cfg.symmetric)
 
     def sim(key):
+        if sim_tree is not None:
+            return sim_tree(key, truth)
         if simulate is not None:
             return simulate(key, truth)
         return _simulate_builtin(m, design, cfg.n, key, truth)
@@ -357,7 +363,9 @@ def montecarlo(
         weight: optional ``(n,)`` weights of a LinearRegression design (noise σ²/w_i).
         simulate: ``simulate(key, params) -> data``, used instead of the built-in simulators
             (e.g. a heteroscedastic or misspecified data-generating process). Pass a function
-            defined once (module level), not a new lambda per call, or every call recompiles.
+            defined once (module level), not a new lambda per call, or every call recompiles;
+            bind arrays with ``jax.tree_util.Partial(f, *arrays)``: they are then data, and
+            studies that differ only in them (e.g. the noise pattern) share one program.
         estimator: ``"closed_form"`` (the model's exact estimator, default), ``"mle"``
             (:func:`jaxmle.mle` from ``init``, traced; replicates that do not converge are
             left out with a warning), an
@@ -426,8 +434,10 @@ def montecarlo(
                  int(min(batch_size, reps)), want_theory)  # fmt: skip
     keys = jax.random.split(key, int(reps))
     m, fn = (model, None) if isinstance(model, Model) else (None, model)
-    run = partial(_mc_run, m, truth, design=design, init=init_params, fn=fn, simulate=simulate,
-                  estimator=estimator, cfg=cfg)  # fmt: skip
+    tree = simulate if isinstance(simulate, jax.tree_util.Partial) else None
+    run = partial(_mc_run, m, truth, design=design, init=init_params, fn=fn,
+                  simulate=None if tree is not None else simulate, estimator=estimator,
+                  cfg=cfg, sim_tree=tree)  # fmt: skip
     ckpt = None
     if checkpoint is not None:
         ckpt = _ckpt.Checkpointer(checkpoint, "montecarlo", {

@@ -5,7 +5,7 @@ Usage::
     jaxmle list
     jaxmle run NAME [NAME ...] | all  [--out DIR] [--quick] [--seed N] [--x64/--no-x64]
                                       [--plots/--no-plots] [--progress/--no-progress]
-                                      [--resume/--no-resume] [--processes N]
+                                      [--resume/--no-resume] [--jobs N] [--processes N]
                                       [--compilation-cache/--no-compilation-cache]
                                       [experiment options, e.g. --steps 500]
     jaxmle run NAME --help            # the experiment's own options
@@ -292,6 +292,10 @@ def _base_parser() -> tuple[_Parser, _Parser]:
     run.add_argument("--processes", type=int, default=1, metavar="N",
                      help="run as N localhost processes (jaxmle.distributed; "
                      "default: 1)")  # fmt: skip
+    run.add_argument("--jobs", type=int, default=None, metavar="N",
+                     help="run up to N studies at once, each in a worker process (default: "
+                     "$JAXMLE_JOBS, else one per CPU core; 1 runs them one after the "
+                     "other)")  # fmt: skip
     add_common_arguments(run)
     return parser, run
 
@@ -375,6 +379,11 @@ def _check_common(args: argparse.Namespace) -> None:
     if args.processes < 1:
         raise CLIError(f"invalid value for --processes: {args.processes} (allowed: an integer "
                        ">= 1)")  # fmt: skip
+    if args.jobs is not None and args.jobs < 1:
+        raise CLIError(f"invalid value for --jobs: {args.jobs} (allowed: an integer >= 1)")
+    if args.processes > 1 and (args.jobs or 1) > 1:
+        raise CLIError("--jobs and --processes cannot both be above 1: the processes of "
+                       "--processes N run the studies together, one at a time")  # fmt: skip
     if not 0 <= args.seed <= _SEED_MAX:
         raise CLIError(f"invalid value for --seed: {args.seed} (allowed: an integer from 0 to "
                        f"{_SEED_MAX})")  # fmt: skip
@@ -483,7 +492,7 @@ def _quiet(line: str) -> None:
 
 
 def _run_all(names, modules, options, exps, args, rank: int | None) -> int:
-    """Runs the studies one after the other, then rebuilds the index (process 0).
+    """Runs the studies (one after the other, or ``--jobs`` at once), then rebuilds the index.
 
     The last line says where the index went (``OUT/index.md`` and ``OUT/index.html``), with
     the count and total time when there were several studies. ``rank`` is the worker's process
@@ -493,15 +502,13 @@ def _run_all(names, modules, options, exps, args, rank: int | None) -> int:
 
     say = _say if not rank else _quiet
     out = pathlib.Path(args.out)
-    failed: list[str] = []
+    jobs = _jobs(args, len(names), rank)
     t_all = time.perf_counter()
-    if args.plots:
-        _warm_up_plots()
     try:
-        for i, name in enumerate(names, 1):
-            say(f"[{i}/{len(names)}] {name}: {exps[name].summary}")
-            if not _run_one(name, modules[name], options[name], args, rank, say):
-                failed.append(name)
+        if jobs > 1:
+            failed = _run_parallel(names, options, exps, args, jobs, say)
+        else:
+            failed = _run_in_turn(names, modules, options, exps, args, rank, say)
     except KeyboardInterrupt:
         return 130
     finally:
@@ -511,6 +518,89 @@ def _run_all(names, modules, options, exps, args, rank: int | None) -> int:
             f"{time.perf_counter() - t_all:.1f} s" if len(names) > 1 else "")  # fmt: skip
     say(f"wrote {out / 'index.md'} and {out / 'index.html'}{done}")
     return 1 if failed else 0
+
+
+def _jobs(args: argparse.Namespace, n: int, rank: int | None) -> int:
+    """How many studies run at once: ``--jobs``, ``$JAXMLE_JOBS``, else one per core."""
+    if n < 2 or rank is not None or args.processes > 1:
+        return 1
+    jobs = args.jobs
+    if jobs is None:
+        env = os.environ.get("JAXMLE_JOBS", "")
+        jobs = int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
+    return max(1, min(jobs, n))
+
+
+def _run_in_turn(names, modules, options, exps, args, rank, say) -> list[str]:
+    """The studies one after the other in this process; the names of those that failed."""
+    if args.plots:
+        _warm_up_plots()
+    failed = []
+    for i, name in enumerate(names, 1):
+        say(f"[{i}/{len(names)}] {name}: {exps[name].summary}")
+        if not _run_one(name, modules[name], options[name], args, rank, say):
+            failed.append(name)
+    return failed
+
+
+def _run_parallel(names, options, exps, args, jobs: int, say) -> list[str]:
+    """The studies in ``jobs`` worker processes, longest first; the names of those that failed.
+
+    Studies are independent and a quick run is mostly single-threaded compilation, so on a
+    2-core machine two at a time take about half the time. Each worker imports JAX once and
+    takes the next study when one is done; a study's lines are printed when it ends. The
+    previous run's times (``OUT/NAME/results.json``) order the queue, longest first.
+    """
+    import concurrent.futures as cf
+    import multiprocessing
+
+    from ._runs import studies
+
+    before = studies(args.out)
+    order = sorted(names, key=lambda n: -float((before.get(n) or {}).get("wall_s") or 1e9))
+    child = argparse.Namespace(**{**vars(args), "progress": False})  # (bars would interleave)
+    failed: list[str] = []
+    with cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                initializer=_job_init,
+                                initargs=(bool(args.x64), args.compilation_cache,
+                                          bool(args.plots))) as pool:  # fmt: skip
+        todo = {pool.submit(_job, n, options[n], child): n for n in order}
+        try:
+            for k, fut in enumerate(cf.as_completed(todo), 1):
+                name = todo[fut]
+                try:
+                    ok, lines = fut.result()
+                except CLIError:
+                    raise
+                except Exception as err:  # the worker itself died (killed, out of memory)
+                    ok, lines = False, []
+                    print(f"jaxmle: error: {name} failed: {type(err).__name__}: {err}",
+                          file=sys.stderr)  # fmt: skip
+                say(f"[{k}/{len(names)}] {name}: {exps[name].summary}")
+                for line in lines:
+                    say(line)
+                if not ok:
+                    failed.append(name)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return failed
+
+
+def _job_init(x64: bool, cache: Any, plots: bool) -> None:
+    """A ``--jobs`` worker's set-up: the parent's float64 and cache choices, the plot helper."""
+    import jax
+
+    jax.config.update("jax_enable_x64", x64)
+    _cache.enable_default(cache)
+    if plots:
+        _warm_up_plots()
+
+
+def _job(name: str, options: dict, args: argparse.Namespace) -> tuple[bool, list[str]]:
+    """One study in a ``--jobs`` worker: whether it succeeded, and its status lines."""
+    lines: list[str] = []
+    return _run_one(name, load(name), options, args, None, lines.append), lines
 
 
 def _warm_up_plots() -> None:
