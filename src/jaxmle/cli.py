@@ -24,7 +24,10 @@ which replaces ``OUT/NAME`` only when the study completes, so a failed, interrup
 run leaves the previous results whole; ``OUT/index.md`` and ``OUT/index.html`` (the same index
 followed by every study's report, plots inline, as one self-contained page) are then rebuilt
 from every study on disk. Long computations checkpoint into ``OUT/.checkpoints/NAME`` and a
-rerun with the same settings resumes from them. ``--processes N`` runs the command as N
+rerun with the same settings resumes from them. Several studies run ``--jobs`` at a time
+(default: one per CPU core), each in a spawned worker process that imports JAX once and takes
+the next study from the queue (the longest, by the last run's time, first). ``--processes N``
+runs the command as N
 localhost processes (:func:`jaxmle.distributed.launch`); only process 0 writes under ``OUT``.
 
 Compiled XLA programs are kept on disk (JAX's persistent compilation cache, turned on with
