@@ -160,12 +160,12 @@ class GLMPrediction:
         Returns:
             ``(m, 2)`` lower and upper bounds.
         """
-        import scipy.stats
+        from . import _dists  # lazily: it imports scipy.special
 
         method = _check_option(method, "method", ("endpoint", "delta"))
         if not 0.0 < alpha < 1.0:
             raise InputError(f"`alpha` must be in (0, 1), e.g. 0.05 for 95%; got {alpha!r}.")
-        q = float(scipy.stats.norm.ppf(1 - alpha / 2))
+        q = float(_dists.norm_ppf(1 - alpha / 2))
         if method == "delta":
             lo, hi = self.predicted_mean - q * self.se_mean, self.predicted_mean + q * self.se_mean
         else:

@@ -569,9 +569,9 @@ class GLMResults(RegressionResults):
     @property
     def llr_pvalue(self) -> float:
         """The χ² p-value of :attr:`llr` on ``df_model`` degrees of freedom."""
-        import scipy.stats
+        from . import _dists  # lazily: it imports scipy.special
 
-        return float(scipy.stats.chi2.sf(self.llr, self.df_model))
+        return float(_dists.chi2_sf(self.llr, self.df_model))
 
     @property
     def k_params(self) -> int:

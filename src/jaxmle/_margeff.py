@@ -201,9 +201,9 @@ class GLMMargins:
     @property
     def pvalues(self) -> np.ndarray:
         """Two-sided normal p-values."""
-        import scipy.stats
+        from . import _dists  # lazily: it imports scipy.special
 
-        return 2.0 * scipy.stats.norm.sf(np.abs(self.tvalues))
+        return 2.0 * _dists.norm_sf(np.abs(self.tvalues))
 
     def conf_int(self, alpha: float = 0.05) -> np.ndarray:
         """Wald intervals ``margeff ± q·margeff_se`` at level ``1 − alpha``.
@@ -214,11 +214,11 @@ class GLMMargins:
         Returns:
             ``(k, 2)`` lower and upper bounds.
         """
-        import scipy.stats
+        from . import _dists  # lazily: it imports scipy.special
 
         if not 0.0 < alpha < 1.0:
             raise InputError(f"`alpha` must be in (0, 1), e.g. 0.05 for 95%; got {alpha!r}.")
-        q = float(scipy.stats.norm.ppf(1 - alpha / 2))
+        q = float(_dists.norm_ppf(1 - alpha / 2))
         return np.column_stack([self.margeff - q * self.margeff_se,
                                 self.margeff + q * self.margeff_se])  # fmt: skip
 

@@ -150,12 +150,12 @@ class PredictionResults:
         Returns:
             ``(m, 2)`` lower and upper bounds.
         """
-        import scipy.stats
+        from . import _dists  # lazily: it imports scipy.special
 
         if not 0.0 < alpha < 1.0:
             raise InputError(f"`alpha` must be in (0, 1), e.g. 0.05 for 95%; got {alpha!r}.")
-        dist = scipy.stats.t(self.df) if self.use_t else scipy.stats.norm
-        q = float(dist.ppf(1 - alpha / 2))
+        p = 1 - alpha / 2
+        q = float(_dists.t_ppf(p, self.df) if self.use_t else _dists.norm_ppf(p))
         se = self.se_obs if obs else self.se_mean
         return np.column_stack([self.predicted_mean - q * se, self.predicted_mean + q * se])
 

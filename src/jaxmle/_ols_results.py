@@ -370,26 +370,26 @@ class OLSResults(RegressionResults):
     @property
     def pvalues(self) -> Any:
         """Two-sided p-values: Student's t on :attr:`df_resid_inference`, or the normal."""
-        import scipy.stats
+        from . import _dists  # lazily: it imports scipy.special
 
         t = np.abs(self._stat())
-        p = 2 * (scipy.stats.t.sf(t, self.df_resid_inference) if self.use_t
-                 else scipy.stats.norm.sf(t))  # fmt: skip
+        p = 2 * (_dists.t_sf(t, self.df_resid_inference) if self.use_t
+                 else _dists.norm_sf(t))  # fmt: skip
         return self._series(p)
 
     def _quantile(self, alpha: float) -> float:
         q = super()._quantile(alpha)  # checks alpha
         if not self.use_t:
             return q
-        import scipy.stats
+        from . import _dists  # lazily: it imports scipy.special
 
-        return float(scipy.stats.t(self.df_resid_inference).ppf(1 - alpha / 2))
+        return float(_dists.t_ppf(1 - alpha / 2, self.df_resid_inference))
 
     # -- tests -----------------------------------------------------------------------------
     @cached_property
     def _f_test(self) -> tuple[float, float, float]:
         """(F, numerator df, p-value) of "all slopes are zero"."""
-        import scipy.stats
+        from . import _dists  # lazily: it imports scipy.special
 
         if self.cov_type == "nonrobust":
             F, q = _div(self.mse_model, self.mse_resid), self.df_model
@@ -416,7 +416,7 @@ class OLSResults(RegressionResults):
         df = self.df_resid_inference
         if not (q > 0 and df > 0 and math.isfinite(F)):
             return F, float(q), math.nan
-        return F, float(q), float(scipy.stats.f.sf(F, q, df))
+        return F, float(q), float(_dists.f_sf(F, q, df))
 
     @property
     def fvalue(self) -> float:

@@ -36,19 +36,19 @@ def residual_diagnostics(e: np.ndarray) -> dict[str, float]:
         ``omni``/``omni_p`` (D'Agostino's omnibus test; NaN for fewer than 8 rows), ``skew``,
         ``kurtosis`` (not excess), ``dw`` (Durbin–Watson) and ``jb``/``jb_p`` (Jarque–Bera).
     """
-    import scipy.stats
+    from . import _dists  # lazily: it imports scipy.special
 
     n = e.shape[0]
     if n >= 8:
-        omni, omni_p = (float(v) for v in scipy.stats.normaltest(e))
+        omni, omni_p = (float(v) for v in _dists.normaltest(e))
     else:
         omni = omni_p = math.nan
-    skew = float(scipy.stats.skew(e))
-    kurt = 3.0 + float(scipy.stats.kurtosis(e))
+    skew = float(_dists.skew(e))
+    kurt = 3.0 + float(_dists.kurtosis(e))
     jb = n / 6.0 * (skew**2 + 0.25 * (kurt - 3.0) ** 2)
     return {"omni": omni, "omni_p": omni_p, "skew": skew, "kurtosis": kurt,
             "dw": float(np.sum(np.diff(e) ** 2) / np.sum(e**2)) if np.any(e) else math.nan,
-            "jb": jb, "jb_p": float(scipy.stats.chi2.sf(jb, 2))}  # fmt: skip
+            "jb": jb, "jb_p": float(_dists.chi2_sf(jb, 2))}  # fmt: skip
 
 
 def diagnostics_block(e: np.ndarray, cond: float) -> str:

@@ -230,21 +230,21 @@ class RegressionResults:
     @property
     def pvalues(self) -> Any:
         """Two-sided p-values of ``param = 0``: Student's t on ``df_resid`` or the normal."""
-        import scipy.stats
+        from . import _dists  # lazily: it imports scipy.special
 
         t = np.abs(self._stat())
-        p = 2 * (scipy.stats.t.sf(t, self.df_resid) if self.use_t else scipy.stats.norm.sf(t))
+        p = 2 * (_dists.t_sf(t, self.df_resid) if self.use_t else _dists.norm_sf(t))
         return self._series(p)
 
     def _quantile(self, alpha: float) -> float:
-        import scipy.stats
+        from . import _dists  # lazily: it imports scipy.special
 
         if not 0.0 < alpha < 1.0:
             from ._errors import InputError
 
             raise InputError(f"`alpha` must be in (0, 1), e.g. 0.05 for 95%; got {alpha!r}.")
-        dist = scipy.stats.t(self.df_resid) if self.use_t else scipy.stats.norm
-        return float(dist.ppf(1 - alpha / 2))
+        p = 1 - alpha / 2
+        return float(_dists.t_ppf(p, self.df_resid) if self.use_t else _dists.norm_ppf(p))
 
     def conf_int(self, alpha: float = 0.05) -> Any:
         """Wald confidence intervals at level ``1 − alpha``.

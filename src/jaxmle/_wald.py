@@ -46,9 +46,9 @@ def _quantile(level: float, df: int | None) -> float:
         return statistics.NormalDist().inv_cdf(q)
     if df <= 0:
         return math.nan
-    import scipy.stats  # jax's own dependency; the t quantile for a static df, at trace time
+    from . import _dists  # lazily: it imports scipy.special
 
-    return float(scipy.stats.t.ppf(q, df))
+    return float(_dists.t_ppf(q, df))  # the t quantile for a static df, at trace time
 
 
 def _wald_kernel(est, se, level: float, df: int | None):
