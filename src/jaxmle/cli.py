@@ -333,14 +333,28 @@ def _cmd_run(argv: Sequence[str], run_parser: _Parser) -> int:
     names = _select(list(args.names), exps)
     _check_common(args)
     rank = _start_worker()
+    if args.quick:
+        _quick_compile()
+    pool = _early_pool(args, names, extra, rank)
+    try:
+        code = _run_command(argv, run_parser, args, extra, exps, names, rank, pool)
+    except BaseException:
+        if pool is not None:
+            _stop_pool(pool)
+        raise
+    if pool is not None:
+        pool.executor.shutdown(wait=True)
+    return code
+
+
+def _run_command(argv, run_parser, args, extra, exps, names, rank, pool) -> int:
+    """``jaxmle run`` after the cheap checks: set-up, each study's checks, the runs."""
     import jax
 
     # float64 and the disk cache are the entry point's choice, made before any experiment
     # computes anything.
     jax.config.update("jax_enable_x64", bool(args.x64))
     _cache.enable_default(args.compilation_cache)
-    if args.quick:
-        _quick_compile()
     modules = {n: load(n) for n in names}
     options = _options(names, modules, run_parser, argv, extra, args)
     if options is None:  # --help was printed
@@ -352,7 +366,7 @@ def _cmd_run(argv: Sequence[str], run_parser: _Parser) -> int:
 
         return distributed.launch([sys.executable, "-m", "jaxmle", "run", *argv],
                                   args.processes)  # fmt: skip
-    code = _run_all(names, modules, options, exps, args, rank)
+    code = _run_all(names, modules, options, exps, args, rank, pool)
     if rank is not None and code:
         from . import distributed
 
@@ -494,7 +508,7 @@ def _quiet(line: str) -> None:
     """The status lines of processes other than 0 (process 0 prints them once)."""
 
 
-def _run_all(names, modules, options, exps, args, rank: int | None) -> int:
+def _run_all(names, modules, options, exps, args, rank: int | None, pool=None) -> int:
     """Runs the studies (one after the other, or ``--jobs`` at once), then rebuilds the index.
 
     The last line says where the index went (``OUT/index.md`` and ``OUT/index.html``), with
@@ -505,11 +519,10 @@ def _run_all(names, modules, options, exps, args, rank: int | None) -> int:
 
     say = _say if not rank else _quiet
     out = pathlib.Path(args.out)
-    jobs = _jobs(args, len(names), rank)
     t_all = time.perf_counter()
     try:
-        if jobs > 1:
-            failed = _run_parallel(names, options, exps, args, jobs, say)
+        if pool is not None:
+            failed = _run_parallel(names, modules, options, exps, args, pool, say)
         else:
             failed = _run_in_turn(names, modules, options, exps, args, rank, say)
     except KeyboardInterrupt:
@@ -546,47 +559,123 @@ def _run_in_turn(names, modules, options, exps, args, rank, say) -> list[str]:
     return failed
 
 
-def _run_parallel(names, options, exps, args, jobs: int, say) -> list[str]:
-    """The studies in ``jobs`` worker processes, longest first; the names of those that failed.
+class _Pool(NamedTuple):
+    """The ``--jobs`` worker processes (``jobs - 1``: this process runs studies too)."""
 
-    Studies are independent and a quick run is mostly single-threaded compilation, so on a
-    2-core machine two at a time take about half the time. Each worker imports JAX once and
-    takes the next study when one is done; a study's lines are printed when it ends. The
-    previous run's times (``OUT/NAME/results.json``) order the queue, longest first.
+    executor: Any
+    jobs: int
+
+
+def _early_pool(args: argparse.Namespace, names: list[str], extra: Sequence[str],
+                rank: int | None) -> _Pool | None:  # fmt: skip
+    """Starts the ``--jobs`` workers before this process imports JAX (None: no workers).
+
+    A worker's start is mostly its import of JAX (1.3-1.7 s on this 2-core machine), so the
+    workers import it while this process does, and this process then runs studies itself
+    instead of waiting: one import fewer than a pool of ``jobs`` workers. Not for ``--help``
+    or a command line that fails its checks (``extra`` arguments are an error with several
+    studies).
     """
+    jobs = _jobs(args, len(names), rank)
+    if jobs < 2 or args.help or extra:
+        return None
     import concurrent.futures as cf
     import multiprocessing
+
+    ex = cf.ProcessPoolExecutor(jobs - 1, mp_context=multiprocessing.get_context("spawn"),
+                                initializer=_job_init,
+                                initargs=(bool(args.x64), args.compilation_cache,
+                                          bool(args.plots)))  # fmt: skip
+    for _ in range(jobs - 1):  # (an executor spawns its processes on demand)
+        ex.submit(_ready)
+    return _Pool(ex, jobs)
+
+
+def _ready() -> None:
+    """A no-op task: submitting one makes the executor spawn a worker now."""
+
+
+def _stop_pool(pool: _Pool) -> None:
+    """Ends the workers now, not waiting for one still importing JAX or running a study.
+
+    For an early exit: a bad command line, a failed check, an interrupt.
+    """
+    ex = pool.executor
+    procs = list((getattr(ex, "_processes", None) or {}).values())  # (shutdown drops them)
+    ex.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+
+
+def _run_parallel(names, modules, options, exps, args, pool: _Pool, say) -> list[str]:
+    """The studies ``pool.jobs`` at a time, longest first; the names of those that failed.
+
+    Studies are independent and a quick run is mostly single-threaded compilation, so on a
+    2-core machine two at a time take about half the time. This process and each worker take
+    the next study from one queue when they are done; a study's lines are printed when it
+    ends. The previous run's times (``OUT/NAME/results.json``) order the queue, longest first.
+    """
+    import threading
 
     from ._runs import studies
 
     before = studies(args.out)
-    order = sorted(names, key=lambda n: -float((before.get(n) or {}).get("wall_s") or 1e9))
+    queue = sorted(names, key=lambda n: -float((before.get(n) or {}).get("wall_s") or 1e9))
     child = argparse.Namespace(**{**vars(args), "progress": False})  # (bars would interleave)
+    lock = threading.Lock()
     failed: list[str] = []
-    with cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                initializer=_job_init,
-                                initargs=(bool(args.x64), args.compilation_cache,
-                                          bool(args.plots))) as pool:  # fmt: skip
-        todo = {pool.submit(_job, n, options[n], child): n for n in order}
-        try:
-            for k, fut in enumerate(cf.as_completed(todo), 1):
-                name = todo[fut]
-                try:
-                    ok, lines = fut.result()
-                except CLIError:
-                    raise
-                except Exception as err:  # the worker itself died (killed, out of memory)
-                    ok, lines = False, []
-                    print(f"jaxmle: error: {name} failed: {type(err).__name__}: {err}",
-                          file=sys.stderr)  # fmt: skip
-                say(f"[{k}/{len(names)}] {name}: {exps[name].summary}")
-                for line in lines:
-                    say(line)
-                if not ok:
-                    failed.append(name)
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    errors: list[BaseException] = []
+    done = [0]
+
+    def take() -> str | None:
+        with lock:
+            return queue.pop(0) if queue and not errors else None
+
+    def report(name: str, ok: bool, lines: list[str]) -> None:
+        with lock:
+            done[0] += 1
+            say(f"[{done[0]}/{len(names)}] {name}: {exps[name].summary}")
+            for line in lines:
+                say(line)
+            if not ok:
+                failed.append(name)
+
+    def feed() -> None:  # one thread per worker process: submit, wait, report, repeat
+        while (name := take()) is not None:
+            try:
+                ok, lines = pool.executor.submit(_job, name, options[name], child).result()
+            except (CLIError, KeyboardInterrupt) as err:
+                errors.append(err)
+                return
+            except Exception as err:  # the worker itself died (killed, out of memory)
+                if errors:  # (ended by _stop_pool: this process is stopping)
+                    return
+                ok, lines = False, []
+                print(f"jaxmle: error: {name} failed: {type(err).__name__}: {err}",
+                      file=sys.stderr)  # fmt: skip
+            report(name, ok, lines)
+
+    feeders = [threading.Thread(target=feed, name=f"jaxmle-job-{i}", daemon=True)
+               for i in range(pool.jobs - 1)]  # fmt: skip
+    for t in feeders:
+        t.start()
+    if args.plots:
+        _warm_up_plots()
+    try:
+        while (name := take()) is not None:
+            lines: list[str] = []
+            ok = _run_one(name, modules[name], options[name], child, None, lines.append)
+            report(name, ok, lines)
+    except BaseException as err:
+        errors.append(err)
+        _stop_pool(pool)  # (the feeders' waits end with the workers)
+        raise
+    finally:
+        for t in feeders:
+            t.join(timeout=10)
+    if errors:
+        raise errors[0]
     return failed
 
 

@@ -642,16 +642,21 @@ def _decades() -> Any:
     """Log-axis tick labels as plain text "10⁻¹⁶" (mathtext would cost ~0.1 s per figure)."""
     from matplotlib.ticker import FuncFormatter
 
-    def label(v, _pos):
-        if not v > 0:
-            return ""
-        e = float(np.log10(v))
-        k = int(np.rint(e))
-        if abs(e - k) < 1e-9:
-            return "1" if k == 0 else "10" + str(k).translate(_SUPERSCRIPT)
-        return f"{v:g}"
+    # A module-level function, not a closure: the figure must pickle for the helper process
+    # that draws it (jaxmle.report._PlotWorker); with a local function it was drawn in the
+    # study's own process, on its critical path.
+    return FuncFormatter(_decade_label)
 
-    return FuncFormatter(label)
+
+def _decade_label(v: float, _pos: Any = None) -> str:
+    """``10⁻¹⁶`` for an exact power of ten, ``1`` for 10⁰, ``%g`` otherwise, "" for v <= 0."""
+    if not v > 0:
+        return ""
+    e = float(np.log10(v))
+    k = int(np.rint(e))
+    if abs(e - k) < 1e-9:
+        return "1" if k == 0 else "10" + str(k).translate(_SUPERSCRIPT)
+    return f"{v:g}"
 
 
 def sampling(
