@@ -25,16 +25,15 @@ run leaves the previous results whole; ``OUT/index.md`` and ``OUT/index.html`` (
 followed by every study's report, plots inline, as one self-contained page) are then rebuilt
 from every study on disk. Long computations checkpoint into ``OUT/.checkpoints/NAME`` and a
 rerun with the same settings resumes from them. Several studies run ``--jobs`` at a time
-(default: one per CPU core), each in a spawned worker process that imports JAX once and takes
-the next study from the queue (the longest, by the last run's time, first). ``--processes N``
-runs the command as N
-localhost processes (:func:`jaxmle.distributed.launch`); only process 0 writes under ``OUT``.
+(default: one per CPU core): this process and ``N - 1`` spawned workers (each imports JAX
+once) take the next study from one queue, the longest (by the last run's time) first.
+``--processes N`` runs the command as N localhost processes
+(:func:`jaxmle.distributed.launch`); only process 0 writes under ``OUT``.
 
 Compiled XLA programs are kept on disk (JAX's persistent compilation cache, turned on with
 :func:`jaxmle.enable_compilation_cache` before anything is computed), so a rerun skips most
 of the compiling. The folder is ``$JAXMLE_CACHE_DIR``, by default ``~/.cache/jaxmle/xla``;
-``--no-compilation-cache`` or ``JAXMLE_NO_COMPILATION_CACHE=1`` turns it off. The PNGs are
-drawn by a helper process while the studies compute on (``Context.background_plots``).
+``--no-compilation-cache`` or ``JAXMLE_NO_COMPILATION_CACHE=1`` turns it off.
 
 Errors in the command line (unknown experiment or option, bad value) print one line on stderr
 that names the option, the value and what is allowed (with a "did you mean" for a misspelt
@@ -696,15 +695,11 @@ def _job(name: str, options: dict, args: argparse.Namespace) -> tuple[bool, list
 
 
 def _warm_up_plots() -> None:
-    """Gets matplotlib ready while the first study computes.
+    """Imports what builds the figures in a thread, while the first study computes.
 
-    It starts the helper process that draws the PNGs (:func:`jaxmle.report.start_plot_worker`)
-    and, in a thread, this process's own import of what builds the figures (~0.5 s on a 2-core
-    CPU, while the first study's compilation has released the GIL).
+    ~0.5 s on a 2-core CPU, while the first study's compilation has released the GIL.
     """
     import threading
-
-    from .report import start_plot_worker
 
     def imports() -> None:
         with contextlib.suppress(ImportError):  # without matplotlib, the plots say so
@@ -712,7 +707,6 @@ def _warm_up_plots() -> None:
             import matplotlib.figure  # noqa: F401
 
     threading.Thread(target=imports, name="jaxmle-import-matplotlib", daemon=True).start()
-    start_plot_worker()
 
 
 def _run_one(name, module, options, args, rank: int | None, say) -> bool:
@@ -727,8 +721,7 @@ def _run_one(name, module, options, args, rank: int | None, say) -> bool:
 
     progress = (sys.stderr.isatty() if args.progress is None else args.progress) and not rank
     ctx = Context(out=pathlib.Path(args.out) / name, quick=args.quick, seed=args.seed,
-                  plots=args.plots, progress=progress, name=name,
-                  background_plots=True)  # fmt: skip
+                  plots=args.plots, progress=progress, name=name)  # fmt: skip
     try:
         res = run_study(module, ctx, options, resume=args.resume, write=not rank, say=say)
     except ResumeError as err:  # its settings changed since _check_resume

@@ -263,8 +263,11 @@ class Context:
         checkpoint_dir: where this run's checkpoints live (``OUT/.checkpoints/NAME``, set by
             :func:`run_study`), or None when checkpointing is off.
         background_plots: draw the PNGs in a helper process while the study computes on
-            (:class:`_PlotWorker`; the ``jaxmle`` command and the scripts turn it on);
-            :func:`run_experiment` waits for them before it returns.
+            (:class:`_PlotWorker`); :func:`run_experiment` waits for them before it returns.
+            Off in the ``jaxmle`` command and the scripts: on a 2-core machine a warm
+            ``jaxmle run all --quick`` took ~4 s more CPU with it (the helper's import of
+            matplotlib, the figures pickled there and back) and was no faster, with one
+            study at a time or two.
     """
 
     out: pathlib.Path
@@ -564,9 +567,9 @@ class Report:
 
 
 # ------------------------------------------------------------------------------------------
-# Plots drawn beside the computation: a warm quick run spent about a third of its time in
-# matplotlib's savefig (layout and rasterising, pure Python that holds the GIL), while its JAX
-# work mostly keeps one core busy. A helper process draws the figures on another core.
+# Plots drawn beside the computation (opt-in, Context.background_plots): a helper process
+# draws the figures on another core while the study computes on. Measured on 2 cores it no
+# longer pays for the jaxmle command (see Context), which runs studies side by side instead.
 
 _WORKER = r"""
 import io, pickle, signal, struct, sys, warnings
@@ -580,9 +583,10 @@ while len(head := inp.read(8)) == 8:
         with warnings.catch_warnings(record=True) as caught, matplotlib.rc_context(rc):
             warnings.simplefilter("always")
             fig = pickle.loads(blob)
-            FigureCanvasAgg(fig)
+            canvas = FigureCanvasAgg(fig)
+            fig.set_dpi(dpi)
             buf = io.BytesIO()
-            fig.savefig(buf, dpi=dpi, format="png")
+            canvas.print_png(buf)  # as jaxmle.plot.save: savefig would draw the figure twice
         said = [(w.category.__module__, w.category.__qualname__, str(w.message), w.filename,
                  w.lineno) for w in caught]
         reply = (True, buf.getvalue(), said)
@@ -840,8 +844,7 @@ def script_main(module_name: str) -> None:
     progress = sys.stderr.isatty() if common["progress"] is None else common["progress"]
     out = pathlib.Path(common["out"])
     ctx = Context(out=out / name, quick=common["quick"], seed=common["seed"],
-                  plots=common["plots"], progress=progress, name=name,
-                  background_plots=True)  # fmt: skip
+                  plots=common["plots"], progress=progress, name=name)  # fmt: skip
     try:
         validate_options(module, args)  # before anything on disk changes
     except OptionError as err:
