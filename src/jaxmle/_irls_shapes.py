@@ -8,8 +8,11 @@ they enter no sum (deviance, score, information, ``nobs = Σ fw``), so the fit i
 subsets (a new ``n`` each time) then compiles once per bucket instead of once per fit; the
 price is the padded rows' share of each warm call (``benchmarks/glm_buckets.py`` measures
 both). The padded rows repeat the mean response (so the starting mean ``(y + ȳ)/2`` is that
-of the ``n`` rows) on a zero design row, with offset 0 and unit variance weights and trials.
-``JAXMLE_BUCKETS=0`` turns it off.
+of the ``n`` rows) on a copy of the last row's design, offset, variance weight and trials: their
+mean is then a real row's, inside the family's domain whenever that row's is. (A zero design
+row gave η = 0 there, where the inverse link of Gamma, inverse Gaussian, identity or sqrt
+links is infinite or zero: every step was refused and the fit failed for any n ≥ 64 off a
+bucket size.) ``JAXMLE_BUCKETS=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -44,9 +47,11 @@ def bucket(n: int, p: int = 1) -> int:
                 if b >= n)  # fmt: skip
 
 
-def _grow(a: Any, extra: int, fill: float) -> Any:
+def _grow(a: Any, extra: int, fill: float | None = None) -> Any:
+    """``a`` with ``extra`` rows more: ``fill``, or copies of its last row (None)."""
     a = np.asarray(a)
-    tail = np.full((extra, *a.shape[1:]), fill, dtype=a.dtype)
+    tail = (np.repeat(a[-1:], extra, axis=0) if fill is None
+            else np.full((extra, *a.shape[1:]), fill, dtype=a.dtype))  # fmt: skip
     return np.concatenate([a, tail])
 
 
@@ -57,10 +62,10 @@ def pad(d: Any, rows: int) -> Any:
     fw = np.ones(n, d.X.dtype) if d.fw is None else d.fw
     y_fill = float(np.mean(d.y))
     return type(d)(
-        _grow(d.X, extra, 0.0), _grow(d.y, extra, y_fill),
-        None if d.offset is None else _grow(d.offset, extra, 0.0), _grow(fw, extra, 0.0),
-        None if d.vw is None else _grow(d.vw, extra, 1.0),
-        None if d.trials is None else _grow(d.trials, extra, 1.0),
+        _grow(d.X, extra), _grow(d.y, extra, y_fill),
+        None if d.offset is None else _grow(d.offset, extra), _grow(fw, extra, 0.0),
+        None if d.vw is None else _grow(d.vw, extra),
+        None if d.trials is None else _grow(d.trials, extra),
     )  # fmt: skip
 
 
