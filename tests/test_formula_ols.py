@@ -365,6 +365,23 @@ def test_summary_matches_statsmodels(grunfeld, cov_type):
     assert "The condition number is large" in text
 
 
+def test_summary_columns_stay_apart_for_large_numbers(longley):
+    """Longley's intercept (-3.48e6, interval -5.5e6 to -1.5e6) and a long name beside a
+    five-digit coefficient: every coefficient row still reads as a name and six numbers."""
+    df = longley.data
+    for f in ("TOTEMP ~ GNPDEFL + GNP + UNEMP + ARMED + POP + YEAR",
+              "TOTEMP ~ GNPDEFL + np.log(POP) + YEAR"):  # fmt: skip
+        res = ols(f, df)
+        text = res.summary().as_text().splitlines()
+        head = next(i for i, ln in enumerate(text) if ln.split()[:1] == ["coef"])
+        rows = text[head + 2 : head + 2 + len(res.params)]
+        for name, row in zip(res.params.index, rows, strict=True):
+            cells = row[len(max(res.params.index, key=len)) :].split()
+            assert row.startswith(name) and len(cells) == 6, row
+            assert np.isclose(float(cells[0]), res.params[name], rtol=1e-3), row
+    assert "-3.482e+06" in ols(f"TOTEMP ~ {' + '.join(df.columns[1:])}", df).summary().as_text()
+
+
 def test_to_dataframe_and_repr(grunfeld):
     res = ols(GRUNFELD, grunfeld)
     df = res.to_dataframe()

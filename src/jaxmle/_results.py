@@ -103,6 +103,21 @@ def _num(v: float, decimals: int) -> str:
     return f"{v:.{decimals}f}"
 
 
+def _fitted(v: float, text: str, width: int) -> str:
+    """``text``, or ``v`` in e-notation when ``text`` would touch the next column.
+
+    A cell must leave one space in its column: ``-3482258.6346`` beside ``890420.384`` read as
+    one number (longley's intercept), so it becomes ``-3.482e+06``, as statsmodels prints it.
+    """
+    if len(text) < width or not math.isfinite(v):
+        return text
+    for digits in (3, 2, 1, 0):
+        short = f"{v:.{digits}e}"
+        if len(short) < width:
+            return short
+    return short
+
+
 def params_table(names: Sequence[str], cols: Sequence[np.ndarray], use_t: bool,
                  alpha: float) -> str:  # fmt: skip
     """The coefficient table of statsmodels: coef, std err, t or z, P>|t|, and the interval.
@@ -131,7 +146,8 @@ def params_table(names: Sequence[str], cols: Sequence[np.ndarray], use_t: bool,
     rule = max(_WIDTH, w + 6 * cw)
     lines = [" " * w + "".join(f"{h:>{cw}}" for h in heads), "-" * rule]
     for i, name in enumerate(names):
-        cells = [_num(float(c[i]), d) for c, d in zip(cols, digits, strict=True)]
+        cells = [_fitted(float(c[i]), _num(float(c[i]), d), cw)
+                 for c, d in zip(cols, digits, strict=True)]  # fmt: skip
         p = float(cols[3][i])
         cells[3] = f"{p:.3f}" if math.isfinite(p) else cells[3]  # statsmodels: 0.000, not 1e-06
         lines.append(f"{name:<{w}}" + "".join(f"{c:>{cw}}" for c in cells))
