@@ -365,6 +365,21 @@ def test_summary_matches_statsmodels(grunfeld, cov_type):
     assert "The condition number is large" in text
 
 
+@pytest.mark.parametrize("rhs", [
+    "(hs_grad + poverty) ** 2", "(hs_grad + poverty + white)**2 - hs_grad:white",
+    "urban + (np.log(hs_grad) + poverty)**2", "(hs_grad + poverty + white)**3",
+    "C(g)*poverty + (hs_grad + white)**2", "hs_grad:poverty + poverty",
+])  # fmt: skip
+def test_power_terms_in_patsys_order(rhs):
+    """``(a + b)**2`` is ``a, b, a:b`` in statsmodels (formulaic's own order: ``a, a:b, b``)."""
+    d = sm.datasets.statecrime.load_pandas().data.assign(g=lambda t: np.where(t.urban > 70,
+                                                                              "hi", "lo"))
+    ours = ols(f"violent ~ {rhs}", d)
+    ref = smf.ols(f"violent ~ {rhs}", d, eval_env={"np": np}).fit()
+    assert list(ours.params.index) == list(ref.params.index)
+    close(ours.params.to_numpy(), ref.params.to_numpy())  # by position too
+
+
 def test_summary_columns_stay_apart_for_large_numbers(longley):
     """Longley's intercept (-3.48e6, interval -5.5e6 to -1.5e6) and a long name beside a
     five-digit coefficient: every coefficient row still reads as a name and six numbers."""

@@ -15,6 +15,7 @@ and a model spec that re-encodes new data; nothing here reimplements formula par
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -146,9 +147,40 @@ def _term_positions(formula: str) -> dict[str, int] | None:
     import formulaic
 
     try:
-        return {str(t): i for i, t in enumerate(formulaic.Formula(formula, _ordering="none").rhs)}
+        terms = formulaic.Formula(_powers_as_patsy(formula), _ordering="none").rhs
+        return {str(t): i for i, t in enumerate(terms)}
     except Exception:
         return None
+
+
+_POWER = re.compile(r"\*\*\s*(\d+)")
+
+
+def _powers_as_patsy(formula: str) -> str:
+    """``(a + b)**2`` as ``((a + b) + (a + b)**2)``: the same terms, in patsy's order.
+
+    patsy expands a power as the base's terms followed by those of the products
+    (``a, b, a:b``); formulaic, unordered, as its product's pairs (``a, a:b, b``). Only term
+    positions are read from the rewritten formula (nested powers are left as they are).
+    """
+    for m in reversed(list(_POWER.finditer(formula))):
+        end = m.start()
+        while end > 0 and formula[end - 1].isspace():
+            end -= 1
+        if end == 0 or formula[end - 1] != ")":
+            continue
+        depth, start = 0, end - 1
+        while start >= 0:
+            depth += {")": 1, "(": -1}.get(formula[start], 0)
+            if depth == 0:
+                break
+            start -= 1
+        group, k = formula[start:end], int(m.group(1))
+        if start < 0 or "**" in group or k < 2:
+            continue
+        expanded = " + ".join([group] + [f"{group}**{j}" for j in range(2, k + 1)])
+        formula = f"{formula[:start]}({expanded}){formula[m.end() :]}"
+    return formula
 
 
 def _patsy_order(formula: str, spec: Any, columns: list) -> np.ndarray:
