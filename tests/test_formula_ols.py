@@ -380,6 +380,24 @@ def test_power_terms_in_patsys_order(rhs):
     close(ours.params.to_numpy(), ref.params.to_numpy())  # by position too
 
 
+@pytest.mark.parametrize("rhs", ["b + poverty", "b:poverty", "b*poverty", "C(b)"])
+def test_boolean_columns_are_categorical_as_in_patsy(rhs):
+    """A boolean column is patsy's categorical ``b[T.True]`` (two columns ``b[False]:x``,
+    ``b[True]:x`` in an interaction without its main effect), in the fit and in predict."""
+    d = sm.datasets.statecrime.load_pandas().data.assign(b=lambda t: t.urban > 70)
+    ours, ref = ols(f"violent ~ {rhs}", d), smf.ols(f"violent ~ {rhs}", d).fit()
+    assert list(ours.params.index) == list(ref.params.index)
+    close(ours.params.to_numpy(), ref.params.to_numpy())
+    close(ours.predict(d.iloc[:7]), ref.predict(d.iloc[:7]))
+
+
+def test_boolean_response_is_the_probability_of_true():
+    sp = sm.datasets.spector.load_pandas().data.assign(b=lambda t: t.GRADE > 0)
+    res = jaxmle.glm("b ~ GPA", sp, family=jaxmle.families.Binomial())
+    ref = smf.glm("GRADE ~ GPA", sp, family=sm.families.Binomial()).fit(tol=0.0, maxiter=100)
+    close(res.params.to_numpy(), ref.params.to_numpy())
+
+
 def test_summary_columns_stay_apart_for_large_numbers(longley):
     """Longley's intercept (-3.48e6, interval -5.5e6 to -1.5e6) and a long name beside a
     five-digit coefficient: every coefficient row still reads as a name and six numbers."""

@@ -93,6 +93,22 @@ def _as_frame(data: Any, pd: Any) -> Any:
     )
 
 
+def _bools_as_categories(frame: Any, pd: Any, response: str = "") -> Any:
+    """Boolean columns (outside the response) as categories ``[False, True]``, as patsy has them.
+
+    patsy encodes a boolean as a categorical factor: ``b[T.True]`` (and ``b[False]:x``,
+    ``b[True]:x`` in an interaction without its main effect); formulaic as a number, ``b``.
+    A boolean response stays 0/1 (the probability of True).
+    """
+    lhs = set(re.findall(r"[A-Za-z_]\w*", response))
+    cols = [c for c in frame.columns
+            if str(c) not in lhs and (pd.api.types.is_bool_dtype(frame[c].dtype))]  # fmt: skip
+    if not cols:
+        return frame
+    return frame.assign(**{str(c): pd.Categorical(frame[c], categories=[False, True])
+                           for c in cols})  # fmt: skip
+
+
 def from_formula(formula: str, data: Any) -> Design:
     """Builds the design of ``formula`` on ``data``, dropping rows with missing values.
 
@@ -119,7 +135,7 @@ def from_formula(formula: str, data: Any) -> Design:
         raise InputError(f"`formula` must be a string 'y ~ x1 + x2'; got {formula!r}.")
     pd = _require("pandas")
     formulaic = _require("formulaic")
-    frame = _as_frame(data, pd)
+    frame = _bools_as_categories(_as_frame(data, pd), pd, formula.split("~")[0])
     try:
         mm = formulaic.model_matrix(formula, frame)
     except Exception as e:  # formulaic raises several types; name the argument either way
@@ -298,7 +314,7 @@ def new_exog(design: Design, new: Any) -> np.ndarray:
     """
     if design.spec is not None:
         pd = _require("pandas")
-        frame = _as_frame(new, pd)
+        frame = _bools_as_categories(_as_frame(new, pd), pd, design.formula.split("~")[0])
         import warnings
 
         from formulaic.errors import DataMismatchWarning
