@@ -528,6 +528,18 @@ def test_missing_rows_dropped(cpunish):
     close(r2.params, res.params, rtol=1e-12)
 
 
+def test_infinite_values_are_refused_not_dropped():
+    """``np.log(0)`` gives -inf: an error naming the column (as ols), not a quietly smaller n."""
+    d = sm.datasets.committee.load_pandas().data
+    assert (d.BILLS103 == 0).any()
+    with pytest.raises(jaxmle.InputError, match=re.escape("np.log(BILLS103) has infinite")):
+        glm("BILLS104 ~ SIZE + np.log(BILLS103)", d, family=F.Poisson())
+    with pytest.raises(jaxmle.InputError, match="infinite"):
+        jaxmle.ols("BILLS104 ~ SIZE + np.log(BILLS103)", d)
+    with pytest.raises(jaxmle.InputError, match="`offset` has infinite"):
+        glm("BILLS104 ~ SIZE", d, family=F.Poisson(), offset=np.log(d.BILLS103.to_numpy()))
+
+
 def test_arrays_in_arrays_out(spector):
     y = spector.GRADE.to_numpy()
     X = sm.add_constant(spector[["GPA", "TUCE", "PSI"]].to_numpy())

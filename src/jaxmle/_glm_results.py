@@ -118,8 +118,20 @@ def _make_design(formula_or_y: Any, data: Any, missing: str) -> Design:
 
 def _drop_nonfinite(design: Design, arrays: dict[str, Any],
                     missing: str) -> tuple[Design, dict[str, Any]]:  # fmt: skip
-    """The design and per-row arrays without the rows that have a non-finite value."""
+    """The design and per-row arrays without the rows that have a missing (NaN) value.
+
+    An infinite value is refused, as :func:`jaxmle.ols` refuses it: ``np.log(0)`` in a formula
+    is a transform to fix, and dropping those rows would change the sample without a word.
+    """
     y2 = design.y.reshape(len(design.y), -1)
+    inf_cols = [design.names[j] for j in np.flatnonzero(np.isinf(design.X).any(axis=0))]
+    inf_cols += [design.y_name] if np.isinf(y2).any() else []
+    inf_cols += [f"`{k}`" for k, v in arrays.items() if v is not None and np.isinf(v).any()]
+    if inf_cols:
+        raise InputError(
+            f"{', '.join(map(str, inf_cols))} ha{'ve' if len(inf_cols) > 1 else 's'} infinite "
+            "values (e.g. np.log(0)); transform or drop those rows."
+        )
     finite = np.all(np.isfinite(design.X), axis=1) & np.all(np.isfinite(y2), axis=1)
     for v in arrays.values():
         if v is not None:
@@ -226,11 +238,12 @@ def glm(formula_or_y: Any, data: Any = None, *, family: Any = None, offset: Any 
             ``"kernel"`` (``"bartlett"``, the default, or ``"uniform"``) and
             ``"use_correction"`` (default False: none; True: ``n/(n − k)``).
         max_iter: the IRLS iteration cap.
-        missing: ``"drop"`` rows with a missing or non-finite value in the response, the
-            design or the per-row arrays (statsmodels' ``missing="drop"``), ``"raise"`` an
+        missing: ``"drop"`` rows with a missing value (NaN) in the response, the design or
+            the per-row arrays (statsmodels' ``missing="drop"``), ``"raise"`` an
             :class:`~jaxmle.InputError` naming how many, or ``"none"`` (no search here; the
             engine then refuses non-finite values). A formula's own columns are always
-            cleaned by formulaic (``"raise"`` then reports the rows it dropped).
+            cleaned by formulaic (``"raise"`` then reports the rows it dropped). Infinite
+            values are an :class:`~jaxmle.InputError` naming the column, as in :func:`ols`.
 
     Returns:
         A :class:`GLMResults`. A fit that does not converge has a non-OK ``status`` and NaN
