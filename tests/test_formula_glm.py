@@ -528,6 +528,37 @@ def test_missing_rows_dropped(cpunish):
     close(r2.params, res.params, rtol=1e-12)
 
 
+def test_deviance_residuals_where_y_is_close_to_mu():
+    """Unit deviances near y ≈ μ (Loader's bd0) against 50-digit arithmetic; the naive
+    ``y log(y/μ) − (y − μ)`` there loses most digits (statsmodels' formula)."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0.0, 1.0, 40)
+    y = rng.poisson(np.exp(1.0 + x)).astype(float)
+    res = glm("y ~ x", pd.DataFrame({"y": y, "x": x}), family=F.Poisson())
+    mu = res.fittedvalues.to_numpy()
+
+    def exact(yi, mi):
+        yi, mi = mpmath.mpf(float(yi)), mpmath.mpf(float(mi))
+        d = 2 * (yi * mpmath.log(yi / mi) - (yi - mi)) if yi > 0 else 2 * mi
+        return float(mpmath.sign(yi - mi) * mpmath.sqrt(d))
+
+    ref = np.array([exact(a, b) for a, b in zip(y, mu, strict=True)])
+    near = np.abs(y / mu - 1) < 0.05
+    assert near.sum() >= 3  # the rows the naive formula gets wrong
+    np.testing.assert_allclose(res.resid_deviance.to_numpy(), ref, rtol=1e-13)
+    for fam, a, b in ((F.Gamma(), 2.0, 2.0 * (1 + 1e-9)), (F.Poisson(), 3.0, 3.0 * (1 - 1e-8)),
+                      (F.Binomial(), 0.3, 0.3 * (1 + 1e-7))):  # fmt: skip
+        ya, mb = mpmath.mpf(a), mpmath.mpf(b)
+        want = {"Gamma": 2 * ((ya - mb) / mb - mpmath.log(ya / mb)),
+                "Poisson": 2 * (ya * mpmath.log(ya / mb) - (ya - mb)),
+                "Binomial": 2 * (ya * mpmath.log(ya / mb)
+                                 + (1 - ya) * mpmath.log((1 - ya) / (1 - mb)))}[fam.name]
+        got = float(fam.unit_deviance(np.float64(a), np.float64(b)))
+        assert abs(got / float(want) - 1) < 1e-12, (fam.name, got, float(want))
+
+
 def test_infinite_values_are_refused_not_dropped():
     """``np.log(0)`` gives -inf: an error naming the column (as ols), not a quietly smaller n."""
     d = sm.datasets.committee.load_pandas().data

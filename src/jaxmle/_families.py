@@ -57,6 +57,39 @@ def _eps(x: jax.Array) -> jax.Array:
 _LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(256)])
 
 
+def bd0(a: jax.Array, b: jax.Array) -> jax.Array:
+    """``a log(a/b) − (a − b) ≥ 0`` (a, b ≥ 0), accurate where ``a ≈ b`` (Loader's ``bd0``).
+
+    The unit deviances of the Poisson, binomial, Gamma and negative binomial families are sums
+    of it. Computed as written it cancels where ``y ≈ μ``: a deviance residual of 1.4e-4 lost
+    8 of its digits. With ``v = (a − b)/(a + b)``, ``log(a/b) = 2 artanh v``, so the value is
+    ``(a − b)v + 2a(v³/3 + v⁵/5 + …)``, summed to rounding for ``|v| < 0.1`` (ten terms).
+
+    Args:
+        a: the first argument (e.g. the response).
+        b: the second (e.g. the mean).
+
+    Returns:
+        ``a log(a/b) − (a − b)`` elementwise (``b`` where ``a = 0``).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> float(bd0(jnp.asarray(2.0), jnp.asarray(2.0)))
+        0.0
+    """
+    a, b = jnp.asarray(a), jnp.asarray(b)
+    direct = special.xlogy(a, a) - special.xlogy(a, b) - (a - b)
+    s = a + b
+    v = jnp.where(s > 0, (a - b) / jnp.where(s > 0, s, 1.0), 0.0)
+    v2 = v * v
+    term = v * v2
+    acc = term / 3.0
+    for j in range(2, 11):
+        term = term * v2
+        acc = acc + term / (2 * j + 1)
+    return jnp.where(jnp.abs(v) < 0.1, (a - b) * v + 2.0 * a * acc, direct)
+
+
 def log_factorial(x: jax.Array) -> jax.Array:
     """``log Γ(x + 1)`` for ``x ≥ 0``: a table lookup when every ``x`` is an integer below 256.
 
@@ -614,8 +647,7 @@ class Binomial(Family):
 
     def unit_deviance(self, y: jax.Array, mu: jax.Array) -> jax.Array:
         """``2(y log(y/μ) + (1 − y) log((1 − y)/(1 − μ)))``; see :meth:`Family.unit_deviance`."""
-        return 2.0 * (special.xlogy(y, y) - special.xlogy(y, mu)
-                      + special.xlog1py(1.0 - y, -y) - special.xlog1py(1.0 - y, -mu))  # fmt: skip
+        return 2.0 * (bd0(y, mu) + bd0(1.0 - y, 1.0 - mu))  # (the linear parts cancel)
 
     def deviance_kernel(self, y: jax.Array, mu: jax.Array) -> jax.Array:
         """``−2(y log μ + (1 − y) log(1 − μ))``; see :meth:`Family.deviance_kernel`."""
@@ -701,7 +733,7 @@ class Poisson(Family):
 
     def unit_deviance(self, y: jax.Array, mu: jax.Array) -> jax.Array:
         """``2(y log(y/μ) − (y − μ))``; see :meth:`Family.unit_deviance`."""
-        return 2.0 * (special.xlogy(y, y) - special.xlogy(y, mu) - (y - mu))
+        return 2.0 * bd0(y, mu)
 
     def deviance_kernel(self, y: jax.Array, mu: jax.Array) -> jax.Array:
         """``2(μ − y log μ)``; see :meth:`Family.deviance_kernel`."""
@@ -755,7 +787,7 @@ class Gamma(Family):
 
     def unit_deviance(self, y: jax.Array, mu: jax.Array) -> jax.Array:
         """``2((y − μ)/μ − log(y/μ))``; see :meth:`Family.unit_deviance`."""
-        return 2.0 * ((y - mu) / mu - jnp.log(y / mu))
+        return 2.0 * bd0(mu, y) / mu  # = 2((y − μ)/μ − log(y/μ))
 
     def deviance_kernel(self, y: jax.Array, mu: jax.Array) -> jax.Array:
         """``2(y/μ + log μ)``; see :meth:`Family.deviance_kernel`."""
@@ -861,8 +893,7 @@ class NegativeBinomial(Family):
     def unit_deviance(self, y: jax.Array, mu: jax.Array) -> jax.Array:
         """``2(y log(y/μ) − (y + 1/α) log((y + 1/α)/(μ + 1/α)))``."""
         r = 1.0 / self.alpha
-        return 2.0 * (special.xlogy(y, y) - special.xlogy(y, mu)
-                      - (y + r) * (jnp.log(y + r) - jnp.log(mu + r)))  # fmt: skip
+        return 2.0 * (bd0(y, mu) - bd0(y + r, mu + r))  # (the linear parts cancel)
 
     def deviance_kernel(self, y: jax.Array, mu: jax.Array) -> jax.Array:
         """``2((y + 1/α) log(1 + αμ) − y log μ)``; see :meth:`Family.deviance_kernel`."""
