@@ -441,6 +441,20 @@ def test_jobs_run_studies_in_worker_processes(tiny, tmp_path, capsys):
     assert list(index_rows(out)) == ["tiny-a", "tiny-b", "tiny-c"]  # the index in study order
 
 
+def test_jobs_in_a_fresh_process_end_with_everything_written(tiny, tmp_path):
+    """The command's own process (and its worker) end without the interpreter's teardown:
+    every study's files, the index and the last line are there, and the exit status is 0."""
+    out = tmp_path / "out"
+    proc = jaxmle_cmd("run", "tiny-a", "tiny-b", "tiny-c", "--jobs", "2", "--quick",
+                      "--no-x64", "--out", str(out), env={"JAXMLE_JOBS": ""})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"wrote {out / 'index.md'}") and "3/3 experiments" in last
+    for name in ("tiny-a", "tiny-b", "tiny-c"):
+        assert (out / name / "report.md").exists() and (out / name / "results.json").exists()
+    assert list(index_rows(out)) == ["tiny-a", "tiny-b", "tiny-c"]
+
+
 def test_index_lists_every_study_on_disk_with_its_settings(tiny, tmp_path, capsys):
     out = tmp_path / "out"
     assert cli.main(["run", "tiny-a", "tiny-b", "--seed", "3", "--out", str(out)]) == 0
