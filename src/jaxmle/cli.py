@@ -600,11 +600,13 @@ def _stop_pool(pool: _Pool) -> None:
     For an early exit: a bad command line, a failed check, an interrupt.
     """
     ex = pool.executor
-    procs = list((getattr(ex, "_processes", None) or {}).values())  # (shutdown drops them)
-    ex.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
+    for proc in list((getattr(ex, "_processes", None) or {}).values()):
         with contextlib.suppress(Exception):
             proc.terminate()
+    # (Its queues' semaphores are released as the executor goes: the command's process ends
+    # with os._exit, and a semaphore left registered makes multiprocessing's resource tracker
+    # warn about a leak.)
+    ex.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_parallel(names, modules, options, exps, args, pool: _Pool, say) -> list[str]:
@@ -838,8 +840,10 @@ def _exit_now(code: int) -> NoReturn:
     cache at compile time) and the ``--jobs`` workers are stopped, so it flushes its streams
     and logging and leaves.
     """
+    import gc
     import logging
 
+    gc.collect()  # finalizers of what is already garbage (a stopped pool's semaphores)
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
