@@ -57,7 +57,7 @@ def _eps(x: jax.Array) -> jax.Array:
 _LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(256)])
 
 
-def bd0(a: jax.Array, b: jax.Array) -> jax.Array:
+def bd0(a: jax.Array, b: jax.Array, xp: Any = jnp, sp: Any = special) -> jax.Array:
     """``a log(a/b) − (a − b) ≥ 0`` (a, b ≥ 0), accurate where ``a ≈ b`` (Loader's ``bd0``).
 
     The unit deviances of the Poisson, binomial, Gamma and negative binomial families are sums
@@ -68,6 +68,8 @@ def bd0(a: jax.Array, b: jax.Array) -> jax.Array:
     Args:
         a: the first argument (e.g. the response).
         b: the second (e.g. the mean).
+        xp: the array module (``numpy`` for the host-side statistics, ``jaxmle._glm_host``).
+        sp: its special functions (``scipy.special`` with NumPy).
 
     Returns:
         ``a log(a/b) − (a − b)`` elementwise (``b`` where ``a = 0``).
@@ -77,17 +79,17 @@ def bd0(a: jax.Array, b: jax.Array) -> jax.Array:
         >>> float(bd0(jnp.asarray(2.0), jnp.asarray(2.0)))
         0.0
     """
-    a, b = jnp.asarray(a), jnp.asarray(b)
-    direct = special.xlogy(a, a) - special.xlogy(a, b) - (a - b)
+    a, b = xp.asarray(a), xp.asarray(b)
+    direct = sp.xlogy(a, a) - sp.xlogy(a, b) - (a - b)
     s = a + b
-    v = jnp.where(s > 0, (a - b) / jnp.where(s > 0, s, 1.0), 0.0)
+    v = xp.where(s > 0, (a - b) / xp.where(s > 0, s, 1.0), 0.0)
     v2 = v * v
     term = v * v2
     acc = term / 3.0
     for j in range(2, 11):
         term = term * v2
         acc = acc + term / (2 * j + 1)
-    return jnp.where(jnp.abs(v) < 0.1, (a - b) * v + 2.0 * a * acc, direct)
+    return xp.where(xp.abs(v) < 0.1, (a - b) * v + 2.0 * a * acc, direct)
 
 
 def log_factorial(x: jax.Array) -> jax.Array:
