@@ -567,13 +567,13 @@ class _Pool(NamedTuple):
 
 def _early_pool(args: argparse.Namespace, names: list[str], extra: Sequence[str],
                 rank: int | None) -> _Pool | None:  # fmt: skip
-    """Starts the ``--jobs`` workers before this process imports JAX (None: no workers).
+    """Starts the ``--jobs`` workers before this process loads the experiments (None: none).
 
-    A worker's start is mostly its import of JAX (1.3-1.7 s on this 2-core machine), so the
-    workers import it while this process does, and this process then runs studies itself
-    instead of waiting: one import fewer than a pool of ``jobs`` workers. Not for ``--help``
-    or a command line that fails its checks (``extra`` arguments are an error with several
-    studies).
+    A worker's start is mostly its import of JAX (1.3-1.7 s on this 2-core machine): the
+    workers import it while this process loads the experiments and runs the first study
+    itself, one import fewer than a pool of ``jobs`` workers that this process waits for. Not
+    for ``--help`` or a command line that fails its checks (``extra`` arguments are an error
+    with several studies).
     """
     jobs = _jobs(args, len(names), rank)
     if jobs < 2 or args.help or extra:
@@ -595,9 +595,10 @@ def _ready() -> None:
 
 
 def _stop_pool(pool: _Pool) -> None:
-    """Ends the workers now, not waiting for one still importing JAX or running a study.
+    """Ends the workers now, idle or not.
 
-    For an early exit: a bad command line, a failed check, an interrupt.
+    At the end of a run they are idle; at an early exit (a failed check, an interrupt) one may
+    still be importing JAX or running a study, which is not waited for.
     """
     ex = pool.executor
     for proc in list((getattr(ex, "_processes", None) or {}).values()):
@@ -652,9 +653,10 @@ def _run_parallel(names, modules, options, exps, args, pool: _Pool, say) -> list
             except Exception as err:  # the worker itself died (killed, out of memory)
                 if errors:  # (ended by _stop_pool: this process is stopping)
                     return
-                ok, lines = False, []
                 print(f"jaxmle: error: {name} failed: {type(err).__name__}: {err}",
                       file=sys.stderr)  # fmt: skip
+                report(name, False, [])
+                return  # (a broken pool takes no more: this process runs the rest)
             report(name, ok, lines)
 
     feeders = [threading.Thread(target=feed, name=f"jaxmle-job-{i}", daemon=True)
