@@ -725,15 +725,6 @@ def _plot_worker() -> _PlotWorker | None:
     return _worker
 
 
-def start_plot_worker() -> None:
-    """Starts the helper process now, so its imports overlap the first study's computation.
-
-    The ``jaxmle`` command calls it when plots are on; :meth:`Report.figure` starts it on
-    first use anyway (with ``ctx.background_plots``).
-    """
-    _plot_worker()
-
-
 # ------------------------------------------------------------------------------------------
 # Running one experiment (shared by the CLI and the scripts' ``__main__``).
 
