@@ -116,7 +116,7 @@ def _make_design(formula_or_y: Any, data: Any, missing: str) -> Design:
     return _design.from_arrays(formula_or_y, data)
 
 
-def _drop_nonfinite(design: Design, arrays: dict[str, Any],
+def _drop_missing(design: Design, arrays: dict[str, Any],
                     missing: str) -> tuple[Design, dict[str, Any]]:  # fmt: skip
     """The design and per-row arrays without the rows that have a missing (NaN) value.
 
@@ -177,7 +177,7 @@ def _prepare(formula_or_y, data, family, offset, exposure, freq_weights, var_wei
     arrays = {name: _design.align_rows(design, v, name) for name, v in
               (("offset", offset), ("exposure", exposure), ("freq_weights", freq_weights),
                ("var_weights", var_weights))}  # fmt: skip
-    design, arrays = _drop_nonfinite(design, arrays, missing)
+    design, arrays = _drop_missing(design, arrays, missing)
     y, trials = _response(design, family)
     family.check_y(y, design.y_name)
     _check_weights(arrays["freq_weights"], "freq_weights")

@@ -642,9 +642,8 @@ def _decades() -> Any:
     """Log-axis tick labels as plain text "10⁻¹⁶" (mathtext would cost ~0.1 s per figure)."""
     from matplotlib.ticker import FuncFormatter
 
-    # A module-level function, not a closure: the figure must pickle for the helper process
-    # that draws it (jaxmle.report._PlotWorker); with a local function it was drawn in the
-    # study's own process, on its critical path.
+    # A module-level function, not a closure, so the figure pickles for the opt-in helper
+    # process that draws PNGs (jaxmle.report._PlotWorker, Context.background_plots).
     return FuncFormatter(_decade_label)
 
 
