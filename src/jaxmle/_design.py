@@ -227,18 +227,27 @@ def _patsy_order(formula: str, spec: Any, columns: list) -> np.ndarray:
 def _constant_column(X: np.ndarray) -> int | None:
     if X.shape[0] == 0:
         return None
-    const = np.all(X[:1] == X, axis=0) & (X[0] != 0)
-    hits = np.flatnonzero(const)
-    return int(hits[0]) if hits.size else None
+    # Candidates from three rows, then a full test of each (a column-wise test of the whole
+    # matrix is a strided reduction: ~20 µs at 500 × 10, against ~2 µs for this).
+    first = X[0]
+    cand = (first != 0) & (X[-1] == first) & (X[X.shape[0] // 2] == first)
+    for j in np.flatnonzero(cand):
+        if (X[:, j] == first[j]).all():
+            return int(j)
+    return None
 
 
 def _array_names(X: np.ndarray) -> tuple[str, ...]:
+    return _numbered_names(X.shape[1], _constant_column(X))
+
+
+@functools.lru_cache(maxsize=256)
+def _numbered_names(p: int, const: int | None) -> tuple[str, ...]:
     # statsmodels' names for an unnamed design: "const" for a constant column, x1, x2, ...
     # for the others, numbered in order without the constant.
-    c = _constant_column(X)
     names, i = [], 0
-    for j in range(X.shape[1]):
-        if j == c:
+    for j in range(p):
+        if j == const:
             names.append("const")
         else:
             i += 1

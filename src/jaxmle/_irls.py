@@ -263,6 +263,7 @@ class _State(NamedTuple):
     halvings: jax.Array
     it: jax.Array
     code: jax.Array  # -1 while running, else a Status code
+    started: jax.Array  # a β has been accepted (before it, no deviance to improve on)
 
 
 def _code(accept, ok, finite, done, halvings, it, max_iter) -> jax.Array:
@@ -297,6 +298,7 @@ def _scoring(fam, d, start, df_resid, *, max_iter, tol) -> _State:
     linear = isinstance(fam, Gaussian) and fam.link.name == "identity"
     free_first = start is None  # the first step is statsmodels' regression from the start mean
     beta0, r0 = _start(fam, d, start)
+    anchored = fam.valid_mu(jnp.zeros((), d.X.dtype)) is not True  # a mean can leave the domain
 
     def body(st: _State) -> _State:
         first = st.it == 0
@@ -305,9 +307,14 @@ def _scoring(fam, d, start, df_resid, *, max_iter, tol) -> _State:
         r = None if st.r is None else jnp.where(first, 1.0, 0.0) * st.r
         ev = _evaluate(fam, d, st.cand, r, None if fam.canonical else st.newton)
         # (The start's deviance is not one of a β when it starts from statsmodels' mean.)
-        ref = jnp.where(st.it <= int(free_first), jnp.inf, st.acc.dev)
+        ref = jnp.where(st.started, st.acc.dev, jnp.inf)
         inv, singular = _inverse(ev.A)
         step = inv @ ev.g
+        acc_beta, acc_step = st.cand, step
+        if free_first and anchored:  # halving from the first regression heads to the anchor
+            acc_beta = lax.cond(first, lambda: _anchor(fam, d, ev.w, st.r, inv),
+                                lambda: st.cand)  # fmt: skip
+            acc_step = st.cand + step - acc_beta
         finite = jnp.all(jnp.isfinite(step))
         retry = st.newton & ~finite  # observed information not PD here: scoring instead
         accept = ev.ok & ((ev.dev <= ref + 1e-10 * jnp.abs(ref)) | st.polish) & ~retry
@@ -317,8 +324,8 @@ def _scoring(fam, d, start, df_resid, *, max_iter, tol) -> _State:
             small = small & ~first
         if linear:  # one regression step solves it; the second polishes
             small = small | ~first
-        acc = _where(accept, _Point(st.cand, ev.dev, ev.pearson, ev.g, inv, singular, step, dec),
-                     st.acc)  # fmt: skip
+        acc = _where(accept, _Point(acc_beta, ev.dev, ev.pearson, ev.g, inv, singular, acc_step,
+                                    dec), st.acc)  # fmt: skip
         # Done: the step from here is at most _FINISH standard errors and the one after it
         # negligible (coef = β + step, the covariance from here, as statsmodels takes it from
         # the weights before its last step); or this is the polishing step's point.
@@ -333,7 +340,8 @@ def _scoring(fam, d, start, df_resid, *, max_iter, tol) -> _State:
         polish = (accept & small & ~finish) | (st.polish & ~accept)
         fisher = st.fisher | retry
         newton = jnp.where(accept, ~fisher & (dec <= _NEWTON_FROM), st.newton & ~retry)
-        return _State(cand, t, acc, st.r, polish, newton, fisher, halvings, it, code)
+        started = st.started | (accept & (st.it >= int(free_first)))
+        return _State(cand, t, acc, st.r, polish, newton, fisher, halvings, it, code, started)
 
     dt = d.X.dtype
     p = d.X.shape[1]
@@ -341,8 +349,38 @@ def _scoring(fam, d, start, df_resid, *, max_iter, tol) -> _State:
     acc0 = _Point(beta0, zero, zero, beta0, mat, false, beta0, jnp.asarray(jnp.inf, dt))
     init = _State(beta0, jnp.ones((), dt), acc0, r0, false, false, false,
                   jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
-                  jnp.asarray(-1, jnp.int32))  # fmt: skip
+                  jnp.asarray(-1, jnp.int32), false)  # fmt: skip
     return lax.while_loop(lambda st: st.code < 0, body, init)
+
+
+def _valid(fam: Family, d: _Data, beta: jax.Array) -> jax.Array:
+    mu = fam.link.inverse(_eta(d, beta))
+    dev = _sum(_mul(d.fw, d.vw, d.trials), fam.deviance_kernel(d.y, mu))
+    return fam.valid_mu(mu) & jnp.isfinite(dev) & jnp.all(jnp.isfinite(beta))
+
+
+def _anchor(fam: Family, d: _Data, w: jax.Array, r: jax.Array, inv: jax.Array) -> jax.Array:
+    """A β whose mean is inside the family's domain, for step-halving from the first step.
+
+    The first step is statsmodels' regression of the working response at the starting mean;
+    where that regression's mean leaves the domain (a log-binomial mean above 1, an identity
+    Poisson mean below 0), halving toward β = 0 cannot help (its mean, η = 0, is itself
+    outside for those links). Halving heads instead to the first of: the regression of the
+    start's η alone (no working residual: a smoother fit of a valid η), the regression of
+    its weighted mean (a constant η, exact where the design spans a constant), or 0. The
+    domain is convex in η for these links, so the halved steps from a valid anchor are valid
+    near it.
+    """
+    pw = _mul(d.fw, d.vw, d.trials)
+    ones = jnp.ones_like(r)
+    eta0 = r if d.offset is None else r + d.offset
+    mean = _sum(pw, eta0) / _sum(pw, ones)
+    b_eta = inv @ jnp.matmul(w * r, d.X, precision=_HIGHEST)
+    flat = mean - (0.0 if d.offset is None else d.offset)
+    b_mean = inv @ jnp.matmul(w * flat, d.X, precision=_HIGHEST)
+    zero = jnp.zeros_like(b_eta)
+    return jnp.where(_valid(fam, d, b_eta), b_eta,
+                     jnp.where(_valid(fam, d, b_mean), b_mean, zero))  # fmt: skip
 
 
 def _start(fam: Family, d: _Data, start: Any) -> tuple[jax.Array, Any]:

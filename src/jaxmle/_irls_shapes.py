@@ -50,9 +50,11 @@ def bucket(n: int, p: int = 1) -> int:
 def _grow(a: Any, extra: int, fill: float | None = None) -> Any:
     """``a`` with ``extra`` rows more: ``fill``, or copies of its last row (None)."""
     a = np.asarray(a)
-    tail = (np.repeat(a[-1:], extra, axis=0) if fill is None
-            else np.full((extra, *a.shape[1:]), fill, dtype=a.dtype))  # fmt: skip
-    return np.concatenate([a, tail])
+    n = a.shape[0]
+    out = np.empty((n + extra, *a.shape[1:]), a.dtype)  # (one allocation, two fills)
+    out[:n] = a
+    out[n:] = a[-1] if fill is None else fill
+    return out
 
 
 def pad(d: Any, rows: int) -> Any:

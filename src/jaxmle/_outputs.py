@@ -27,16 +27,19 @@ def flatten(tree: Any, key: Any, dtype: Any) -> jax.Array:
     Integer and boolean leaves must be exact in ``dtype`` (small counts and flags are).
     """
     leaves, treedef = jax.tree_util.tree_flatten(tree)
-    _LAYOUT[key] = (treedef, [(x.shape, x.dtype) for x in leaves])
+    specs, at = [], 0
+    for x in leaves:  # (start, stop, shape, dtype or None where no cast is needed)
+        size = math.prod(x.shape)
+        specs.append((at, at + size, x.shape, None if x.dtype == dtype else np.dtype(x.dtype)))
+        at += size
+    _LAYOUT[key] = (treedef, specs)
     return jnp.concatenate([jnp.ravel(x).astype(dtype) for x in leaves])
 
 
 def unflatten(flat: Any, key: Any) -> Any:
     """On the host: the tree :func:`flatten` packed under ``key``, as NumPy arrays."""
     treedef, specs = _LAYOUT[key]
-    v, out, at = np.asarray(flat), [], 0
-    for shape, dt in specs:
-        size = math.prod(shape)
-        out.append(v[at : at + size].reshape(shape).astype(dt, copy=False))
-        at += size
-    return jax.tree_util.tree_unflatten(treedef, out)
+    v = np.asarray(flat)
+    out = [v[a:b].reshape(shape) if dt is None else v[a:b].reshape(shape).astype(dt)
+           for a, b, shape, dt in specs]  # fmt: skip
+    return treedef.unflatten(out)
