@@ -828,3 +828,28 @@ def test_start_params():
     for bad in ([1.0], [np.nan, 0.0], pd.Series({"x": 0.5}), "a"):
         with pytest.raises(jaxmle.InputError, match="start_params"):
             glm("y ~ x", df, family=fam, start_params=bad)
+
+
+def test_rank_deficient_design_names_the_columns():
+    """As jaxmle.ols: a RankDeficientError naming the dependent columns, no NaN warnings.
+
+    Before, the fit returned status SINGULAR with parameters 0 (and NumPy's All-NaN warnings).
+    """
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.uniform(0, 1, 100), "z": rng.normal(size=100)})
+    df["y"] = rng.poisson(np.exp(df.x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(jaxmle.RankDeficientError, match=r"\['x', 'I\(2 \* x\)'\]"):
+            glm("y ~ x + z + I(2*x)", df, family=F.Poisson())
+        with pytest.raises(jaxmle.RankDeficientError, match="Intercept"):
+            glm("I(y > 1) ~ cr(x, df=4)", df, family=F.Binomial(), freq_weights=np.ones(100))
+
+
+def test_link_none_is_the_default_link():
+    """statsmodels' ``family(link=None)``: the family's default link."""
+    for fam, name in ((F.Poisson, "log"), (F.Binomial, "logit"), (F.Gamma, "inverse"),
+                      (F.Gaussian, "identity")):  # fmt: skip
+        assert fam(link=None).link.name == name
+    with pytest.raises(jaxmle.InputError, match="not supported for the Poisson family"):
+        F.Poisson(link="logit")

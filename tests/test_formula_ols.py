@@ -522,3 +522,34 @@ def test_warm_calls_compile_nothing():
         res.conf_int(), res.pvalues, res.fvalue, res.predict(_frame(8))
     ols(f, _frame(4))
     assert len(_events) == start, f"{len(_events) - start} compilations on warm calls"
+
+
+def _cubed(v):
+    return v**3
+
+
+def test_formula_functions_as_patsy():
+    """``scale`` is patsy's (ddof 0, statsmodels' numbers); the caller's functions are found.
+
+    formulaic's own ``scale`` divides by the ddof-1 standard deviation: the coefficient on a
+    10-row sample came out √(10/9) times statsmodels'.
+    """
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"x": rng.normal(size=10), "g": list("aabbccaabb")})
+    df["y"] = 2.0 * df.x + rng.normal(size=10)
+    x = 5.0  # noqa: F841 - a local named like a column: the column wins, as in patsy
+    new = pd.DataFrame({"x": [0.5, 2.0], "g": ["a", "c"]})
+    for f in ("y ~ scale(x)", "y ~ _cubed(x) + C(g)", "y ~ x"):
+        res, ref = jaxmle.ols(f, df), smf.ols(f, df).fit()
+        assert list(res.params.index) == list(ref.params.index)
+        np.testing.assert_allclose(res.params, ref.params, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(res.bse, ref.bse, rtol=1e-12)
+        np.testing.assert_allclose(res.predict(new), ref.predict(new), rtol=1e-12)
+
+
+def test_intercept_only_rsquared_is_zero():
+    """The constant alone explains nothing: R² is 0 exactly (was 1e-31 of rounding)."""
+    df = pd.DataFrame({"y": np.random.default_rng(0).normal(size=20)})
+    res, ref = jaxmle.ols("y ~ 1", df), smf.ols("y ~ 1", df).fit()
+    assert res.rsquared == 0.0 == ref.rsquared
+    assert res.rsquared_adj == 0.0

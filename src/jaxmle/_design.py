@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,8 @@ class Design:
         spec: formulaic's model spec of the right-hand side (None for arrays).
         order: the positions of formulaic's columns in design order (None: as they are).
         formula: the formula (None for arrays).
+        context: the names a formula's functions are looked up in (:func:`formula_context`),
+            for ``predict`` on new data.
         pandas: whether results should be pandas objects (the input was a DataFrame or a
             formula).
     """
@@ -58,6 +61,7 @@ class Design:
     order: np.ndarray | None = None
     formula: str | None = None
     pandas: bool = False
+    context: Any = None
 
     @property
     def has_constant(self) -> bool:
@@ -109,6 +113,26 @@ def _bools_as_categories(frame: Any, pd: Any, response: str = "") -> Any:
                            for c in cols})  # fmt: skip
 
 
+def formula_context() -> Mapping[str, Any]:
+    """The names a formula's functions see: the caller's, then patsy's ``scale``, then ``np``.
+
+    As patsy's ``eval_env=0`` (statsmodels' formulas): the variables of the first frame
+    outside jaxmle, so ``"y ~ f(x)"`` finds the user's ``f``; formulaic's transforms (``C``,
+    ``I``, ``center``, ``bs``, ...) and the data's columns are looked up by formulaic as
+    usual. ``scale`` is patsy's (an alias of ``standardize``, ``ddof=0``), not formulaic's
+    (``ddof=1``): the numbers then match statsmodels' for the same formula.
+    """
+    from collections import ChainMap
+
+    from formulaic.transforms import TRANSFORMS
+
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "jaxmle":
+        frame = frame.f_back
+    user = ({}, {}) if frame is None else (frame.f_locals, frame.f_globals)
+    return ChainMap(user[0], user[1], {"np": np, "scale": TRANSFORMS["standardize"]})
+
+
 def from_formula(formula: str, data: Any) -> Design:
     """Builds the design of ``formula`` on ``data``, dropping rows with missing values.
 
@@ -136,8 +160,9 @@ def from_formula(formula: str, data: Any) -> Design:
     pd = _require("pandas")
     formulaic = _require("formulaic")
     frame = _bools_as_categories(_as_frame(data, pd), pd, formula.split("~")[0])
+    context = formula_context()
     try:
-        mm = formulaic.model_matrix(formula, frame)
+        mm = formulaic.model_matrix(formula, frame, context=context)
     except Exception as e:  # formulaic raises several types; name the argument either way
         raise InputError(f"`formula` {formula!r} could not be applied to `data`: {e}") from e
     lhs, rhs = mm.lhs, mm.rhs
@@ -153,7 +178,7 @@ def from_formula(formula: str, data: Any) -> Design:
         names=tuple(str(rhs.columns[i]) for i in order),
         y_name=" + ".join(str(c) for c in lhs.columns), index=rhs.index,
         rows=None if len(rows) == len(frame) else rows, n_data=len(frame),
-        spec=spec, order=order, formula=formula, pandas=True,
+        spec=spec, order=order, formula=formula, pandas=True, context=context,
     )  # fmt: skip
 
 
@@ -334,7 +359,8 @@ def new_exog(design: Design, new: Any) -> np.ndarray:
                 # a silently wrong prediction, so an error here.
                 warnings.simplefilter("error", DataMismatchWarning)
                 warnings.simplefilter("ignore", DeprecationWarning)  # pandas' note on the same
-                mm = design.spec.get_model_matrix(frame, na_action="raise")
+                mm = design.spec.get_model_matrix(frame, na_action="raise",
+                                                  context=design.context)  # fmt: skip
         except Exception as e:
             raise InputError(
                 f"the new data could not be encoded like the fitted data ({design.formula!r}): {e}"

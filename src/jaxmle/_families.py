@@ -378,7 +378,7 @@ def as_link(link: Any, allowed: tuple[str, ...] | None = None, family: str = "")
         if key not in _LINKS:
             raise InputError(
                 f"`link` {link!r} is not a known link; pass one of {', '.join(names)} "
-                "(or a link object such as jaxmle.families.Probit())."
+                "(or a link object such as jaxmle.families.Log())."
             )
         link = _LINKS[key]
     if isinstance(link, Power) and link.power == 1.0:
@@ -416,7 +416,10 @@ class Family:
     """Links whose inverse maps every η into the family's domain of means."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "link", as_link(self.link, self.links, self.name))
+        link = self.link
+        if link is None:  # statsmodels' link=None: the family's default
+            link = type(self).__dataclass_fields__["link"].default
+        object.__setattr__(self, "link", as_link(link, self.links, self.name))
 
     @property
     def canonical(self) -> bool:

@@ -39,12 +39,14 @@ import numpy as np
 
 from . import _design
 from ._design import Design
-from ._errors import InputError
+from ._errors import InputError, RankDeficientError
 from ._families import Family, Gaussian, NegativeBinomial, as_family
 from ._glm_host import _check_option, _Host, _inv_sym, _special
 from ._glm_predict import GLMPrediction, mean_prediction, predict_design
 from ._irls import irls
 from ._margeff import AT, METHODS, GLMMargins, marginal_effects
+from ._ols_input import _dependent_columns
+from ._rank import _rank_tol
 from ._results import RegressionResults, TextSummary, header_table
 from ._sandwich import CovSpec, check_cov_kwds, robust_cov, warn_if_negative
 from ._status import Status, status_message
@@ -258,6 +260,8 @@ def glm(formula_or_y: Any, data: Any = None, *, family: Any = None, offset: Any 
     Raises:
         InputError: for a bad formula, data, family, option or per-row array (the message
             names the argument and the fix).
+        RankDeficientError: for a design whose columns are linearly dependent (its message
+            names them), as :func:`jaxmle.ols`.
 
     Example:
         >>> import jax, numpy as np, pandas as pd
@@ -285,6 +289,8 @@ def glm(formula_or_y: Any, data: Any = None, *, family: Any = None, offset: Any 
     spec = check_cov_kwds(cov_type, cov_kwds, design, data)
     start = _start_params(start_params, design)
     fit = _fit(family, design.X, d, int(max_iter), start)
+    if int(fit.status) == Status.SINGULAR:
+        _check_rank(design, d.freq_weights)
     res = GLMResults(design, fit, family, d, cov_type=cov_type, max_iter=int(max_iter),
                      cov_spec=spec)  # fmt: skip
     warn_if_negative(res._cov, res.param_names, spec, stacklevel=2)
@@ -293,6 +299,29 @@ def glm(formula_or_y: Any, data: Any = None, *, family: Any = None, offset: Any 
         warnings.warn(f"glm: the {what}: {status_message(res.status)}", RuntimeWarning,
                       stacklevel=2)  # fmt: skip
     return res
+
+
+def _check_rank(design: Design, freq_weights: Any) -> None:
+    """Raises :class:`~jaxmle.RankDeficientError` naming the dependent columns (error path).
+
+    A fit that ends ``SINGULAR`` on a design of full column rank (weights that vanish) keeps
+    its status and warning instead.
+    """
+    X = design.X if freq_weights is None else design.X[np.asarray(freq_weights) > 0]
+    n, p = X.shape
+    norms = np.linalg.norm(X, axis=0)
+    if n >= p and (norms > 0).all():
+        s = np.linalg.svd(X / norms, compute_uv=False)
+        if s[-1] > s[0] * _rank_tol(n, p, X.dtype):
+            return
+    what = f"the design of {design.formula!r}" if design.formula else "`X`"
+    cols = list(design.names) if n < p else _dependent_columns(X, None, design.names)
+    raise RankDeficientError(
+        f"{what} is rank deficient ({n} rows with positive weight, {p} columns): the columns "
+        f"{cols} are linearly dependent, so the coefficients are not identified. Drop or "
+        "combine one of them (a full set of dummies with an intercept, a variable entered "
+        "twice, a spline basis with its own constant beside the intercept)."
+    )
 
 
 def _start_params(start: Any, design: Design) -> np.ndarray | None:

@@ -316,6 +316,8 @@ class OLSResults(RegressionResults):
         says "uncentered"); ``ess/tss`` is used when the model explains little.
         """
         tss = self._tss
+        if self.k_constant and self.df_model == 0:
+            return 0.0  # the constant alone: the fit is the mean (ess is rounding, ~1e-33)
         return _div(self.ess, tss) if self.ssr > 0.5 * tss else 1.0 - _div(self.ssr, tss)
 
     @property
