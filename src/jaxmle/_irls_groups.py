@@ -19,6 +19,7 @@ nothing).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -45,10 +46,25 @@ def collapsible(fam: Any, d: Any) -> bool:
     return d.X.shape[0] >= _MIN_ROWS and all(isinstance(a, np.ndarray) for a in arrays)
 
 
+@functools.lru_cache(maxsize=64)
+def _weights(p: int) -> np.ndarray:
+    # (A generator costs ~30 µs to make: cached, read-only.)
+    r = np.random.default_rng(20261202).uniform(1.0, 2.0, p + 1)
+    r.flags.writeable = False
+    return r
+
+
+@functools.lru_cache(maxsize=64)
+def _probe_rows(n: int) -> np.ndarray:
+    rows = np.unique(np.random.default_rng(0).integers(0, n, _SAMPLE))  # distinct rows
+    rows.flags.writeable = False
+    return rows
+
+
 def _keys(X: np.ndarray, offset: Any, rows: Any = slice(None)) -> np.ndarray:
     # One number per row: a projection on fixed random positive weights (distinct rows that
     # meet are caught by the exact check in find()).
-    r = np.random.default_rng(20261202).uniform(1.0, 2.0, X.shape[1] + 1)
+    r = _weights(X.shape[1])
     k = X[rows] @ r[:-1]
     return k if offset is None else k + r[-1] * offset[rows]
 
@@ -81,9 +97,13 @@ def find(X: np.ndarray, offset: Any) -> tuple[np.ndarray, np.ndarray] | None:
     # The number of groups from the repeated pairs in a random sample of rows (m²/2 pairs,
     # each repeated with probability ~1/G): an all-distinct sample, a continuous design,
     # costs this much only.
-    probe = np.unique(np.random.default_rng(0).integers(0, n, _SAMPLE))  # distinct rows
+    probe = _probe_rows(n)
     m = probe.size
-    _, counts = np.unique(_keys(X, offset, probe), return_counts=True)
+    keys = np.sort(_keys(X, offset, probe))
+    same = keys[1:] == keys[:-1]
+    if not same.any():  # an all-distinct sample (a continuous design): no repeats to count
+        return None
+    _, counts = np.unique(keys, return_counts=True)
     pairs = float(np.sum(counts * (counts - 1))) / 2.0
     if not pairs or m * (m - 1) / (2.0 * pairs) > _SHARE * n:
         return None
