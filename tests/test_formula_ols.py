@@ -553,3 +553,25 @@ def test_intercept_only_rsquared_is_zero():
     res, ref = jaxmle.ols("y ~ 1", df), smf.ols("y ~ 1", df).fit()
     assert res.rsquared == 0.0 == ref.rsquared
     assert res.rsquared_adj == 0.0
+
+
+@pytest.mark.parametrize("formula", [
+    "y ~ I(x > 4) + C(g, Diff) + bs(x, df=4)",
+    "y ~ cr(x, df=4) - 1 + z",
+    "y ~ I((x > 4) * 1.0) + z",  # a number, not a comparison: no [T.True]
+    "y ~ bs(x, df=3):z + C(g, Diff)",
+])  # fmt: skip
+def test_patsy_column_names(formula):
+    """Spline bases from [0], Diff contrasts by their lower level, ``I(x > c)[T.True]``.
+
+    formulaic labels the same columns ``bs(x, df=4)[1]``, ``C(g, Diff)[D.b]``, ``I(x > 4)``;
+    patsy's labels (and its term order) are what statsmodels users index by.
+    """
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"x": rng.uniform(0, 10, 60), "z": rng.normal(size=60),
+                       "g": rng.choice(list("abc"), 60)})  # fmt: skip
+    df["y"] = 0.3 * df.x + rng.normal(size=60)
+    res, ref = jaxmle.ols(formula, df), smf.ols(formula, df).fit()
+    assert list(res.params.index) == list(ref.params.index)
+    np.testing.assert_allclose(res.params, ref.params, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(res.bse, ref.bse, rtol=1e-9)

@@ -175,11 +175,60 @@ def from_formula(formula: str, data: Any) -> Design:
     order = _patsy_order(formula, spec, list(rhs.columns))
     return Design(
         y=y, X=np.asarray(rhs, dtype=float)[:, order],
-        names=tuple(str(rhs.columns[i]) for i in order),
+        names=tuple(_patsy_names(spec, rhs)[i] for i in order),
         y_name=" + ".join(str(c) for c in lhs.columns), index=rhs.index,
         rows=None if len(rows) == len(frame) else rows, n_data=len(frame),
         spec=spec, order=order, formula=formula, pandas=True, context=context,
     )  # fmt: skip
+
+
+_SPLINE = re.compile(r"^((?:bs|cr|cc|cs)\(.*\))\[(\d+)\]$")
+_DIFF = re.compile(r"^(.*)\[D\.(.+)\]$")
+_COMPARISON = re.compile(r"(==|!=|<=|>=|<|>)")
+
+
+def _top_level_comparison(expr: str) -> bool:
+    """Whether ``I(...)``'s argument is a comparison at its top level (a boolean value)."""
+    if not (expr.startswith("I(") and expr.endswith(")")):
+        return False
+    depth, inner = 0, expr[2:-1]
+    for i, ch in enumerate(inner):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
+        if depth == 0 and _COMPARISON.match(inner, i):
+            return True
+    return False
+
+
+def _patsy_names(spec: Any, rhs: Any) -> list[str]:
+    """The design's column names as patsy (statsmodels' formulas) writes them.
+
+    The values are the same; only the labels differ: spline bases count from 0
+    (``bs(x, df=4)[0]``, formulaic ``[1]``); a backward-difference contrast is labelled by its
+    lower level (``C(g, Diff)[D.a]`` for b − a, formulaic ``[D.b]``); a comparison in ``I()``
+    is a boolean, which patsy codes as a categorical (``I(x > 4)[T.True]``, as a main effect).
+    """
+    state = spec.encoder_state
+    names = []
+    for st in spec.structure:
+        single = len(st.term.factors) == 1
+        for col in st.columns:
+            parts = []
+            for part in str(col).split(":"):
+                m = _SPLINE.match(part)
+                if m:
+                    part = f"{m.group(1)}[{int(m.group(2)) - 1}]"
+                m = _DIFF.match(part)
+                if m and m.group(1) in state:
+                    cats = [str(c) for c in state[m.group(1)][1].get("categories", [])]
+                    if m.group(2) in cats and cats.index(m.group(2)) > 0:
+                        part = f"{m.group(1)}[D.{cats[cats.index(m.group(2)) - 1]}]"
+                if single and part in state and _top_level_comparison(part):
+                    part = f"{part}[T.True]"
+                parts.append(part)
+            names.append(":".join(parts))
+    if len(names) != len(rhs.columns):  # (a structure formulaic did not describe: keep its own)
+        return [str(c) for c in rhs.columns]
+    return names
 
 
 @functools.lru_cache(maxsize=256)
@@ -238,7 +287,9 @@ def _patsy_order(formula: str, spec: Any, columns: list) -> np.ndarray:
         return np.arange(len(columns))
     groups: dict[frozenset, list] = {}
     for pos, st in enumerate(spec.structure):
-        num = frozenset(f.expr for f in st.term.factors if kinds.get(f.expr) == "numerical")
+        # (A comparison in I() is a boolean: categorical to patsy.)
+        num = frozenset(f.expr for f in st.term.factors if kinds.get(f.expr) == "numerical"
+                        and not _top_level_comparison(f.expr))  # fmt: skip
         degree = 0 if str(st.term) == "1" else len(st.term.factors)
         groups.setdefault(num, []).append((degree, first.get(str(st.term), pos), st.columns))
     keys = sorted(groups, key=lambda k: (len(k) > 0, min(t[1] for t in groups[k])))
