@@ -615,7 +615,7 @@ def _check_params0(model, params0, data):
 
 def _to_float(tree: PyTree, name: str) -> PyTree:
     # NumPy on the host (the program's call moves it): no device round trip per leaf.
-    dt = np.dtype(jnp.result_type(float))
+    dt = np.dtype(np.float64 if jax.config.jax_enable_x64 else np.float32)
 
     def conv(x):
         return jnp.asarray(x, dt) if isinstance(x, jax.core.Tracer) else np.asarray(x, dt)
@@ -717,10 +717,12 @@ def mle(
         data = jax.tree_util.tree_map(lambda x: x if isinstance(x, jax.Array) else np.asarray(x),
                                       data)  # fmt: skip
     n = n_rows(data)
+    given = params0 is not None
     params0 = _to_float(_check_params0(model, params0, data), "params0")
     traced = is_traced(data, params0, model)
     if not traced:
-        _check_finite(params0, "params0", "pass finite starting values.")
+        if given or not isinstance(model, Model):  # (a model's init is checked by its domain)
+            _check_finite(params0, "params0", "pass finite starting values.")
         warn_if_float32("jaxmle.mle", stacklevel=2)
     # (log_prob's output shape is checked when the program is traced: warm calls skip it.)
     if isinstance(model, Model):
@@ -755,22 +757,24 @@ def mle(
     scfg = _inference._settings(model, cov_type, 0.95, None, True, None, ())
     fam, hc = _inference._hc_family(scfg)
     res = _program_jit(cfg, fam, m, data, u0, np.int32(hc), stage="first")
+    status = int(res.status)  # (one transfer, read below)
     if chosen == "closed_form":  # its host-side checks (a rank-deficient design raises)
         model._check_closed_form(data, *res.closed_form)
-        if int(res.status) != Status.BOUNDARY:
+        if status != Status.BOUNDARY:
             res = dataclasses.replace(res, closed_form=None)
-    if cfg.fallback and int(res.status) != Status.OK:
+    if cfg.fallback and status != Status.OK:
         again = _program_jit(cfg, fam, m, data, u0, np.int32(hc), stage="fallback")
         steps = res.steps + again.steps
         res = dataclasses.replace(again if int(again.status) == Status.OK else res, steps=steps)
-    if chosen == "closed_form" and int(res.status) == Status.BOUNDARY:
+        status = int(res.status)
+    if chosen == "closed_form" and status == Status.BOUNDARY:
         # The summary at the closed form's own boundary value (its SEs are NaN anyway).
         res = _closed_form_at_bound(res)
         res = dataclasses.replace(res, summary=_inference._summary_jit(
             m, res.params, data, fn=None if m is not None else model, cfg=fam,
             hc=np.int32(hc), given=res.status))  # fmt: skip
     res = dataclasses.replace(res, summary=dataclasses.replace(res.summary, cov_type=scfg.cov_type))
-    return _finish(res, model, scfg, throw)
+    return _finish(res, model, scfg, throw, status)
 
 
 def _closed_form_at_bound(res: MLEResult) -> MLEResult:
@@ -784,8 +788,8 @@ def _closed_form_at_bound(res: MLEResult) -> MLEResult:
     return dataclasses.replace(res, params=params, closed_form=None)
 
 
-def _finish(res: MLEResult, model, scfg, throw: bool) -> MLEResult:
-    status = Status(int(res.status))
+def _finish(res: MLEResult, model, scfg, throw: bool, status: int) -> MLEResult:
+    status = Status(status)
     summ = res.summary
     if status != Status.OK:
         # The summary never calls an estimate that is not one "ok": a non-ok status comes

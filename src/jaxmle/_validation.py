@@ -74,6 +74,11 @@ def as_array(
     Raises:
         InputError: on a wrong rank, empty input, non-numeric or non-finite values.
     """
+    if (host and dtype is None and type(x) is np.ndarray and x.ndim == ndim and x.ndim >= 1
+            and x.shape[0] >= min_size
+            and x.dtype == (np.float64 if jax.config.jax_enable_x64 else np.float32)
+            and (not finite or np.isfinite(x).all())):  # fmt: skip
+        return x  # what the checks below would return, in ~2 µs instead of ~20
     if x is None:
         raise InputError(f"`{name}` is None; pass an array of numbers.")
     if not isinstance(x, jax.Array | np.ndarray):
