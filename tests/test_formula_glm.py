@@ -853,3 +853,20 @@ def test_link_none_is_the_default_link():
         assert fam(link=None).link.name == name
     with pytest.raises(jaxmle.InputError, match="not supported for the Poisson family"):
         F.Poisson(link="logit")
+
+
+@pytest.mark.parametrize("fam", [F.Binomial("cloglog"), F.Binomial(), F.Poisson(),
+                                 F.NegativeBinomial(alpha=0.5)],
+                         ids=lambda f: f"{f.name}-{f.link.name}")  # fmt: skip
+def test_saturated_deviance_is_not_negative(fam):
+    """A saturated model (one coefficient per row) has deviance 0: never below it by rounding.
+
+    Each unit deviance is a sum of ``a log(a/b) − (a − b) ≥ 0`` terms; computed directly one
+    came out −1.7e-13 for a saturated cloglog fit.
+    """
+    rng = np.random.default_rng(4)
+    y = rng.uniform(0.05, 0.95, 12) if fam.name == "Binomial" else rng.poisson(3.0, 12) + 1.0
+    res = glm(y, np.eye(12), family=fam)
+    assert res.converged
+    assert 0.0 <= res.deviance < 1e-10
+    assert np.all(np.asarray(res.resid_deviance) ** 2 < 1e-10)
