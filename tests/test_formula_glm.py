@@ -791,7 +791,7 @@ def test_log_binomial_from_outside_the_domain():
 
     Wherever statsmodels converges to an interior optimum (every μ below 1 − 1e-6), jaxmle
     converges to the same point; jaxmle never calls a fit converged with a lower likelihood.
-    Where the MLE is on the boundary (μ → 1) jaxmle reports it not converged.
+    Where the MLE is on the boundary (μ → 1) jaxmle reports ``BOUNDARY`` (not converged).
     """
     agree = 0
     for rep in range(30):
@@ -813,6 +813,10 @@ def test_log_binomial_from_outside_the_domain():
             assert res.llf >= ref.llf - 1e-9 * abs(ref.llf), rep
         if res.converged:
             assert np.max(res.fittedvalues) < 1
+        else:  # the MLE on the boundary (a fitted probability of 1): said so, not MAX_STEPS
+            assert res.status == jaxmle.Status.BOUNDARY, rep
+            assert np.max(res.fittedvalues) > 1 - 1e-6
+            assert np.isnan(res.bse).all()
     assert agree >= 20
 
 

@@ -745,7 +745,34 @@ def irls(
                 return _run(fam, small, start, int(max_iter))
 
             return _irls_groups.fit(fam, d, groups, run)
-    return _run(fam, d, start, int(max_iter))
+    fit = _run(fam, d, start, int(max_iter))
+    return fit if traced else _at_domain_edge(fam, fit)
+
+
+_EDGE = 1e-6  # a mean this close to the domain's edge (relative to the largest, for 0)
+
+
+def _at_domain_edge(fam: Family, fit: GLMFit) -> GLMFit:
+    """A fit that stopped short with a mean at the edge of the domain: ``BOUNDARY``.
+
+    With a link that does not map into the domain (log-binomial, identity Poisson) the MLE
+    can be on the domain's boundary (a fitted probability of 1, a rate of 0): the iterations
+    then creep toward it and run out. "Raise max_iter" would not help; the usual standard
+    errors do not apply there.
+    """
+    if int(fit.status) not in (Status.MAX_STEPS, Status.NOT_CONVERGED):
+        return fit
+    if fam.valid_mu(jnp.zeros(())) is True:  # a link that keeps every mean inside
+        return fit
+    mu = np.asarray(fit.mu)
+    if isinstance(fam, Binomial):
+        edge = np.min(np.minimum(mu, 1.0 - mu)) <= _EDGE
+    else:
+        edge = np.min(mu) <= _EDGE * np.max(np.abs(mu))
+    if not edge:
+        return fit
+    status = np.asarray(Status.BOUNDARY, np.int32)
+    return fit._replace(status=status, converged=np.asarray(False))
 
 
 def _check_values(fam: Family, y: Any, opt: dict[str, Any]) -> None:
