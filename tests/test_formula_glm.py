@@ -874,3 +874,69 @@ def test_saturated_deviance_is_not_negative(fam):
     assert res.converged
     assert 0.0 <= res.deviance < 1e-10
     assert np.all(np.asarray(res.resid_deviance) ** 2 < 1e-10)
+
+
+@pytest.mark.parametrize("link", ["logit", "probit", "cloglog"])
+def test_constant_binomial_response_is_not_converged(link):
+    """All ones (or all zeros): the MLE is at infinity, so the fit is FLAT_DIRECTION.
+
+    Every working weight falls to ~1e-16 together, none extreme against the others, so the
+    flat-direction test did not run: "converged" at a logit intercept of 37.6 (SE 3e7).
+    """
+    rng = np.random.default_rng(0)
+    for n in (20, 200):
+        d = pd.DataFrame({"x": rng.normal(size=n), "g": rng.choice(list("ab"), n), "one": 1.0,
+                          "zero": 0.0, "s": 3.0, "f": 0.0})  # fmt: skip
+        for formula in ("one ~ x", "zero ~ x", "one ~ 1", "one ~ C(g)", "s + f ~ x"):
+            with pytest.warns(RuntimeWarning, match="FLAT_DIRECTION"):
+                res = glm(formula, d, family=F.Binomial(link))
+            assert not res.converged and res.status == jaxmle.Status.FLAT_DIRECTION
+            assert np.isnan(res.bse).all()
+
+
+@pytest.mark.parametrize("fam", [F.Gaussian(), F.Gamma(), F.Gamma("log"), F.InverseGaussian()],
+                         ids=lambda f: f"{f.name}-{f.link.name}")  # fmt: skip
+def test_dispersion_family_without_residual_df(fam):
+    """n = p with an estimated scale: the exact fit, with status NO_RESIDUAL_DF (as ols).
+
+    Before: NOT_CONVERGED or MAX_STEPS after 100 iterations (the stopping test divides by a
+    Pearson χ² that tends to 0).
+    """
+    rng = np.random.default_rng(0)
+    X = np.column_stack([np.ones(3), rng.normal(size=3), rng.normal(size=3)])
+    y = rng.gamma(2.0, 1.0, 3)
+    with pytest.warns(RuntimeWarning, match="covariance is not valid: NO_RESIDUAL_DF"):
+        res = glm(y, X, family=fam)
+    assert res.status == jaxmle.Status.NO_RESIDUAL_DF and not res.converged
+    np.testing.assert_allclose(res.fittedvalues, y, rtol=1e-12)
+    assert np.isnan(res.bse).all()
+
+
+def test_array_inputs_like_statsmodels():
+    """Lists, a Series as the one column (its name), pandas indexes that must line up."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"const": 1.0, "a": rng.normal(size=30)}, index=[f"r{i}" for i in range(30)])
+    y = pd.Series(rng.poisson(2.0, 30) * 1.0, index=X.index, name="cnt")
+    ref = sm.GLM(y, X, family=sm.families.Poisson()).fit(**TIGHT)
+    res = glm(list(y), np.asarray(X), family=F.Poisson())  # a list's .index is a method
+    close(res.params, ref.params)
+    close(res.fittedvalues, ref.fittedvalues)
+    close(res.resid_deviance, ref.resid_deviance)
+    assert list(glm(y, X["a"], family=F.Poisson()).params.index) == ["a"]
+    with pytest.raises(jaxmle.InputError, match="indexes differ"):
+        glm(y.sample(frac=1.0, random_state=0), X, family=F.Poisson())
+
+
+def test_duplicate_index_and_string_columns():
+    """A DataFrame with repeated index labels; pandas' string dtype is a categorical."""
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"x": rng.normal(size=30), "y": rng.poisson(2.0, 30) * 1.0,
+                      "g": pd.array(rng.choice(list("abc"), 30), dtype="string")},
+                     index=[1, 1, 2] * 10)  # fmt: skip
+    res = glm("y ~ x + g", d, family=F.Poisson())
+    obj = d.astype({"g": object})
+    ref = smf.glm("y ~ x + g", obj, family=sm.families.Poisson()).fit(**TIGHT)
+    assert list(res.params.index) == list(ref.params.index)
+    close(res.params, ref.params)
+    assert res.fittedvalues.index.equals(d.index)
+    close(res.predict(d.iloc[:5]), ref.predict(obj.iloc[:5]))

@@ -575,3 +575,21 @@ def test_patsy_column_names(formula):
     assert list(res.params.index) == list(ref.params.index)
     np.testing.assert_allclose(res.params, ref.params, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(res.bse, ref.bse, rtol=1e-9)
+
+
+def test_predict_uses_the_functions_of_the_fit():
+    """A formula function rebound after the fit does not change that fit's predictions."""
+    df = pd.DataFrame({"x": np.arange(1.0, 11.0)})
+    df["y"] = 2.0 * np.log(df.x) + 0.1 * np.sin(df.x)
+
+    def tr(v):
+        return np.log(v)
+
+    res = jaxmle.ols("y ~ tr(x)", df)
+    new = pd.DataFrame({"x": [2.0, 5.0]})
+    before = np.asarray(res.predict(new))
+
+    def tr(v):  # noqa: F811 - rebound on purpose
+        return v
+
+    np.testing.assert_array_equal(np.asarray(res.predict(new)), before)

@@ -107,10 +107,13 @@ def _bools_as_categories(frame: Any, pd: Any, response: str = "") -> Any:
     lhs = set(re.findall(r"[A-Za-z_]\w*", response))
     cols = [c for c in frame.columns
             if str(c) not in lhs and (pd.api.types.is_bool_dtype(frame[c].dtype))]  # fmt: skip
-    if not cols:
+    # pandas' string dtype is a categorical to patsy; formulaic tries to read it as numbers.
+    strings = [c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype)]
+    if not cols and not strings:
         return frame
-    return frame.assign(**{str(c): pd.Categorical(frame[c], categories=[False, True])
-                           for c in cols})  # fmt: skip
+    out = {str(c): pd.Categorical(frame[c], categories=[False, True]) for c in cols}
+    out.update({str(c): frame[c].astype(object) for c in strings})
+    return frame.assign(**out)
 
 
 def formula_context() -> Mapping[str, Any]:
@@ -129,7 +132,8 @@ def formula_context() -> Mapping[str, Any]:
     frame = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "jaxmle":
         frame = frame.f_back
-    user = ({}, {}) if frame is None else (frame.f_locals, frame.f_globals)
+    # (Copies: a function redefined after the fit must not change that fit's predictions.)
+    user = ({}, {}) if frame is None else (dict(frame.f_locals), dict(frame.f_globals))
     return ChainMap(user[0], user[1], {"np": np, "scale": TRANSFORMS["standardize"]})
 
 
@@ -161,6 +165,9 @@ def from_formula(formula: str, data: Any) -> Design:
     formulaic = _require("formulaic")
     frame = _bools_as_categories(_as_frame(data, pd), pd, formula.split("~")[0])
     context = formula_context()
+    labels = frame.index
+    if not labels.is_unique:  # (rows are matched by position then; the labels are kept)
+        frame = frame.reset_index(drop=True)
     try:
         mm = formulaic.model_matrix(formula, frame, context=context)
     except Exception as e:  # formulaic raises several types; name the argument either way
@@ -176,7 +183,7 @@ def from_formula(formula: str, data: Any) -> Design:
     return Design(
         y=y, X=np.asarray(rhs, dtype=float)[:, order],
         names=tuple(_patsy_names(spec, rhs)[i] for i in order),
-        y_name=" + ".join(str(c) for c in lhs.columns), index=rhs.index,
+        y_name=" + ".join(str(c) for c in lhs.columns), index=labels[rows],
         rows=None if len(rows) == len(frame) else rows, n_data=len(frame),
         spec=spec, order=order, formula=formula, pandas=True, context=context,
     )  # fmt: skip
@@ -369,11 +376,30 @@ def from_arrays(y: Any, X: Any) -> Design:
         raise InputError(
             f"`y` has shape {ya.shape} but `X` has {Xa.shape[0]} rows; give one response per row."
         )
-    names = tuple(str(c) for c in X.columns) if named else _array_names(Xa)
-    y_name = str(getattr(y, "name", None) or "y")
-    index = getattr(X, "index", None) if named else getattr(y, "index", None)
+    series_x = _is_pandas(X) and not named and getattr(X, "name", None) is not None
+    if named:
+        names = tuple(str(c) for c in X.columns)
+    elif series_x:  # a Series as the one column: its name, as statsmodels
+        names = (str(X.name),)
+    else:
+        names = _array_names(Xa)
+    y_index = y.index if _is_pandas(y) else None
+    x_index = X.index if _is_pandas(X) else None
+    if y_index is not None and x_index is not None and not y_index.equals(x_index):
+        raise InputError(
+            "`y` and `X` are pandas objects whose indexes differ (other labels or another "
+            "order): rows are matched by position here, as in statsmodels, which refuses "
+            "them too. Align them first (e.g. y.loc[X.index]) or pass NumPy arrays."
+        )
+    y_name = str(getattr(y, "name", None) or "y") if _is_pandas(y) else "y"
+    index = x_index if x_index is not None else y_index
     return Design(y=ya, X=Xa, names=names, y_name=y_name, index=index, n_data=Xa.shape[0],
-                  pandas=named or hasattr(y, "index"))  # fmt: skip
+                  pandas=index is not None)  # fmt: skip
+
+
+def _is_pandas(v: Any) -> bool:
+    """A pandas Series or DataFrame (a list's ``index`` is a method, not an index)."""
+    return hasattr(v, "iloc") and hasattr(v, "index")
 
 
 def new_exog(design: Design, new: Any) -> np.ndarray:
@@ -457,7 +483,8 @@ def align_rows(design: Design, values: Any, name: str) -> np.ndarray | None:
     """
     if values is None:
         return None
-    labelled = hasattr(values, "reindex") and design.index is not None
+    labelled = (hasattr(values, "reindex") and design.index is not None
+                and design.index.is_unique and values.index.is_unique)  # fmt: skip
     if labelled and design.index.isin(values.index).all():  # by label, in any order
         values = values.reindex(design.index)
     arr = np.asarray(values, dtype=float)

@@ -295,7 +295,8 @@ def glm(formula_or_y: Any, data: Any = None, *, family: Any = None, offset: Any 
                      cov_spec=spec)  # fmt: skip
     warn_if_negative(res._cov, res.param_names, spec, stacklevel=2)
     if not res.converged:
-        what = "covariance is not valid" if int(fit.status) == 0 else "fit is not converged"
+        cov_only = int(fit.status) in (Status.OK, Status.NO_RESIDUAL_DF)
+        what = "covariance is not valid" if cov_only else "fit is not converged"
         warnings.warn(f"glm: the {what}: {status_message(res.status)}", RuntimeWarning,
                       stacklevel=2)  # fmt: skip
     return res

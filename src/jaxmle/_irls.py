@@ -232,6 +232,9 @@ def _phi(fam: Family, pearson: jax.Array, df_resid: jax.Array) -> jax.Array:
     if not fam.has_dispersion:
         return jnp.ones_like(pearson)
     phi = pearson / jnp.maximum(df_resid, 1.0)
+    # (No residual degrees of freedom: an exact fit, whose Pearson χ² tends to 0; the steps
+    # are measured in units of φ = 1 then, else the stopping test could never hold.)
+    phi = jnp.where(df_resid > 0, phi, jnp.ones_like(phi))
     return jnp.maximum(phi, jnp.finfo(pearson.dtype).tiny)
 
 
@@ -516,9 +519,16 @@ def _glm_program(fam: Family, d: _Data, start: Any, max_iter: int, tol: float,
 
 
 def _extreme(wu: jax.Array, pw: Any) -> jax.Array:
-    """Some working weight below 1e-6 of the largest, among rows of positive prior weight."""
+    """Some working weight below 1e-6 of the largest, or all below 1e-10 (rows of positive
+    prior weight): where the flat-direction test runs.
+
+    (The absolute floor: a Binomial response of all ones drives every weight to ~1e-16
+    together, none extreme against the others; the fit stopped "converged" at an intercept
+    of 37.6 with a standard error of 3e7.)
+    """
     live = wu if pw is None else jnp.where(pw > 0, wu, jnp.nan)  # (padding says nothing)
-    return jnp.nanmin(live) <= 1e-6 * jnp.nanmax(live)
+    low = jnp.nanmin(live)
+    return (low <= 1e-6 * jnp.nanmax(live)) | (low <= 1e-10)
 
 
 class _Finish(NamedTuple):
@@ -529,7 +539,7 @@ class _Finish(NamedTuple):
     keep: jax.Array  # the last point's inverse is the covariance
     singular: jax.Array  # that inverse's singularity flag
     phi: jax.Array  # the dispersion of standard-error units
-    extreme: jax.Array  # some weight below 1e-6 of the largest (the flat test runs)
+    extreme: jax.Array  # some weight extreme (see _extreme: the flat test runs)
 
 
 def _decrement(d: _Data, mu: jax.Array, sc: jax.Array, pw: Any, inv: jax.Array,
@@ -746,7 +756,21 @@ def irls(
 
             return _irls_groups.fit(fam, d, groups, run)
     fit = _run(fam, d, start, int(max_iter))
-    return fit if traced else _at_domain_edge(fam, fit)
+    return fit if traced else _no_residual_df(fam, _at_domain_edge(fam, fit))
+
+
+def _no_residual_df(fam: Family, fit: GLMFit) -> GLMFit:
+    """``NO_RESIDUAL_DF`` for a dispersion family with as many coefficients as observations.
+
+    Its scale (Pearson χ²/df_resid) and so its covariance are undefined, as ``jaxmle.ols``
+    reports for the same design.
+    """
+    if not fam.has_dispersion or float(fit.df_resid) > 0 or int(fit.status) not in (
+            Status.OK, Status.MAX_STEPS, Status.NOT_CONVERGED):  # fmt: skip
+        return fit
+    nan = np.full(np.shape(fit.cov), np.nan)
+    return fit._replace(status=np.asarray(Status.NO_RESIDUAL_DF, np.int32),
+                        converged=np.asarray(False), cov=nan)  # fmt: skip
 
 
 _EDGE = 1e-6  # a mean this close to the domain's edge (relative to the largest, for 0)
