@@ -519,8 +519,9 @@ def _glm_program(fam: Family, d: _Data, start: Any, max_iter: int, tol: float,
 
 
 def _extreme(wu: jax.Array, pw: Any) -> jax.Array:
-    """Some working weight below 1e-6 of the largest, or all below 1e-10 (rows of positive
-    prior weight): where the flat-direction test runs.
+    """Whether the flat-direction test runs: a weight extreme, among rows of prior weight > 0.
+
+    Extreme: below 1e-6 of the largest, or every weight below 1e-10.
 
     (The absolute floor: a Binomial response of all ones drives every weight to ~1e-16
     together, none extreme against the others; the fit stopped "converged" at an intercept
