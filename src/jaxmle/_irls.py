@@ -755,7 +755,7 @@ def irls(
             def run(small: _Data) -> GLMFit:
                 return _run(fam, small, start, int(max_iter))
 
-            return _irls_groups.fit(fam, d, groups, run)
+            return _at_domain_edge(fam, _irls_groups.fit(fam, d, groups, run))
     fit = _run(fam, d, start, int(max_iter))
     return fit if traced else _no_residual_df(fam, _at_domain_edge(fam, fit))
 
