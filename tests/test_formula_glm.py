@@ -940,3 +940,17 @@ def test_duplicate_index_and_string_columns():
     close(res.params, ref.params)
     assert res.fittedvalues.index.equals(d.index)
     close(res.predict(d.iloc[:5]), ref.predict(obj.iloc[:5]))
+
+
+def test_group_separation_is_a_flat_direction():
+    """One level of a factor all ones: its coefficient runs off (quasi-separation).
+
+    The information at the estimate is singular on a full-rank design; the status says the
+    parameters run off (FLAT_DIRECTION), not that columns are collinear (SINGULAR).
+    """
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"g": np.repeat(list("abc"), 20), "x": rng.normal(size=60)})
+    d["y"] = np.where(d.g == "a", 1.0, (rng.uniform(size=60) < 0.5) * 1.0)
+    with pytest.warns(RuntimeWarning, match="FLAT_DIRECTION"):
+        res = glm("y ~ C(g) + x", d, family=F.Binomial())
+    assert res.status == jaxmle.Status.FLAT_DIRECTION and np.isnan(res.bse).all()

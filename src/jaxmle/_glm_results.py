@@ -291,6 +291,10 @@ def glm(formula_or_y: Any, data: Any = None, *, family: Any = None, offset: Any 
     fit = _fit(family, design.X, d, int(max_iter), start)
     if int(fit.status) == Status.SINGULAR:
         _check_rank(design, d.freq_weights)
+        if not family.has_dispersion:
+            # A full-rank design whose information is singular at the estimate: weights that
+            # vanished along some direction, i.e. (quasi-)separation, an MLE at infinity.
+            fit = fit._replace(status=np.asarray(Status.FLAT_DIRECTION, np.int32))
     res = GLMResults(design, fit, family, d, cov_type=cov_type, max_iter=int(max_iter),
                      cov_spec=spec)  # fmt: skip
     warn_if_negative(res._cov, res.param_names, spec, stacklevel=2)
