@@ -180,9 +180,10 @@ def from_formula(formula: str, data: Any) -> Design:
     rows = frame.index.get_indexer(rhs.index)
     spec = mm.model_spec.rhs
     order = _patsy_order(formula, spec, list(rhs.columns))
+    names = _patsy_names(spec, rhs)
     return Design(
         y=y, X=np.asarray(rhs, dtype=float)[:, order],
-        names=tuple(_patsy_names(spec, rhs)[i] for i in order),
+        names=tuple(names[i] for i in order),
         y_name=" + ".join(str(c) for c in lhs.columns), index=labels[rows],
         rows=None if len(rows) == len(frame) else rows, n_data=len(frame),
         spec=spec, order=order, formula=formula, pandas=True, context=context,
