@@ -301,7 +301,7 @@ def _scoring(fam, d, start, df_resid, *, max_iter, tol) -> _State:
     linear = isinstance(fam, Gaussian) and fam.link.name == "identity"
     free_first = start is None  # the first step is statsmodels' regression from the start mean
     beta0, r0 = _start(fam, d, start)
-    anchored = fam.valid_mu(jnp.zeros((), d.X.dtype)) is not True  # a mean can leave the domain
+    anchored = not _keeps_domain(fam)
 
     def body(st: _State) -> _State:
         first = st.it == 0
@@ -354,6 +354,14 @@ def _scoring(fam, d, start, df_resid, *, max_iter, tol) -> _State:
                   jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
                   jnp.asarray(-1, jnp.int32), false)  # fmt: skip
     return lax.while_loop(lambda st: st.code < 0, body, init)
+
+
+def _keeps_domain(fam: Family) -> bool:
+    """Whether the link maps every η into the family's domain (a mean cannot leave it).
+
+    ``valid_mu`` is then statically True (a canonical or safe link).
+    """
+    return fam.valid_mu(jnp.zeros(())) is True
 
 
 def _valid(fam: Family, d: _Data, beta: jax.Array) -> jax.Array:
@@ -638,16 +646,7 @@ def _finish(fam: Family, d: _Data, flat: jax.Array, layout: Any) -> GLMFit:
 
 
 def _array(x: Any, name: str, ndim: int) -> Any:
-    """:func:`as_array` (``host=True``) with a fast path for float NumPy arrays of the rank.
-
-    The fast path checks what ``as_array`` checks (rank, at least one row, finiteness) in a
-    few microseconds; anything else, or a failed check, goes through ``as_array`` (its
-    messages).
-    """
-    if (type(x) is np.ndarray and x.ndim == ndim and x.shape[0] > 0
-            and x.dtype == (np.float64 if jax.config.jax_enable_x64 else np.float32)
-            and np.isfinite(x).all()):  # fmt: skip
-        return x
+    """:func:`as_array` on the host (its fast path takes float NumPy arrays of the rank)."""
     return as_array(x, name, ndim=ndim, host=True)
 
 
@@ -787,7 +786,7 @@ def _at_domain_edge(fam: Family, fit: GLMFit) -> GLMFit:
     """
     if int(fit.status) not in (Status.MAX_STEPS, Status.NOT_CONVERGED):
         return fit
-    if fam.valid_mu(jnp.zeros(())) is True:  # a link that keeps every mean inside
+    if _keeps_domain(fam):
         return fit
     mu = np.asarray(fit.mu)
     if isinstance(fam, Binomial):

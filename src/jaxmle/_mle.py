@@ -37,6 +37,7 @@ from ._tiered import TieredJit
 from ._validation import (
     check_log_prob_shape,
     check_params_domain,
+    host_float,
     is_traced,
     n_rows,
     warn_if_float32,
@@ -615,7 +616,7 @@ def _check_params0(model, params0, data):
 
 def _to_float(tree: PyTree, name: str) -> PyTree:
     # NumPy on the host (the program's call moves it): no device round trip per leaf.
-    dt = np.dtype(np.float64 if jax.config.jax_enable_x64 else np.float32)
+    dt = np.dtype(host_float())
 
     def conv(x):
         return jnp.asarray(x, dt) if isinstance(x, jax.core.Tracer) else np.asarray(x, dt)

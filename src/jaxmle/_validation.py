@@ -46,6 +46,15 @@ def _float_dtype() -> jnp.dtype:
     return jnp.result_type(float)  # float64 under jax_enable_x64, else float32
 
 
+def host_float() -> type:
+    """NumPy's type for JAX's default float: ``float64`` under x64, else ``float32``.
+
+    One config read (it follows ``jax.enable_x64`` contexts), where ``jnp.result_type``
+    costs ~10 µs on the warm path.
+    """
+    return np.float64 if jax.config.jax_enable_x64 else np.float32
+
+
 def as_array(
     x: Any,
     name: str,
@@ -76,8 +85,7 @@ def as_array(
     """
     if (host and dtype is None and type(x) is np.ndarray and x.ndim == ndim and x.ndim >= 1
             and x.shape[0] >= min_size
-            and x.dtype == (np.float64 if jax.config.jax_enable_x64 else np.float32)
-            and (not finite or np.isfinite(x).all())):  # fmt: skip
+            and x.dtype == host_float() and (not finite or np.isfinite(x).all())):  # fmt: skip
         return x  # what the checks below would return, in ~2 µs instead of ~20
     if x is None:
         raise InputError(f"`{name}` is None; pass an array of numbers.")
