@@ -41,7 +41,7 @@ from . import _design
 from ._design import Design
 from ._errors import InputError, RankDeficientError
 from ._families import Family, Gaussian, NegativeBinomial, as_family
-from ._glm_host import _check_option, _Host, _inv_sym, _special
+from ._glm_host import _check_option, _Host, _inv_gram, _leverage, _special
 from ._glm_predict import GLMPrediction, mean_prediction, predict_design
 from ._irls import irls
 from ._margeff import AT, METHODS, GLMMargins, marginal_effects
@@ -421,6 +421,9 @@ class GLMResults(RegressionResults):
         status = int(fit.status)
         self._cov_status = 0
         cov = np.asarray(fit.cov, dtype=float)
+        if status == 0 and not self.alpha_estimated:  # the program's inverse is XᵀWX's
+            cov = self.scale * _inv_gram(design.X, np.asarray(fit.weights, float),
+                                         np.asarray(fit.cov_unscaled, float))  # fmt: skip
         if cov_type != "nonrobust" and status == 0:
             cov = self._robust_cov(design.X, fit, cov_type, len(params))
         self._init_base(design, params, cov, names=names, nobs=len(data.y),
@@ -468,21 +471,22 @@ class GLMResults(RegressionResults):
             bread = np.asarray(fit.cov, dtype=float)
         else:
             obs = w * (d1 * d1 / v - r * (d2 / v - d1 * d1 * dv / (v * v)))
-            bread = _inv_sym((X * obs[:, None]).T @ X)
+            bread = _inv_gram(X, obs)
         inv_fw = np.divide(1.0, fw, out=np.zeros_like(fw), where=fw > 0)
         if self._cov_spec is not None:  # cluster sums scores as they are; HAC divides by √f
             return robust_cov(bread, scores, self._cov_spec, np.sqrt(inv_fw))
         factor = inv_fw
         if cov_type in ("HC2", "HC3"):
             wexp = w * d1 * d1 / v  # IRLS working weights (R's sandwich::vcovHC hat values)
-            B = _inv_sym((X * wexp[:, None]).T @ X)
-            lev = np.einsum("ij,jk,ik->i", X, B, X) * wexp * inv_fw  # per replicate
+            lev = _leverage(X, wexp) * inv_fw  # per replicate
             if np.any(lev >= 1.0 - 1e-10):
                 self._cov_status = int(Status.LEVERAGE_ONE)
                 return np.full((k, k), np.nan)
             factor = inv_fw / (1.0 - lev) ** (1 if cov_type == "HC2" else 2)
-        meat = (scores * factor[:, None]).T @ scores
-        cov = bread @ meat @ bread
+        # (B Sᵀ)(B Sᵀ)ᵀ, not B (SᵀS) B: the meat's product with an ill-conditioned bread
+        # cancels (longley HC0: 1.4e-8 against 8e-13, with the same bread and residuals).
+        g = bread @ (scores * np.sqrt(factor)[:, None]).T
+        cov = g @ g.T
         if cov_type == "HC1":
             cov = cov * self.wnobs / (self.wnobs - k)
         return 0.5 * (cov + cov.T)
