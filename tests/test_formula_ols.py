@@ -577,6 +577,45 @@ def test_patsy_column_names(formula):
     np.testing.assert_allclose(res.bse, ref.bse, rtol=1e-9)
 
 
+@pytest.mark.parametrize("formula", [
+    "y ~ C(g, Poly)",
+    "y ~ C(g, Sum('a')) + x",  # patsy's omit level, positional
+    "y ~ C(g, Sum(omit='c'))",
+    "y ~ C(g, Sum) - 1",  # full rank without an intercept: patsy keeps the contrast
+    "y ~ C(g, Helmert) - 1",
+    "y ~ C(g, Diff) - 1",
+    "y ~ C(g, Poly) - 1",
+    "y ~ C(g, Diff):x",  # full rank inside an interaction without its main effect
+    "y ~ C(g, Sum('b')):x + x",
+    "y ~ C(g, Sum) * C(h, Sum)",
+    "y ~ C(g, Treatment('b')) - 1",
+])  # fmt: skip
+def test_contrasts_as_patsy_codes_them(formula):
+    """Sum with ``omit``, and full-rank Sum/Helmert/Diff/Poly codings, as statsmodels' formulas.
+
+    formulaic's Sum takes no level (a TypeError before), and where a term needs full rank it
+    falls back to dummies: the same fitted values with other coefficients and names.
+    """
+    rng = np.random.default_rng(2)
+    n = 200
+    df = pd.DataFrame({"g": rng.choice(list("abcd"), n), "h": rng.choice(list("xyz"), n),
+                       "x": rng.normal(size=n)})  # fmt: skip
+    df["y"] = df.g.map({"a": 0.0, "b": 1.0, "c": -0.5, "d": 2.0}) * (1 + df.x) \
+        + rng.normal(size=n)  # fmt: skip
+    res, ref = jaxmle.ols(formula, df), smf.ols(formula, df).fit()
+    assert list(res.params.index) == list(ref.params.index)
+    np.testing.assert_allclose(res.params, ref.params, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(res.bse, ref.bse, rtol=1e-10)
+    new = df.iloc[:7]
+    np.testing.assert_allclose(res.predict(new), ref.predict(new), rtol=1e-10, atol=1e-12)
+
+
+def test_sum_contrast_omit_must_be_a_level():
+    df = pd.DataFrame({"g": list("abcab"), "y": [1.0, 2.0, 3.0, 1.5, 2.5]})
+    with pytest.raises(jaxmle.InputError, match="omit='q'"):
+        jaxmle.ols("y ~ C(g, Sum(omit='q'))", df)
+
+
 def test_predict_uses_the_functions_of_the_fit():
     """A formula function rebound after the fit does not change that fit's predictions."""
     df = pd.DataFrame({"x": np.arange(1.0, 11.0)})

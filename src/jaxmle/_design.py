@@ -116,6 +116,91 @@ def _bools_as_categories(frame: Any, pd: Any, response: str = "") -> Any:
     return frame.assign(**out)
 
 
+def _full_rank(base: type, constant: str, prefix: str) -> type:
+    """``base`` with patsy's full-rank coding: a constant column, then the reduced contrasts.
+
+    Where a term needs a full-rank coding (no intercept, or ``C(g, Sum):x`` without the main
+    effect) patsy keeps the contrast (``code_with_intercept``); formulaic falls back to
+    dummies, which span the same space with other coefficients.
+    """
+    from dataclasses import dataclass
+
+    @dataclass
+    class FullRank(base):
+        @base.override
+        def _get_coding_matrix(self, levels, reduced_rank=True, sparse=False):
+            reduced = super()._get_coding_matrix(levels, True, False)
+            if reduced_rank or sparse:
+                return super()._get_coding_matrix(levels, reduced_rank, sparse)
+            return np.column_stack([np.ones(len(levels)), reduced])
+
+        @base.override
+        def get_coding_column_names(self, levels, reduced_rank=True):
+            names = super().get_coding_column_names(levels, True)
+            if reduced_rank:
+                return names
+            if prefix == "D!":  # patsy names all n columns by the levels (the first: constant)
+                return [f"D!{v}" for v in levels]
+            return [constant, *(f"{prefix}{v}" for v in names)]
+
+    FullRank.__name__ = FullRank.__qualname__ = base.__name__.replace("Contrasts", "")
+    return FullRank
+
+
+@functools.cache
+def _patsy_contrasts() -> dict[str, type]:
+    """Patsy-coded ``Sum(omit=None)``, ``Helmert``, ``Diff`` and ``Poly`` on formulaic's contrasts.
+
+    The reduced codings are formulaic's (equal to patsy's); the full-rank ones are patsy's
+    (:func:`_full_rank`); ``Sum`` takes patsy's ``omit`` level, which formulaic's does not:
+    ``C(g, Sum('a'))`` codes ``a`` as −1 in every column and names the others (``[S.b]``,
+    ``[S.c]``); without ``omit`` the last level is omitted, as in both libraries.
+    """
+    from dataclasses import dataclass
+
+    from formulaic.transforms import contrasts as fc
+
+    FullSum = _full_rank(fc.SumContrasts, "mean", "S.")
+
+    @dataclass
+    class Sum(FullSum):
+        omit: Any = None
+
+        def _omitted(self, levels: Any) -> int:
+            levels = list(levels)
+            if self.omit is None:
+                return len(levels) - 1
+            if self.omit not in levels:
+                raise ValueError(f"Sum(omit={self.omit!r}): not a level of {levels}")
+            return levels.index(self.omit)
+
+        @FullSum.override
+        def _get_coding_matrix(self, levels, reduced_rank=True, sparse=False):
+            if sparse:
+                return super()._get_coding_matrix(levels, reduced_rank, sparse)
+            k, n = self._omitted(levels), len(levels)
+            contr = np.delete(np.eye(n), k, axis=1)
+            contr[k, :] = -1.0
+            return contr if reduced_rank else np.column_stack([np.ones(n), contr])
+
+        @FullSum.override
+        def get_coding_column_names(self, levels, reduced_rank=True):
+            k = self._omitted(levels)
+            kept = [v for i, v in enumerate(levels) if i != k]
+            return kept if reduced_rank else ["mean", *(f"S.{v}" for v in kept)]
+
+        @FullSum.override
+        def get_coefficient_row_names(self, levels, reduced_rank=True):
+            if not reduced_rank:
+                return levels
+            k = self._omitted(levels)
+            return ["avg", *(f"{v} - avg" for i, v in enumerate(levels) if i != k)]
+
+    return {"Sum": Sum, "Helmert": _full_rank(fc.HelmertContrasts, "H.intercept", "H."),
+            "Diff": _full_rank(fc.DiffContrasts, "", "D!"),
+            "Poly": _full_rank(fc.PolyContrasts, ".Constant", "")}  # fmt: skip
+
+
 def formula_context() -> Mapping[str, Any]:
     """The names a formula's functions see: the caller's, then patsy's ``scale``, then ``np``.
 
@@ -123,7 +208,8 @@ def formula_context() -> Mapping[str, Any]:
     outside jaxmle, so ``"y ~ f(x)"`` finds the user's ``f``; formulaic's transforms (``C``,
     ``I``, ``center``, ``bs``, ...) and the data's columns are looked up by formulaic as
     usual. ``scale`` is patsy's (an alias of ``standardize``, ``ddof=0``), not formulaic's
-    (``ddof=1``): the numbers then match statsmodels' for the same formula.
+    (``ddof=1``), and ``Sum``, ``Helmert``, ``Diff`` and ``Poly`` code as patsy's
+    (:func:`_patsy_contrasts`): the numbers then match statsmodels' for the same formula.
     """
     from collections import ChainMap
 
@@ -134,7 +220,8 @@ def formula_context() -> Mapping[str, Any]:
         frame = frame.f_back
     # (Copies: a function redefined after the fit must not change that fit's predictions.)
     user = ({}, {}) if frame is None else (dict(frame.f_locals), dict(frame.f_globals))
-    return ChainMap(user[0], user[1], {"np": np, "scale": TRANSFORMS["standardize"]})
+    ours = {"np": np, "scale": TRANSFORMS["standardize"], **_patsy_contrasts()}
+    return ChainMap(user[0], user[1], ours)
 
 
 def from_formula(formula: str, data: Any) -> Design:
@@ -192,6 +279,8 @@ def from_formula(formula: str, data: Any) -> Design:
 
 _SPLINE = re.compile(r"^((?:bs|cr|cc|cs)\(.*\))\[(\d+)\]$")
 _DIFF = re.compile(r"^(.*)\[D\.(.+)\]$")
+_POLY = re.compile(r"^(.*)\[(\.L|\.Q|\.C|\.Constant|\^\d+)\]$")
+_POLY_NAMES = {".L": ".Linear", ".Q": ".Quadratic", ".C": ".Cubic"}
 _COMPARISON = re.compile(r"(==|!=|<=|>=|<|>)")
 
 
@@ -212,7 +301,9 @@ def _patsy_names(spec: Any, rhs: Any) -> list[str]:
 
     The values are the same; only the labels differ: spline bases count from 0
     (``bs(x, df=4)[0]``, formulaic ``[1]``); a backward-difference contrast is labelled by its
-    lower level (``C(g, Diff)[D.a]`` for b − a, formulaic ``[D.b]``); a comparison in ``I()``
+    lower level (``C(g, Diff)[D.a]`` for b − a, formulaic ``[D.b]``); orthogonal polynomial
+    contrasts are ``C(g, Poly).Linear``, ``.Quadratic``, ``.Cubic``, ``^4`` (formulaic ``[.L]``,
+    ``[.Q]``, ``[.C]``, ``[^4]``); a comparison in ``I()``
     is a boolean, which patsy codes as a categorical (``I(x > 4)[T.True]``, as a main effect).
     """
     state = spec.encoder_state
@@ -225,11 +316,15 @@ def _patsy_names(spec: Any, rhs: Any) -> list[str]:
                 m = _SPLINE.match(part)
                 if m:
                     part = f"{m.group(1)}[{int(m.group(2)) - 1}]"
+                m = _POLY.match(part)
+                if m:
+                    part = m.group(1) + _POLY_NAMES.get(m.group(2), m.group(2))
                 m = _DIFF.match(part)
                 if m and m.group(1) in state:
                     cats = [str(c) for c in state[m.group(1)][1].get("categories", [])]
                     if m.group(2) in cats and cats.index(m.group(2)) > 0:
                         part = f"{m.group(1)}[D.{cats[cats.index(m.group(2)) - 1]}]"
+                part = part.replace("[D!", "[D.")  # full-rank Diff, named as patsy's
                 if single and part in state and _top_level_comparison(part):
                     part = f"{part}[T.True]"
                 parts.append(part)
