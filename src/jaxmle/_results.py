@@ -289,6 +289,66 @@ class RegressionResults:
 
         return pd.DataFrame(self._cov, index=list(self._names), columns=list(self._names))
 
+    def t_test(self, r_matrix: Any, q: Any = None) -> Any:
+        """Tests of each linear constraint ``(Rβ)_j = q_j`` (statsmodels' ``t_test``).
+
+        Args:
+            r_matrix: equations in the parameter names (``"x1 = 0, x2 = 2*x3"``; a bare
+                expression means ``= 0``), a ``(J, k)`` matrix ``R``, or a pair ``(R, q)``.
+            q: the right-hand side for a matrix ``r_matrix`` (default 0).
+
+        Returns:
+            A :class:`~jaxmle._hypothesis.TTestResult` (``effect``, ``sd``, ``tvalue``,
+            ``pvalue``, ``conf_int()``, ``summary()``): Student's t on ``df_resid`` where the
+            model's tests use t, else the normal.
+
+        Example:
+            >>> res.t_test("GNP = 0, UNEMP = 2*ARMED").pvalue  # doctest: +SKIP
+            array([0.3127, 0.9114])
+        """
+        from ._hypothesis import constraints, t_test
+
+        R, qv = constraints(r_matrix, self._names, q)
+        return t_test(self._params, self._cov, R, qv, self.df_resid if self.use_t else None)
+
+    def f_test(self, r_matrix: Any, q: Any = None) -> Any:
+        """The joint F test of ``Rβ = q`` on ``(J, df_resid)`` (statsmodels' ``f_test``).
+
+        Args:
+            r_matrix: as :meth:`t_test`'s.
+            q: as :meth:`t_test`'s.
+
+        Returns:
+            A :class:`~jaxmle._hypothesis.FTestResult` (``fvalue``, ``pvalue``, ``df_num``,
+            ``df_denom``), ``F = (Rβ − q)ᵀ (R V Rᵀ)⁻¹ (Rβ − q) / J``.
+
+        Raises:
+            InputError: on constraints that are not linear in the parameters or are linearly
+                dependent.
+        """
+        from ._hypothesis import constraints, f_test
+
+        R, qv = constraints(r_matrix, self._names, q)
+        return f_test(self._params, self._cov, R, qv, self.df_resid)
+
+    def wald_test(self, r_matrix: Any, q: Any = None, use_f: bool | None = None) -> Any:
+        """The joint Wald test of ``Rβ = q``: F, or χ² on J degrees of freedom.
+
+        Args:
+            r_matrix: as :meth:`t_test`'s.
+            q: as :meth:`t_test`'s.
+            use_f: F (on ``df_resid``) or χ²; by default F where the model's tests use t
+                (OLS), χ² otherwise (GLMs), as statsmodels' ``wald_test``.
+
+        Returns:
+            A :class:`~jaxmle._hypothesis.FTestResult` (``statistic``, ``pvalue``, ``df_num``).
+        """
+        from ._hypothesis import constraints, f_test
+
+        R, qv = constraints(r_matrix, self._names, q)
+        use_f = self.use_t if use_f is None else bool(use_f)
+        return f_test(self._params, self._cov, R, qv, self.df_resid if use_f else None)
+
     @property
     def k_ic(self) -> int:
         """Parameters counted by AIC/BIC: ``df_model + k_constant`` (statsmodels')."""
