@@ -351,8 +351,18 @@ def _run_command(argv, run_parser, args, extra, exps, names, rank, pool) -> int:
     import jax
 
     # float64 and the disk cache are the entry point's choice, made before any experiment
-    # computes anything.
+    # computes anything; main() called from Python (a notebook, the tests) leaves float64 as
+    # it found it.
+    x64_before = bool(jax.config.jax_enable_x64)
     jax.config.update("jax_enable_x64", bool(args.x64))
+    try:
+        return _run_configured(argv, run_parser, args, extra, exps, names, rank, pool)
+    finally:
+        jax.config.update("jax_enable_x64", x64_before)
+
+
+def _run_configured(argv, run_parser, args, extra, exps, names, rank, pool) -> int:
+    """``jaxmle run`` with float64 set: the disk cache, each study's checks, the runs."""
     _cache.enable_default(args.compilation_cache)
     modules = {n: load(n) for n in names}
     options = _options(names, modules, run_parser, argv, extra, args)
