@@ -50,3 +50,24 @@ def test_engine_programs_match_plain_jit_results():
         _fit._run_jit._cpu = saved
     np.testing.assert_allclose(a.params["mean"], b.params["mean"], rtol=1e-13)
     np.testing.assert_allclose(a.trace.loss, b.trace.loss, rtol=1e-13)
+
+
+def test_backend_sums_a_vmapped_matvec_right():
+    """jax-ml/jax#39103: jaxlib 0.10.2's YNNPACK fusions on CPU get this sum wrong.
+
+    (266342400 for 2**28 here, and the suite's rare wrong closed forms and fits with it.) Every
+    jaxmle program opts out of those fusions (``_xla.jit``), so its sums are right on any
+    jaxlib; a plain ``jax.jit`` must be right on every other release.
+    """
+    n = 16_385
+    i = jnp.arange(n, dtype=jnp.float64)
+    x = jnp.stack((i, jnp.zeros_like(i), jnp.zeros_like(i)), axis=1)
+    matrix = jnp.eye(3, dtype=jnp.float64)
+
+    def f(x):
+        return jax.vmap(lambda row: jnp.sum((matrix @ row) ** 2))(x)
+
+    want = float(n - 1) ** 2  # exact in float64
+    assert float(_xla.jit(f)(x)[-1]) == want
+    if jax.__version__ != "0.10.2" or jax.default_backend() != "cpu":
+        assert float(jax.jit(f)(x)[-1]) == want, f"jax {jax.__version__}: a wrong sum on CPU"

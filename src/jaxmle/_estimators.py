@@ -32,6 +32,7 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
+from . import _xla
 from ._errors import InputError
 from ._numerics import dd_sum, two_prod, two_sum
 from ._priors import Beta, Normal, Uniform
@@ -193,7 +194,7 @@ def _trailing(x_lo: ArrayLike | None, x: jax.Array) -> jax.Array | None:
 # --------------------------------------------------------------------------------------------
 
 
-@jax.jit
+@_xla.jit
 def gaussian_mle_kernel(x: ArrayLike, x_lo: ArrayLike | None = None) -> dict[str, jax.Array]:
     """Gaussian MLE of a ``(n,)`` sample: ``{"mean": (), "variance": ()}``, variance over n.
 
@@ -205,7 +206,7 @@ def gaussian_mle_kernel(x: ArrayLike, x_lo: ArrayLike | None = None) -> dict[str
     return {"mean": m, "variance": ss / x.shape[0]}
 
 
-@jax.jit
+@_xla.jit
 def mvn_mle_kernel(x: ArrayLike, x_lo: ArrayLike | None = None) -> dict[str, jax.Array]:
     """Multivariate Gaussian MLE of a ``(n, k)`` sample: ``{"mean": (k,), "cov": (k, k)}``.
 
@@ -234,14 +235,14 @@ def mvn_mle_kernel(x: ArrayLike, x_lo: ArrayLike | None = None) -> dict[str, jax
     return {"mean": m, "cov": cov.at[idx, idx].set(ss / n)}
 
 
-@jax.jit
+@_xla.jit
 def bernoulli_mle_kernel(x: ArrayLike) -> dict[str, jax.Array]:
     """Bernoulli MLE ``k / n`` of a ``(n,)`` 0/1 sample: ``{"prob": ()}``."""
     x = _floating(x)
     return {"prob": jnp.sum(x) / x.shape[0]}  # integer sums are exact below 2**53
 
 
-@jax.jit
+@_xla.jit
 def bernoulli_map_beta_kernel(x: ArrayLike, a: ArrayLike, b: ArrayLike) -> dict[str, jax.Array]:
     """Bernoulli MAP under a Beta(a, b) prior: the mode of Beta(a + k, b + n - k).
 
@@ -291,7 +292,7 @@ def _bisect_unit_interval(g: Any, dtype: Any) -> jax.Array:
     return jnp.where(jnp.abs(g(t_lo)) < jnp.abs(g(t_hi)), t_lo, t_hi)
 
 
-@jax.jit
+@_xla.jit
 def bernoulli_map_normal_kernel(
     x: ArrayLike, loc: ArrayLike, scale: ArrayLike
 ) -> dict[str, jax.Array]:
@@ -346,13 +347,13 @@ def bernoulli_map_normal_kernel(
     return {"prob": prob.astype(dt)}
 
 
-@jax.jit
+@_xla.jit
 def poisson_mle_kernel(x: ArrayLike) -> dict[str, jax.Array]:
     """Poisson MLE of a ``(n,)`` count sample: ``{"rate": ()}``, the (accurate) mean."""
     return {"rate": _accurate_mean(_floating(x))}
 
 
-@jax.jit
+@_xla.jit
 def beta_bernoulli_posterior_kernel(
     x: ArrayLike, a: ArrayLike, b: ArrayLike
 ) -> tuple[jax.Array, jax.Array]:
@@ -362,28 +363,28 @@ def beta_bernoulli_posterior_kernel(
     return jnp.asarray(a, x.dtype) + k, jnp.asarray(b, x.dtype) + (x.shape[0] - k)
 
 
-@jax.jit
+@_xla.jit
 def beta_bernoulli_predictive_kernel(x: ArrayLike, a: ArrayLike, b: ArrayLike) -> jax.Array:
     """Posterior predictive ``P(x_next = 1 | D) = (a + k) / (a + b + n)``."""
     a_post, b_post = beta_bernoulli_posterior_kernel(x, a, b)
     return a_post / (a_post + b_post)
 
 
-@jax.jit
+@_xla.jit
 def variance_mle_kernel(rss: ArrayLike, n: ArrayLike) -> jax.Array:
     """Noise-variance MLE ``rss / n`` (broadcasts over arrays)."""
     rss = _floating(rss)
     return rss / jnp.asarray(n, rss.dtype)
 
 
-@jax.jit
+@_xla.jit
 def variance_unbiased_kernel(rss: ArrayLike, n: ArrayLike, p: ArrayLike) -> jax.Array:
     """Unbiased noise variance ``rss / (n - p)`` for ``p`` fitted coefficients."""
     rss = _floating(rss)
     return rss / (jnp.asarray(n, rss.dtype) - jnp.asarray(p, rss.dtype))
 
 
-@jax.jit
+@_xla.jit
 def sample_sd_kernel(x: ArrayLike, ddof: ArrayLike = 1, x_lo: ArrayLike | None = None) -> jax.Array:
     """Sample standard deviation ``sqrt(sum((x - mean)**2) / (n - ddof))`` of a ``(n,)`` sample.
 

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _linalg
+from . import _linalg, _xla
 from ._constraints import Constraint, positive, real
 from ._errors import InputError
 from ._families import Binomial, Family, NegativeBinomial, as_family, nb2_loglike
@@ -155,7 +155,7 @@ class GLM(Model):
         )
 
 
-@jax.jit
+@_xla.jit
 def _init(model: GLM, data: dict[str, jax.Array]) -> Params:
     fam = model.family
     X, y = data["X"], data["y"]

@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _xla
 from ._covariance import _OLS_TYPES as _OLS_TYPES
 from ._covariance import COV_TYPES as COV_TYPES
 from ._covariance import STATIONARY_TOL as STATIONARY_TOL
@@ -192,10 +193,10 @@ def _model_name(model: Any) -> str:
                                                                            "log_prob")  # fmt: skip
 
 
-_summary_jit = jax.jit(_summary_kernel, static_argnames=("fn", "cfg"))
+_summary_jit = _xla.jit(_summary_kernel, static_argnames=("fn", "cfg"))
 
 
-@partial(jax.jit, static_argnames=("fn", "cfg"))
+@partial(_xla.jit, static_argnames=("fn", "cfg"))
 def _summary_lanes(model, params, data, fn, cfg, hc, given):
     return jax.vmap(lambda p, g: _summary_kernel(model, p, data, fn, cfg, hc, g))(params, given)
 

@@ -9,6 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from . import _xla
 from ._covariance import (
     _expected_info,
     _funcs,
@@ -26,7 +27,7 @@ from ._models import Model
 PyTree = Any
 
 
-@partial(jax.jit, static_argnames=("fn", "what", "include_prior", "symmetric"))
+@partial(_xla.jit, static_argnames=("fn", "what", "include_prior", "symmetric"))
 def _matrix_jit(model, params, data, fn, what, include_prior, symmetric):
     m = model if fn is None else fn
     pk = _packer(params, _sym_keys(m, symmetric))

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from . import _irls_groups, _irls_host, _irls_shapes, _linalg, _outputs
+from . import _irls_groups, _irls_host, _irls_shapes, _linalg, _outputs, _xla
 from ._errors import InputError
 from ._families import Binomial, Family, Gaussian, NegativeBinomial, as_family
 from ._irls_host import _FLAT_DROP, _VERIFY
@@ -598,7 +598,7 @@ def _program_flat(fam: Family, d: _Data, start: Any, *, max_iter: int, layout: A
 
 _program_cpu = TieredJit(_program_flat, static_argnames=("max_iter", "layout"),
                          compiler_options=_CPU_OPTIONS)  # fmt: skip
-_program_plain = jax.jit(_program, static_argnames=("max_iter",))
+_program_plain = _xla.jit(_program, static_argnames=("max_iter",))
 
 
 def _run(fam: Family, d: _Data, start: Any, max_iter: int) -> GLMFit:

@@ -43,7 +43,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.scipy.linalg import cho_solve, solve_triangular
 
-from . import _numerics
+from . import _numerics, _xla
 from ._rank import PATH_NAMES as PATH_NAMES  # LstsqSolution.path indices
 
 __all__ = ["METHODS", "LstsqSolution", "lstsq"]
@@ -288,7 +288,7 @@ def _cov_from_r(R, S):
     return Z / S[:, None] / S[None, :]
 
 
-@partial(jax.jit, static_argnames=("intercept", "method", "cov"))
+@partial(_xla.jit, static_argnames=("intercept", "method", "cov"))
 def lstsq(
     X: jax.Array,
     y: jax.Array,

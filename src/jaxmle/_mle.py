@@ -28,7 +28,7 @@ import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
-from . import _inference, _linalg, _newton
+from . import _inference, _linalg, _newton, _xla
 from ._errors import InputError
 from ._models import Model
 from ._nonlinear import NonlinearRegression
@@ -538,12 +538,13 @@ def _program_jit_for(backend: str):
     # at 10,000 × 50). Chosen at the first call: asking for the backend at import would start
     # it (before jaxmle.distributed.initialize could).
     if backend != "cpu":
-        return jax.jit(_program, static_argnames=("cfg", "scfg", "stage"))
+        return _xla.jit(_program, static_argnames=("cfg", "scfg", "stage"))
     return TieredJit(_program, static_argnames=("cfg", "scfg", "stage"),
-                     compiler_options={"xla_cpu_use_fusion_emitters": False})  # fmt: skip
+                     compiler_options={"xla_cpu_use_fusion_emitters": False,
+                                       **_xla.compiler_options()})  # fmt: skip
 
 
-_program_nested = jax.jit(_program, static_argnames=("cfg", "scfg", "stage"))
+_program_nested = _xla.jit(_program, static_argnames=("cfg", "scfg", "stage"))
 
 
 def _program_jit(*args, **kwargs) -> MLEResult:

@@ -17,6 +17,7 @@ import numpy as np
 from jax.scipy import special, stats
 from jax.scipy.linalg import solve_triangular
 
+from . import _xla
 from ._constraints import Constraint, positive, positive_definite, real, unit_interval
 from ._errors import InputError
 from ._priors import Beta, Normal, Prior, Uniform, _as_leaf, _is_value
@@ -272,7 +273,7 @@ class Model:
         return params
 
 
-@jax.jit
+@_xla.jit
 def _closed_form(model: Model, data: Any) -> tuple[Params, Any]:
     # One jitted entry point for every model: the model is a pytree (its static flags and
     # class are part of the cache key), so each model type compiles once per data shape.

@@ -23,6 +23,7 @@ import numpy as np
 import optax
 
 from . import _checkpoint as _ckpt
+from . import _xla
 from ._errors import InputError
 from ._inference import (
     COV_TYPES,
@@ -141,7 +142,7 @@ class _MCCfg(NamedTuple):
     theory: bool
 
 
-@partial(jax.jit, static_argnames=("fn", "simulate", "estimator", "cfg"))
+@partial(_xla.jit, static_argnames=("fn", "simulate", "estimator", "cfg"))
 def _mc_run(model, truth, keys, design, init, fn, simulate, estimator, cfg: _MCCfg,
             sim_tree=None):  # fmt: skip
     # ``sim_tree``: a ``jax.tree_util.Partial`` simulator, passed as data (its function is

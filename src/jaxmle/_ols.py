@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _xla
 from ._errors import InputError, RankDeficientError
 from ._lstsq import METHODS, LstsqSolution, _design, _split, lstsq
 from ._numerics import dd_powers, dd_residual, dd_sum
@@ -163,7 +164,7 @@ def _ols_program(X, y, weight, noise_variance, *, intercept, method, degree):
     return stats, _packed(sol)
 
 
-@partial(jax.jit, static_argnames=("intercept", "degree"))
+@partial(_xla.jit, static_argnames=("intercept", "degree"))
 def _min_norm_program(X, y, weight, noise_variance, *, intercept, degree):
     """The minimum-norm (SVD) solution of a rank-deficient problem and its statistics."""
     X, _ = _design_of(X, degree)
@@ -218,7 +219,7 @@ def _finish(stats, sol, X, y, weight, noise_variance, rank_deficient, x_name, n,
     return OLSResult(*stats, n, n - p, cond, method)
 
 
-@partial(jax.jit, static_argnames=("intercept", "method"))
+@partial(_xla.jit, static_argnames=("intercept", "method"))
 def _ridge_program(X, y, weight, prior_mean, alpha, *, intercept, method):
     """The ridge kernel with the prior mean's shift in and out, as one XLA program."""
     if prior_mean is not None:
@@ -229,7 +230,7 @@ def _ridge_program(X, y, weight, prior_mean, alpha, *, intercept, method):
     return est, _packed(sol)
 
 
-@partial(jax.jit, static_argnames=("method",))
+@partial(_xla.jit, static_argnames=("method",))
 def _centred_program(X, y, *, method):
     """Centring, the no-intercept kernel and the intercept ``ȳ − x̄ᵀw``, as one XLA program.
 

@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import solve_triangular
 
-from . import _outputs
+from . import _outputs, _xla
 from ._design import Design
 from ._errors import InputError, RankDeficientError
 from ._lstsq import lstsq
@@ -160,7 +160,7 @@ def _program(X, y, w, hc):
     return stats, _outputs.flatten((_packed(sol), host, (R, S)), ("ols", X.shape, X.dtype), X.dtype)
 
 
-@jax.jit
+@_xla.jit
 def _hc_program(X, w, resid, R, S, hc):
     """HC[hc] of a fitted model (for ``HC0_se``... of a result fitted with another cov_type)."""
     Rit, Qt = _factors(X, w, R, S)

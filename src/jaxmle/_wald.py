@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy import special, stats
 
+from . import _xla
 from ._errors import InputError
 from ._summary import LRTest, Summary, Wald
 from ._validation import is_traced as _is_traced
@@ -63,7 +64,7 @@ def _wald_kernel(est, se, level: float, df: int | None):
     return stat, pval, est - q * se, est + q * se
 
 
-_wald_jit = jax.jit(_wald_kernel, static_argnums=(2, 3))
+_wald_jit = _xla.jit(_wald_kernel, static_argnums=(2, 3))
 
 
 def aic(loglik: jax.Array | float, n_params: int) -> jax.Array:
@@ -199,6 +200,6 @@ def lr_test(restricted: Summary | float, full: Summary | float, *, df: int | Non
     return LRTest(stat, int(df), _chi2_sf(stat, int(df)))
 
 
-@partial(jax.jit, static_argnums=1)
+@partial(_xla.jit, static_argnums=1)
 def _chi2_sf(stat: jax.Array, df: int) -> jax.Array:
     return stats.chi2.sf(stat, df)

@@ -59,6 +59,10 @@ class Jit:
         return self._cpu if _use_cpu_options() else self._plain
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Inside the caller's jit (or vmap) the outer program's options rule: jax refuses
+        # compiler_options on a nested jit.
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(args)):
+            return self._plain(*args, **kwargs)
         return self._pick()(*args, **kwargs)
 
     def lower(self, *args: Any, **kwargs: Any) -> Any:
