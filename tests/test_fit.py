@@ -648,3 +648,18 @@ def test_log_prob_must_be_pointwise():
     for bad, shape in ((summed, r"\(\)"), (outer, r"\(50, 50\)")):
         with pytest.raises(jaxmle.InputError, match=rf"shape \(50,\); got shape {shape}"):
             jaxmle.fit(bad, {"mu": 0.0}, _X1, optimizer=LBFGS, steps=2)
+
+
+def test_repr_is_a_few_lines_not_the_trace():
+    # The same call as test_lbfgs_reaches_closed_form's (its program, no new compile).
+    model, data, _ = _CASES["bernoulli"]
+    exact = model.closed_form(data)
+    run = jaxmle.fit(model, model.init(data), data, optimizer=LBFGS, steps=50,
+                     reference=exact, tol=1e-7, record_every=50)  # fmt: skip
+    text = repr(run)
+    assert len(text) < 300, text
+    assert text.startswith("FitResult(status OK, loss ") and "trace of 1 records)" in text
+    assert f"params {{'prob': {round(float(exact['prob']), 6)}}}" in text  # the estimate, rounded
+    stacked = jax.tree_util.tree_map(lambda *v: np.stack(v), run, run)
+    assert repr(stacked) == ("FitResult: 2 runs (2,) (ok 2); params {'prob': (2,)}; trace of 1 "
+                             "records")  # fmt: skip

@@ -96,6 +96,36 @@ class FitResult(NamedTuple):
     status: jax.Array
     trace: Trace
 
+    def __repr__(self) -> str:
+        """A few lines, not the NamedTuple's every field (the trace alone is kilobytes)."""
+        if any(isinstance(v, jax.core.Tracer) for v in jax.tree_util.tree_leaves(self)):
+            return "FitResult(<traced>)"
+        status = np.asarray(self.status)
+        steps = np.shape(self.trace.step)[-1:]
+        shapes = {k: np.shape(v) for k, v in _named_leaves(self.params)}
+        if status.ndim:  # stacked or vmapped runs
+            counts = {Status(int(c)).name.lower(): int(n)
+                      for c, n in zip(*np.unique(status, return_counts=True), strict=True)}
+            return (f"FitResult: {status.size} runs {status.shape} ("
+                    + ", ".join(f"{k} {n}" for k, n in counts.items())
+                    + f"); params {shapes}; trace of {steps[0] if steps else 0} records")
+        loss, g = float(np.asarray(self.loss)), float(np.asarray(self.grad_norm))
+        head = (f"FitResult(status {Status(int(status)).name}, loss {loss:.6g}, "
+                f"grad_norm {g:.3g}, steps_to_tol {int(np.asarray(self.steps_to_tol))}")
+        if not np.isnan(np.asarray(self.distance)):
+            head += f", distance {float(np.asarray(self.distance)):.3g}"
+        small = sum(math.prod(v) for v in shapes.values()) <= 8
+        params = ({k: np.round(np.asarray(v), 6).tolist() for k, v in _named_leaves(self.params)}
+                  if small else shapes)  # fmt: skip
+        return f"{head}, params {params}, trace of {steps[0] if steps else 0} records)"
+
+
+def _named_leaves(tree: PyTree) -> list[tuple[str, Any]]:
+    """``(path, leaf)`` pairs with readable paths (``mean``, ``b[0]``)."""
+    pairs = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return [(jax.tree_util.keystr(path, simple=True, separator=".") or "params", leaf)
+            for path, leaf in pairs]  # fmt: skip
+
 
 # A finite loss this many times larger than the first step's (or than 1) is an explosion: the
 # run is flagged as diverged and frozen, as for a NaN (2e199 is not a result worth reporting).
