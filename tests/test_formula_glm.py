@@ -428,6 +428,22 @@ def test_nb_alpha_fixed(randhie):
 # Weights.
 
 
+def test_per_row_arguments_by_column_name(cpunish):
+    # exposure=/freq_weights= as a column of the formula's DataFrame: the same fit as the
+    # column itself (statsmodels takes arrays only); a wrong name or text is an InputError.
+    d = cpunish.assign(fw=np.arange(len(cpunish)) % 3 + 1.0)
+    f = "EXECUTIONS ~ INCOME + SOUTH"
+    ref = smf.glm(f, d, family=sm.families.Poisson(), exposure=d.VC100k96,
+                  freq_weights=d.fw).fit(**TIGHT)  # fmt: skip
+    compare(glm(f, d, family=F.Poisson(), exposure="VC100k96", freq_weights="fw"), ref)
+    with pytest.raises(jaxmle.InputError, match="`exposure` names the column 'VC100'"):
+        glm(f, d, family=F.Poisson(), exposure="VC100")
+    with pytest.raises(jaxmle.InputError, match="`offset` can name a column only with a formula"):
+        glm(d.EXECUTIONS.to_numpy(), d[["INCOME"]].to_numpy(), family=F.Poisson(), offset="fw")
+    with pytest.raises(jaxmle.InputError, match="`var_weights` must be numbers, one per row"):
+        glm(f, d, family=F.Poisson(), var_weights=["a"] * len(d))
+
+
 def test_freq_weights(cpunish):
     fw = np.array([1, 2, 3, 1, 2, 1, 1, 4, 1, 2, 1, 3, 1, 2, 1, 1, 2.0])
     f = "EXECUTIONS ~ INCOME + PERPOVERTY + SOUTH"

@@ -556,14 +556,15 @@ def new_exog(design: Design, new: Any) -> np.ndarray:
     return Xn
 
 
-def align_rows(design: Design, values: Any, name: str) -> np.ndarray | None:
+def align_rows(design: Design, values: Any, name: str, data: Any = None) -> np.ndarray | None:
     """A per-row array given for the data (weights, offset) restricted to the kept rows.
 
     Args:
         design: the :class:`Design` (its ``rows`` say which data rows were kept).
-        values: None, an array of one value per row of the data, or a pandas Series (aligned
-            by index with the kept rows).
+        values: None, an array of one value per row of the data, a pandas Series (aligned
+            by index with the kept rows), or the name of a column of ``data``.
         name: the argument's name for messages.
+        data: the DataFrame (or mapping) a formula was evaluated on, for column names.
 
     Returns:
         A float64 ``(n,)`` array for the kept rows, or None.
@@ -579,11 +580,20 @@ def align_rows(design: Design, values: Any, name: str) -> np.ndarray | None:
     """
     if values is None:
         return None
+    if isinstance(values, str):
+        if data is None:
+            raise InputError(f"`{name}` can name a column only with a formula and a DataFrame.")
+        if not hasattr(data, "keys") or values not in data:
+            raise InputError(f"`{name}` names the column {values!r}, which `data` lacks.")
+        values = data[values]
     labelled = (hasattr(values, "reindex") and design.index is not None
                 and design.index.is_unique and values.index.is_unique)  # fmt: skip
     if labelled and design.index.isin(values.index).all():  # by label, in any order
         values = values.reindex(design.index)
-    arr = np.asarray(values, dtype=float)
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"`{name}` must be numbers, one per row; got {values!r:.80}.") from None
     n = design.X.shape[0]
     if arr.ndim != 1:
         raise InputError(f"`{name}` must be one value per row, got shape {arr.shape}.")

@@ -179,7 +179,8 @@ def _prepare(formula_or_y, data, family, offset, exposure, freq_weights, var_wei
              missing):  # fmt: skip
     """The design and the fitted rows' data, checked, rows with missing values dropped."""
     design = _make_design(formula_or_y, data, missing)
-    arrays = {name: _design.align_rows(design, v, name) for name, v in
+    frame = data if isinstance(formula_or_y, str) else None  # (columns by name)
+    arrays = {name: _design.align_rows(design, v, name, frame) for name, v in
               (("offset", offset), ("exposure", exposure), ("freq_weights", freq_weights),
                ("var_weights", var_weights))}  # fmt: skip
     design, arrays = _drop_missing(design, arrays, missing)
@@ -224,7 +225,8 @@ def glm(formula_or_y: Any, data: Any = None, *, family: Any = None, offset: Any 
             ``Gaussian()``. ``NegativeBinomial()`` (α None) estimates α with the coefficients
             and reports it as the last parameter, like statsmodels' ``NegativeBinomial``.
         offset: a known term added to the linear predictor, one value per data row (array or
-            Series; rows dropped for missing values are dropped here too).
+            Series, or with a formula the name of a column of ``data``; rows dropped for
+            missing values are dropped here too). The same for the three below.
         exposure: positive exposures (log link only): ``log(exposure)`` is added to η.
         freq_weights: frequency weights (each row counts as that many observations).
         var_weights: variance (analytic) weights: ``Var yᵢ = φ V(μᵢ) / var_weightᵢ``.

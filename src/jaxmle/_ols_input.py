@@ -36,17 +36,13 @@ def _missing_rows(design: Design, w: np.ndarray | None) -> np.ndarray:
 
 
 def _encode(formula_or_y: Any, data: Any, weights: Any, missing: str) -> tuple[Design, Any]:
-    """The design of a formula (or of arrays) and the weights (a named column looked up)."""
+    """The design of a formula (or of arrays) and the weights as given."""
     if isinstance(formula_or_y, str):
         if data is None:
             raise InputError(
                 "`data` is required with a formula: ols('y ~ x1 + x2', data=df) with a DataFrame "
                 "(or a dict of columns) holding the formula's variables."
             )
-        if isinstance(weights, str):
-            if not hasattr(data, "__getitem__") or weights not in data:
-                raise InputError(f"`weights` names the column {weights!r}, which `data` lacks.")
-            weights = data[weights]
         design = from_formula(formula_or_y, data)
         if missing != "drop" and design.rows is not None:
             raise InputError(
@@ -60,8 +56,6 @@ def _encode(formula_or_y: Any, data: Any, weights: Any, missing: str) -> tuple[D
             "ols(y, X) needs the design matrix `X` as the second argument (add a column of "
             "ones for an intercept), or give a formula string first: ols('y ~ x', data=df)."
         )
-    if isinstance(weights, str):
-        raise InputError("`weights` can name a column only with a formula and a DataFrame.")
     return from_arrays(formula_or_y, data), weights
 
 
@@ -110,7 +104,7 @@ def _build(formula_or_y: Any, data: Any, weights: Any, missing: str) -> tuple[De
             f"the response must be one column; got {design.y.shape[1]} "
             f"({design.y_name!r}). OLS fits one response: use a single variable left of '~'."
         )
-    w = align_rows(design, weights, "weights")
+    w = align_rows(design, weights, "weights", data if isinstance(formula_or_y, str) else None)
     design, w = _drop_missing(design, w, missing)
     _check_finite(design, w)
     return design, w
