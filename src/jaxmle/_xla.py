@@ -7,6 +7,11 @@ without them, with bit-identical results (``benchmarks/sweep_gaussian_mean.py``)
 opts out for its own programs only, through ``jax.jit(compiler_options=...)``; JAX's global
 configuration and the user's other programs are untouched. Other backends get no options, and
 a jaxlib that no longer knows the option falls back to none (probed once).
+
+Every jaxmle program is compiled through :func:`jit` (closed forms, ``ols``, ``glm``, ``mle``,
+inference), which also keeps them clear of jaxlib 0.10.2's wrong CPU sums in those fusions
+(jax-ml/jax#39103; ``tests/test_xla.py`` has the reproducer). Called inside the caller's jit a
+program takes the caller's options: jax refuses options on a nested jit.
 """
 
 from __future__ import annotations
