@@ -71,3 +71,13 @@ def test_backend_sums_a_vmapped_matvec_right():
     assert float(_xla.jit(f)(x)[-1]) == want
     if jax.__version__ != "0.10.2" or jax.default_backend() != "cpu":
         assert float(jax.jit(f)(x)[-1]) == want, f"jax {jax.__version__}: a wrong sum on CPU"
+
+
+def test_engine_programs_inside_the_callers_jit():
+    # jax refuses compiler options on a nested jit: inside the caller's program (traced or
+    # closed-over inputs) an engine program takes the caller's options and gives its value.
+    x = jnp.asarray(np.random.default_rng(0).normal(size=50))
+    want = float(np.mean(np.asarray(x)))
+    mean = jaxmle.closed_form.gaussian_mle
+    assert abs(float(jax.jit(lambda: mean(x)["mean"])()) - want) < 1e-15
+    assert abs(float(jax.jit(lambda v: mean(v)["mean"])(x)) - want) < 1e-15

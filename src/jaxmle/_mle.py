@@ -544,7 +544,7 @@ def _program_jit_for(backend: str):
                                        **_xla.compiler_options()})  # fmt: skip
 
 
-_program_nested = _xla.jit(_program, static_argnames=("cfg", "scfg", "stage"))
+_program_nested = jax.jit(_program, static_argnames=("cfg", "scfg", "stage"))  # (traced only)
 
 
 def _program_jit(*args, **kwargs) -> MLEResult:

@@ -66,9 +66,15 @@ class Jit:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Inside the caller's jit (or vmap) the outer program's options rule: jax refuses
         # compiler_options on a nested jit.
-        if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(args)):
+        leaves = jax.tree_util.tree_leaves((args, kwargs))
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
             return self._plain(*args, **kwargs)
-        return self._pick()(*args, **kwargs)
+        try:
+            return self._pick()(*args, **kwargs)
+        except ValueError as err:  # inside a jit whose inputs are all closed over
+            if "top-level" not in str(err):
+                raise
+            return self._plain(*args, **kwargs)
 
     def lower(self, *args: Any, **kwargs: Any) -> Any:
         """Lower for the default backend (see ``jax.jit(...).lower``)."""
