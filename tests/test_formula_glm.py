@@ -850,6 +850,28 @@ def test_start_params():
             glm("y ~ x", df, family=fam, start_params=bad)
 
 
+def test_start_params_outside_the_domain():
+    """A start whose mean leaves the domain warns and fits from the default start.
+
+    Before, a log-binomial started at a mean above 1 (or at β = 0, a mean of exactly 1 and an
+    infinite deviance) ended NONFINITE, blaming the fit. The reference is the MLE polished by
+    Newton on statsmodels' analytic score and Hessian.
+    """
+    df = _log_binomial_data(7)
+    model = smf.glm("y ~ x", df, family=sm.families.Binomial(link=sm.families.links.Log()))
+    b = model.fit().params.to_numpy()
+    for _ in range(4):
+        b = b - np.linalg.solve(model.hessian(b), model.score(b))
+    fam = F.Binomial(link="log")
+    for start in ([0.5, 0.5], [0.0, 0.0]):
+        with pytest.warns(RuntimeWarning, match="start_params.*outside the domain"):
+            res = glm("y ~ x", df, family=fam, start_params=start)
+        assert res.converged
+        close(res.params.to_numpy(), b, rtol=1e-10)
+    inside = glm("y ~ x", df, family=fam, start_params=[-1.0, 0.1])  # no warning
+    close(inside.params.to_numpy(), b, rtol=1e-10)
+
+
 def test_rank_deficient_design_names_the_columns():
     """As jaxmle.ols: a RankDeficientError naming the dependent columns, no NaN warnings.
 

@@ -43,6 +43,7 @@ from ._errors import InputError, RankDeficientError
 from ._families import Family, Gaussian, NegativeBinomial, as_family
 from ._glm_host import _check_option, _Host, _inv_gram, _leverage, _special
 from ._glm_predict import GLMPrediction, mean_prediction, predict_design
+from ._irls import _offset as _irls_offset
 from ._irls import irls
 from ._margeff import AT, METHODS, GLMMargins, marginal_effects
 from ._ols_input import _dependent_columns
@@ -289,7 +290,7 @@ def glm(formula_or_y: Any, data: Any = None, *, family: Any = None, offset: Any 
     design, d = _prepare(formula_or_y, data, family, offset, exposure, freq_weights,
                          var_weights, missing)  # fmt: skip
     spec = check_cov_kwds(cov_type, cov_kwds, design, data)
-    start = _start_params(start_params, design)
+    start = _start_inside(family, design, d, _start_params(start_params, design))
     fit = _fit(family, design.X, d, int(max_iter), start)
     if int(fit.status) == Status.SINGULAR:
         _check_rank(design, d.freq_weights)
@@ -350,6 +351,29 @@ def _start_params(start: Any, design: Design) -> np.ndarray | None:
             f"{list(design.names)}; got {v.shape[0]}."
         )
     return v
+
+
+def _start_inside(family: Family, design: Design, d: _Data, start: Any) -> Any:
+    """``start``, or None (statsmodels' start) with a warning where its mean is not valid.
+
+    A start whose mean leaves the family's domain (a log-binomial mean above 1, an identity
+    Poisson mean below 0) or makes the deviance infinite gives the scoring loop no point to
+    halve back to: it would end NONFINITE, blaming the fit for the start.
+    """
+    if start is None or family.valid_mu(jax.numpy.zeros(())) is True:
+        return start
+    off = _irls_offset(d.offset, d.exposure)
+    eta = design.X @ start + (0.0 if off is None else np.asarray(off))
+    mu = family.link.inverse(jax.numpy.asarray(eta))
+    live = np.ones(eta.shape, bool) if d.freq_weights is None else np.asarray(d.freq_weights) > 0
+    dev = np.asarray(family.deviance_kernel(jax.numpy.asarray(d.y), mu))[live]
+    if bool(family.valid_mu(mu[live])) and np.isfinite(dev).all():
+        return start
+    warnings.warn(
+        f"glm: `start_params` puts the mean outside the domain of {family.name} with the "
+        f"{family.link.name} link (or makes a unit deviance infinite); starting from the "
+        "default start (statsmodels' starting mean) instead.", RuntimeWarning, stacklevel=3)
+    return None
 
 
 def _fit(family: Family, X: np.ndarray, d: _Data, max_iter: int, start: Any = None) -> Any:
