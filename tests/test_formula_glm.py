@@ -932,6 +932,28 @@ def test_constant_binomial_response_is_not_converged(link):
             assert np.isnan(res.bse).all()
 
 
+@pytest.mark.parametrize("fam", [F.Poisson(), F.NegativeBinomial(alpha=1.0),
+                                 F.NegativeBinomial()], ids=["poisson", "nb-fixed", "nb2"])
+def test_all_zero_counts_are_a_flat_direction(fam):
+    """All-zero counts: the MLE's intercept is at −∞, so the fit is FLAT_DIRECTION.
+
+    Before: statsmodels' starting mean (y + ȳ)/2 is 0 there, η = −∞, and the Poisson and
+    fixed-α NB fits ended NONFINITE at β = 0.
+    """
+    rng = np.random.default_rng(1)
+    d = pd.DataFrame({"x": rng.normal(size=50), "z": 0.0})
+    with pytest.warns(RuntimeWarning, match="FLAT_DIRECTION"):
+        res = glm("z ~ x", d, family=fam)
+    assert res.status == jaxmle.Status.FLAT_DIRECTION and np.isnan(res.bse).all()
+    assert res.params["Intercept"] < -30 and abs(res.llf) < 1e-10  # heading to the sup, 0
+
+
+def test_binomial_counts_message_names_the_two_column_response():
+    d = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "k": [1.0, 3.0, 2.0, 5.0]})
+    with pytest.raises(jaxmle.InputError, match=r"two-column response.*k \+ failures"):
+        glm("k ~ x", d, family=F.Binomial())
+
+
 @pytest.mark.parametrize("fam", [F.Gaussian(), F.Gamma(), F.Gamma("log"), F.InverseGaussian()],
                          ids=lambda f: f"{f.name}-{f.link.name}")  # fmt: skip
 def test_dispersion_family_without_residual_df(fam):

@@ -221,7 +221,9 @@ class Family:
         Returns:
             The starting mean of each observation.
         """
-        return 0.5 * (y + jnp.mean(y))
+        # An all-zero response (a Poisson or NB MLE at η = −∞) would start at μ = 0, η = −∞,
+        # and end NONFINITE: it starts at μ = 1 and ends FLAT_DIRECTION, as Binomial's does.
+        return jnp.where(jnp.all(y == 0), 1.0, 0.5 * (y + jnp.mean(y)))
 
     def valid_mu(self, mu: jax.Array) -> jax.Array:
         """Whether every mean is inside the family's domain (traced; used by step-halving).
@@ -410,8 +412,10 @@ class Binomial(Family):
         if bad.any():
             raise InputError(
                 f"`{name}` must be proportions in [0, 1] for the Binomial family; found "
-                f"{v[bad].ravel()[0]!r} among {int(bad.sum())} invalid value(s). For counts of "
-                "successes k out of n trials pass y=k/n and trials=n."
+                f"{v[bad].ravel()[0]!r} among {int(bad.sum())} invalid value(s). For k successes "
+                "out of n trials, give successes and failures as a two-column response "
+                "(jaxmle.glm('k + failures ~ x', ...), or an (n, 2) array), or, in "
+                "jaxmle.irls, y=k/n with trials=n."
             )
 
     def working(self, eta: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
