@@ -836,6 +836,92 @@ def test_log_binomial_from_outside_the_domain():
     assert agree >= 20
 
 
+def _boundary_profile_root(x, y):
+    """The log-binomial MLE on the face ``η(max x) = 0``: the root of the profile's score."""
+    from scipy.optimize import brentq
+
+    dx = x - x.max()
+
+    def score(b1):  # (a row with y = 1 adds its dx; one with y < 1 is never at η = 0)
+        eta = b1 * dx[y < 1]
+        return np.sum(dx * y) - np.sum(dx[y < 1] * (1 - y[y < 1]) * np.exp(eta) / -np.expm1(eta))
+
+    b1 = brentq(score, 1e-3, 50.0, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+    return np.array([-b1 * x.max(), b1])
+
+
+@pytest.mark.parametrize("seed", [8, 9, 10])
+def test_log_binomial_mle_on_the_boundary(seed):
+    """A log-binomial MLE with a fitted probability of exactly 1 is found, and is BOUNDARY.
+
+    Before, scoring stopped 0.2-1.4 nats of log-likelihood short of it (the slope 8-25% low).
+    Reference: the root of the profile score along the boundary face (brentq, 1e-15).
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, 100)
+    y = (rng.uniform(size=100) < np.minimum(np.exp(-1.5 + 2.2 * x), 1)).astype(float)
+    with pytest.warns(RuntimeWarning, match="BOUNDARY"):
+        res = glm("y ~ x", pd.DataFrame({"x": x, "y": y}), family=F.Binomial(link="log"))
+    assert res.status == jaxmle.Status.BOUNDARY and np.isnan(res.bse).all()
+    b = _boundary_profile_root(x, y)
+    close(res.params.to_numpy(), b, rtol=1e-9)
+    eta = b[0] + b[1] * x
+    ll = np.sum(y * eta + (1 - y) * np.log(-np.expm1(np.minimum(eta, -1e-300))))
+    assert res.llf == pytest.approx(ll, rel=1e-13)  # (no binomial coefficients for 0/1 rows)
+    assert res.fittedvalues.max() == 1.0
+
+
+def test_spector_log_binomial_boundary():
+    """spector's log-binomial: its MLE has a probability of 1; it was FLAT_DIRECTION
+    ("at infinity") at a log-likelihood of -13.903156.
+
+    References: the KKT conditions written out here (the score is a non-negative combination
+    of the active rows), and scipy's SLSQP subject to every η <= 0, which ends a little lower
+    (statsmodels lands 7e-15 outside the domain, where its llf is NaN).
+    """
+    from scipy.optimize import minimize
+
+    d = sm.datasets.spector.load_pandas().data
+    with pytest.warns(RuntimeWarning, match="BOUNDARY"):
+        res = glm("GRADE ~ GPA + TUCE + PSI", d, family=F.Binomial(link="log"))
+    assert res.status == jaxmle.Status.BOUNDARY
+    X = np.column_stack([np.ones(len(d)), d.GPA, d.TUCE, d.PSI])
+    y = d.GRADE.to_numpy(float)
+    b = res.params.to_numpy()
+    eta = X @ b
+    act = eta >= -1e-12  # the rows with a probability of 1 (each a success)
+    assert eta.max() <= 0 and act.any() and y[act].all()
+    mu = np.exp(eta[~act])
+    g = X[act].T @ y[act] + X[~act].T @ (y[~act] - (1 - y[~act]) * mu / (1 - mu))
+    lam = np.linalg.lstsq(X[act].T, g, rcond=None)[0]
+    assert (lam > 0).all() and np.linalg.norm(g - X[act].T @ lam) <= 1e-9 * np.linalg.norm(g)
+
+    def nll(b):
+        eta = np.minimum(X @ b, 0.0)
+        return -np.sum(y * eta + (1 - y) * np.log1p(-np.minimum(np.exp(eta), 1 - 1e-16)))
+
+    ref = minimize(nll, b - [0.1, 0.0, 0.0, 0.0], method="SLSQP",
+                   constraints=[{"type": "ineq", "fun": lambda b: -(X @ b)}],
+                   options={"ftol": 1e-15, "maxiter": 2000})  # fmt: skip
+    assert res.llf >= -ref.fun - 1e-12 and res.llf == pytest.approx(-ref.fun, abs=1e-5)
+
+
+def test_identity_poisson_rate_of_zero():
+    """An identity-Poisson MLE with a rate of exactly 0 at the smallest x: BOUNDARY there.
+
+    On the face η(min x) = 0 the profile has a closed form, b1 = Σy / Σ(x − min x).
+    statsmodels ends at negative means (its llf NaN) and says converged.
+    """
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, 200)
+    y = rng.poisson(3 * np.clip(x - 0.25, 0, None)).astype(float)
+    with pytest.warns(RuntimeWarning, match="BOUNDARY"):
+        res = glm("y ~ x", pd.DataFrame({"x": x, "y": y}), family=F.Poisson(link="identity"))
+    b1 = y.sum() / np.sum(x - x.min())
+    close(res.params.to_numpy(), [-b1 * x.min(), b1], rtol=1e-10)
+    assert res.status == jaxmle.Status.BOUNDARY and res.fittedvalues.min() == 0.0
+
+
 def test_start_params():
     """statsmodels' ``fit(start_params=)``: a list, an array, or a Series by name."""
     df = _log_binomial_data(7)

@@ -39,6 +39,7 @@ import numpy as np
 from ._design import Design
 from ._errors import InputError
 from ._families import Family, Gaussian, NegativeBinomial, as_family
+from ._glm_boundary import refit_on_boundary
 from ._glm_host import _check_option, _Host, _inv_gram, _leverage, _special
 from ._glm_input import _check_rank, _Data, _fit, _prepare, _start_inside, _start_params
 from ._glm_predict import GLMPrediction, mean_prediction, predict_design
@@ -151,6 +152,8 @@ def glm(formula_or_y: Any, data: Any = None, *, family: Any = None, offset: Any 
     spec = check_cov_kwds(cov_type, cov_kwds, design, data)
     start = _start_inside(family, design, d, _start_params(start_params, design))
     fit = _fit(family, design.X, d, int(max_iter), start)
+    fit = refit_on_boundary(family, design.X, d, fit,
+                            lambda b: _fit(family, design.X, d, int(max_iter), b))  # fmt: skip
     if int(fit.status) == Status.SINGULAR:
         _check_rank(design, d.freq_weights)
         if not family.has_dispersion:
