@@ -226,7 +226,10 @@ class _Host(NamedTuple):
             coef = sp.gammaln(trials + 1.0) - sp.gammaln(s + 1.0) - sp.gammaln(trials - s + 1.0)
             return (coef + sp.xlogy(s, mu) + sp.xlog1py(trials - s, -mu)) * w
         if k == "Poisson":
-            return w / scale * (sp.xlogy(y, mu) - mu - sp.gammaln(y + 1.0))
+            from ._families import poisson_logpmf
+
+            with np.errstate(all="ignore"):
+                return w / scale * poisson_logpmf(y, mu, np, sp)
         if k == "Gamma":
             r = np.maximum(y / mu, _FLOAT_EPS)
             ws = w / scale
