@@ -871,6 +871,19 @@ def test_log_binomial_mle_on_the_boundary(seed):
     assert res.fittedvalues.max() == 1.0
 
 
+def test_log_binomial_group_of_zeros_is_at_infinity():
+    """A log-binomial on the boundary with a group of zeros: the MLE is at infinity (that
+    group's probability runs to 0), so FLAT_DIRECTION, not a point on the boundary face."""
+    rng = np.random.default_rng(0)
+    x, g = rng.uniform(0, 1, 120), rng.choice(list("abc"), 120)
+    y = (rng.uniform(size=120) < np.minimum(np.exp(-1.5 + 2.2 * x), 1)).astype(float)
+    y[g == "a"] = 0.0
+    with pytest.warns(RuntimeWarning, match="FLAT_DIRECTION"):
+        res = glm("y ~ x + C(g)", pd.DataFrame({"x": x, "g": g, "y": y}),
+                  family=F.Binomial(link="log"))  # fmt: skip
+    assert res.status == jaxmle.Status.FLAT_DIRECTION and np.isnan(res.bse).all()
+
+
 def test_spector_log_binomial_boundary():
     """spector's log-binomial: its MLE has a probability of 1; it was FLAT_DIRECTION
     ("at infinity") at a log-likelihood of -13.903156.

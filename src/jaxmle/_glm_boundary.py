@@ -34,6 +34,9 @@ _BOUNDS = {
 }
 _EDGE = 1e-6  # a mean this close to a bound (relative to the largest, for a rate of 0)
 _MAX_ITER = 200
+# A log-binomial probability this small at the constrained "maximum": the face's maximum is at
+# infinity (a group of zeros, whose probability runs to 0), which the engine's status says.
+_AT_INFINITY = 1e-10
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -177,6 +180,9 @@ def refit_on_boundary(family: Any, X: np.ndarray, d: Any, fit: Any,
     if found is None:
         return fit
     beta, n_active, iters = found
+    if key == ("Binomial", "log") and np.min(np.exp(X @ beta + off)) < _AT_INFINITY:
+        # Some probability heads to 0 as well: the MLE is at infinity, not on the face.
+        return fit._replace(status=np.asarray(Status.FLAT_DIRECTION, np.int32))
     if n_active == 0:
         again = engine(beta)
         return again if int(again.status) == Status.OK else fit
