@@ -23,16 +23,9 @@ from jax.scipy.linalg import cho_solve, solve_triangular
 
 from . import _linalg, _numerics
 from ._errors import InputError
+from ._gaussian_models import Gaussian, MultivariateGaussian
 from ._lstsq import lstsq
-from ._models import (
-    Bernoulli,
-    Gaussian,
-    LinearRegression,
-    LogisticRegression,
-    Model,
-    MultivariateGaussian,
-    Poisson,
-)
+from ._models import Bernoulli, LinearRegression, LogisticRegression, Model, Poisson
 from ._nonlinear import NonlinearRegression
 from ._status import Status
 

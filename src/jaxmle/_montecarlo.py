@@ -25,6 +25,7 @@ import optax
 from . import _checkpoint as _ckpt
 from . import _xla
 from ._errors import InputError
+from ._gaussian_models import Gaussian, MultivariateGaussian
 from ._inference import (
     COV_TYPES,
     _Cfg,
@@ -44,15 +45,7 @@ from ._inference import (
     _warn_prior,
 )
 from ._mle import mle
-from ._models import (
-    Bernoulli,
-    Gaussian,
-    LinearRegression,
-    LogisticRegression,
-    Model,
-    MultivariateGaussian,
-    Poisson,
-)
+from ._models import Bernoulli, LinearRegression, LogisticRegression, Model, Poisson
 from ._montecarlo_result import MonteCarloResult
 from ._status import Status
 from ._validation import as_array, check_positive

@@ -13,13 +13,13 @@ from ._constraints import simplex as simplex
 from ._constraints import unit_interval as unit_interval
 from ._custom import CustomModel as CustomModel
 from ._custom import custom as custom
+from ._gaussian_models import Gaussian as Gaussian
+from ._gaussian_models import MultivariateGaussian as MultivariateGaussian
 from ._glm_model import GLM as GLM
 from ._models import Bernoulli as Bernoulli
-from ._models import Gaussian as Gaussian
 from ._models import LinearRegression as LinearRegression
 from ._models import LogisticRegression as LogisticRegression
 from ._models import Model as Model
-from ._models import MultivariateGaussian as MultivariateGaussian
 from ._models import Poisson as Poisson
 from ._nonlinear import NonlinearRegression as NonlinearRegression
 from ._priors import Beta as Beta
