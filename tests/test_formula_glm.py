@@ -1146,3 +1146,28 @@ def test_gaussian_covariances_on_an_ill_conditioned_design():
     exact = _exact_hc3_se(ols.model.exog, ols.model.endog)
     np.testing.assert_allclose(hc3.bse, exact, rtol=1e-10)
     assert np.max(np.abs(ols.get_robustcov_results("HC3").bse / exact - 1)) > 1e-9
+
+
+def test_predict_rows_with_missing_values_are_nan():
+    """A new row with a missing value predicts NaN, as in statsmodels (it raised before), for
+    glm and ols, means and intervals; the other rows as statsmodels has them."""
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"x": rng.normal(size=80), "g": rng.choice(list("abc"), 80)})
+    d["c"] = rng.poisson(np.exp(0.3 + 0.5 * d.x))
+    d["y"] = 1 + 2 * d.x + rng.normal(size=80)
+    new = d.iloc[:5].copy()
+    new.index = [10, 11, 12, 13, 14]
+    new.loc[10, "x"] = np.nan
+    new.loc[12, "g"] = None
+    fits = [(glm("c ~ x + C(g)", d, family=F.Poisson()),
+             smf.glm("c ~ x + C(g)", d, family=sm.families.Poisson()).fit(**TIGHT)),
+            (jaxmle.ols("y ~ x + C(g)", d), smf.ols("y ~ x + C(g)", d).fit())]  # fmt: skip
+    for ours, ref in fits:
+        got = ours.predict(new)
+        assert list(got.index) == [10, 11, 12, 13, 14]
+        np.testing.assert_array_equal(np.isnan(got), [True, False, True, False, False])
+        close(got.to_numpy()[[1, 3, 4]], np.asarray(ref.predict(new))[[1, 3, 4]])
+        frame = ours.get_prediction(new).summary_frame()
+        assert frame.iloc[[0, 2]].isna().all().all() and frame.iloc[[1, 3, 4]].notna().all().all()
+        close(frame["mean_se"].to_numpy()[[1, 3, 4]],
+              ref.get_prediction(new.iloc[[1, 3, 4]]).summary_frame()["mean_se"].to_numpy())

@@ -507,7 +507,8 @@ def new_exog(design: Design, new: Any) -> np.ndarray:
             else an ``(m, p)`` array (a DataFrame's columns must match the names).
 
     Returns:
-        ``(m, p)`` float64 design matrix.
+        ``(m, p)`` float64 design matrix; a row with a missing value is a row of NaN (its
+        prediction is NaN, as in statsmodels).
 
     Raises:
         InputError: when the new data lack a column, have unseen categories, or the wrong
@@ -532,13 +533,17 @@ def new_exog(design: Design, new: Any) -> np.ndarray:
                 # a silently wrong prediction, so an error here.
                 warnings.simplefilter("error", DataMismatchWarning)
                 warnings.simplefilter("ignore", DeprecationWarning)  # pandas' note on the same
-                mm = design.spec.get_model_matrix(frame, na_action="raise",
+                # A row with a missing value predicts NaN, as in statsmodels: encoded
+                # without it, then put back as a row of NaN (by position).
+                frame = frame.reset_index(drop=True)
+                mm = design.spec.get_model_matrix(frame, na_action="drop",
                                                   context=design.context)  # fmt: skip
         except Exception as e:
             raise InputError(
                 f"the new data could not be encoded like the fitted data ({design.formula!r}): {e}"
             ) from e
-        Xn = np.asarray(mm, dtype=float)
+        Xn = np.full((len(frame), mm.shape[1]), np.nan)
+        Xn[np.asarray(mm.index, dtype=np.intp)] = np.asarray(mm, dtype=float)
         return Xn if design.order is None else Xn[:, design.order]
     if hasattr(new, "columns"):
         missing = [c for c in design.names if c not in new.columns]

@@ -27,15 +27,18 @@ __all__ = ["GLMPrediction", "mean_prediction", "predict_design"]
 
 
 def _encode_exog(design: Design, exog: Any) -> np.ndarray:
-    """New data encoded like the fitted data; an unseen category or a missing value raises."""
+    """New data encoded like the fitted data; an unseen category or an infinity raises.
+
+    A row with a missing value is a row of NaN, predicted NaN (statsmodels' convention).
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         X = _design.new_exog(design, exog)
     # formulaic encodes a category the fit did not see as the reference level, with a
     # DataMismatchWarning: a silently wrong prediction, so it is an error here.
     mismatch = [w for w in caught if type(w.message).__name__ == "DataMismatchWarning"]
-    if mismatch or not np.all(np.isfinite(X)):
-        why = "; ".join(str(w.message) for w in mismatch) or "missing values"
+    if mismatch or np.isinf(X).any():
+        why = "; ".join(str(w.message) for w in mismatch) or "infinite values"
         raise InputError(f"the new data could not be encoded like the fitted data "
                          f"({design.formula!r}): {why}")  # fmt: skip
     for w in caught:

@@ -78,7 +78,9 @@ def var_pred_mean(Xn: np.ndarray, factor: tuple, cov_type: str, scale: float,
     if not converged:
         return np.full(Xn.shape[0], np.nan)
     R, S = factor
-    z = scipy.linalg.solve_triangular(R, (Xn / S).T, trans="T", lower=False)  # (p, m)
+    # (check_finite off: a new row with a missing value is a row of NaN, and predicts NaN.)
+    z = scipy.linalg.solve_triangular(R, (Xn / S).T, trans="T", lower=False,
+                                      check_finite=False)  # (p, m)  # fmt: skip
     if cov_type == "nonrobust":
         return scale * np.sum(z * z, axis=0)
     return np.sum(z * (meat @ z), axis=0)  # zᵀ(QᵀΩQ)z: HC's xᵀVx
