@@ -949,6 +949,21 @@ def test_start_params():
             glm("y ~ x", df, family=fam, start_params=bad)
 
 
+def test_distant_start_halves_back():
+    """A valid start far from the MLE (an intercept of -30: means of 1e-13, a first scoring
+    step of ~1e13) converges to the default start's fit. Before, 30 halvings were too few:
+    NONFINITE (Poisson) and NOT_CONVERGED (logit); statsmodels fails from there too."""
+    rng = np.random.default_rng(2)
+    d = pd.DataFrame({"x": rng.uniform(0, 1, 500), "g": rng.choice(list("ab"), 500)})
+    p = np.exp(-2 + 1.2 * d.x + 0.3 * (d.g == "b"))
+    d["y"], d["c"] = (rng.uniform(size=500) < p) * 1.0, rng.poisson(3 * p)
+    for fam, y in ((F.Poisson(), "c"), (F.Binomial(), "y")):
+        ref = glm(f"{y} ~ x + C(g)", d, family=fam)
+        res = glm(f"{y} ~ x + C(g)", d, family=fam, start_params=[-30.0, 0.0, 0.0])
+        assert res.converged
+        close(res.params, ref.params, rtol=1e-10)
+
+
 def test_start_params_outside_the_domain():
     """A start whose mean leaves the domain warns and fits from the default start.
 

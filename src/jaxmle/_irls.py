@@ -48,7 +48,9 @@ from ._validation import as_array, check_same_length, is_traced
 __all__ = ["GLMFit", "irls"]
 
 _HIGHEST = lax.Precision.HIGHEST
-_MAX_HALVINGS = 30
+# Halvings of a step before giving up: 60, not 30, so that a start of valid but tiny means
+# (a Poisson or logit intercept of -30: a first step of ~1e13) halves back to a finite one.
+_MAX_HALVINGS = 60
 _STALL = 1e-6  # a decrement this small that stops shrinking is at the rounding floor
 _FINISH = 1e-8  # the last step, applied without another evaluation, in standard errors
 _EXACT = 1e-10  # below this last step the weights before it give the covariance
