@@ -869,6 +869,15 @@ def test_log_binomial_mle_on_the_boundary(seed):
     ll = np.sum(y * eta + (1 - y) * np.log(-np.expm1(np.minimum(eta, -1e-300))))
     assert res.llf == pytest.approx(ll, rel=1e-13)  # (no binomial coefficients for 0/1 rows)
     assert res.fittedvalues.max() == 1.0
+    if seed == 8:  # frequency weights are replicated rows on the boundary too
+        w = rng.integers(1, 4, 100)
+        d = pd.DataFrame({"x": x, "y": y})
+        fam = F.Binomial(link="log")
+        with pytest.warns(RuntimeWarning, match="BOUNDARY"):
+            weighted = glm("y ~ x", d, family=fam, freq_weights=w.astype(float))
+            rep = glm("y ~ x", d.loc[d.index.repeat(w)], family=fam)
+        close(weighted.params, rep.params, rtol=1e-12)
+        assert weighted.llf == pytest.approx(rep.llf, rel=1e-13)
 
 
 def test_log_binomial_group_of_zeros_is_at_infinity():
