@@ -111,8 +111,8 @@ def constrained_mle(key, X, y, off, t, beta0):
             gap = np.where(side[act] > 0, hi, lo) - (X[act] @ beta + off[act])
             beta = beta + np.linalg.lstsq(X[act], gap, rcond=None)[0]
         eta = X @ beta + off
-        f0, d1, d2 = (np.sum(v) if i == 0 else v for i, v in enumerate(
-            _derivatives(key, y, eta, t)))  # fmt: skip
+        ll, d1, d2 = _derivatives(key, y, eta, t)
+        f0 = float(np.sum(ll))
         g = X.T @ d1
         N = (X * (-d2)[:, None]).T @ X
         p, dec2 = _newton_direction(g, N, _null_space(X[act], X.shape[1]))
