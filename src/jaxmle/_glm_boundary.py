@@ -160,7 +160,7 @@ def refit_on_boundary(family: Any, X: np.ndarray, d: Any, fit: Any,
         maximum is interior after all, the engine's fit from there if it is OK.
     """
     key = (family.name, family.link.name)
-    if key not in _BOUNDS or int(fit.status) == Status.OK or family.name == "NegativeBinomial":
+    if key not in _BOUNDS or int(fit.status) == Status.OK:
         return fit
     mu = np.asarray(fit.mu, dtype=float)
     near = mu >= 1.0 - _EDGE  # (a log-binomial probability of 1)
