@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ._glm_host import _Host
+from ._irls import _EDGE, _offset  # (the engine's edge test and offset + log exposure)
 from ._status import Status
 
 __all__ = ["refit_on_boundary"]
@@ -32,7 +33,6 @@ _BOUNDS = {
     ("Binomial", "log"): (-math.inf, 0.0),
     ("Poisson", "identity"): (0.0, math.inf),
 }
-_EDGE = 1e-6  # a mean this close to a bound (relative to the largest, for a rate of 0)
 _MAX_ITER = 200
 # A log-binomial probability this small at the constrained "maximum": the face's maximum is at
 # infinity (a group of zeros, whose probability runs to 0), which the engine's status says.
@@ -169,9 +169,8 @@ def refit_on_boundary(family: Any, X: np.ndarray, d: Any, fit: Any,
     if not np.any(near):
         return fit
     n = X.shape[0]
-    off = np.zeros(n) if d.offset is None else np.asarray(d.offset, float)
-    if d.exposure is not None:
-        off = off + np.log(np.asarray(d.exposure, float))
+    off = _offset(d.offset, d.exposure)
+    off = np.zeros(n) if off is None else np.asarray(off, float)
     t = np.ones(n)
     for w in (d.freq_weights, d.var_weights, d.trials):
         if w is not None:
