@@ -80,7 +80,8 @@ def bd0(a: jax.Array, b: jax.Array, xp: Any = jnp, sp: Any = special) -> jax.Arr
         0.0
     """
     a, b = xp.asarray(a), xp.asarray(b)
-    direct = sp.xlogy(a, a) - sp.xlogy(a, b) - (a - b)
+    # (a·log(a/b), not a log a − a log b: at a = 148, b = 192 that lost 1.5e-13 of 5.5.)
+    direct = xp.where(a > 0, a * xp.log(a / xp.where(a > 0, b, 1.0)), 0.0) - (a - b)
     s = a + b
     v = xp.where(s > 0, (a - b) / xp.where(s > 0, s, 1.0), 0.0)
     v2 = v * v
@@ -115,12 +116,74 @@ def poisson_logpmf(y: jax.Array, mu: jax.Array, xp: Any = jnp, sp: Any = special
     y, mu = xp.asarray(y), xp.asarray(mu)
     big = y > 15
     yb = xp.where(big, y, 16.0)
-    inv = 1.0 / yb
-    inv2 = inv * inv
-    stirl = inv * (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 * (1 / 1680 - inv2 / 1188))))
-    loader = -stirl - bd0(yb, mu, xp, sp) - 0.5 * xp.log(2.0 * math.pi * yb)
+    loader = -_stirling(yb) - bd0(yb, mu, xp, sp) - 0.5 * xp.log(2.0 * math.pi * yb)
     lf = log_factorial(y) if xp is jnp else sp.gammaln(y + 1.0)
     return xp.where(big, loader, sp.xlogy(y, mu) - mu - lf)
+
+
+def _stirling(z: Any) -> Any:
+    """Stirling's series for ``stirlerr(z)``, ``z > 15`` (first omitted term below 2e-16)."""
+    inv = 1.0 / z
+    inv2 = inv * inv
+    return inv * (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 * (1 / 1680 - inv2 / 1188))))
+
+
+def stirlerr(z: Any, xp: Any = jnp, sp: Any = special) -> Any:
+    """``log Γ(z + 1) − (z + ½) log z + z − ½ log 2π`` for ``z > 0``: Stirling's error term.
+
+    Stirling's series above 15, the definition (terms below ~40) at and below.
+
+    Args:
+        z: positive values.
+        xp: the array module (``numpy`` on the host).
+        sp: its special functions.
+
+    Returns:
+        ``stirlerr(z)`` elementwise.
+
+    Example:
+        >>> round(float(stirlerr(jnp.asarray(1.0))), 6)  # 1 − ½ log 2π
+        0.081061
+    """
+    z = xp.asarray(z)
+    big = z > 15
+    zs = xp.where(big, 1.0, z)
+    direct = sp.gammaln(zs + 1.0) - (zs + 0.5) * xp.log(zs) + zs - 0.5 * math.log(2 * math.pi)
+    return xp.where(big, _stirling(xp.where(big, z, 16.0)), direct)
+
+
+def nb2_logpmf(y: Any, mu: Any, alpha: Any, xp: Any = jnp, sp: Any = special) -> Any:
+    """The NB2 log-pmf, accurate for large counts and for α near 0 (Loader's form).
+
+    ``log Γ(y + r) − log Γ(r) − log y! + y log(αμ) − (y + r) log(1 + αμ)`` (``r = 1/α``)
+    written out cancels in its log-gamma terms: at counts near e²⁰ it kept 7 digits. For
+    ``y > 0`` it is evaluated as R's ``dnbinom_mu`` does, through the binomial saddle point
+    with ``n = y + r``: ``stirlerr(n) − stirlerr(r) − stirlerr(y) − bd0(r, n r/(r + μ)) −
+    bd0(y, n μ/(r + μ)) + ½ log(r/(2π y n))``; ``−r log(1 + αμ)`` at ``y = 0``.
+
+    Args:
+        y: counts (≥ 0).
+        mu: means.
+        alpha: the dispersion α > 0.
+        xp: the array module (``numpy`` on the host).
+        sp: its special functions.
+
+    Returns:
+        The log-pmf elementwise.
+
+    Example:
+        >>> round(float(nb2_logpmf(jnp.asarray(0.0), jnp.asarray(1.0), jnp.asarray(1.0))), 4)
+        -0.6931
+    """
+    y, mu = xp.asarray(y), xp.asarray(mu)
+    r = 1.0 / alpha
+    pos = y > 0
+    ys = xp.where(pos, y, 1.0)
+    n = ys + r
+    lc = (stirlerr(n, xp, sp) - stirlerr(r, xp, sp) - stirlerr(ys, xp, sp)
+          - bd0(r, n * (r / (r + mu)), xp, sp) - bd0(ys, n * (mu / (r + mu)), xp, sp))  # fmt: skip
+    loader = lc + 0.5 * xp.log(r / (2.0 * math.pi * ys * n))
+    return xp.where(pos, loader, -r * xp.log1p(alpha * mu))
 
 
 def log_factorial(x: jax.Array) -> jax.Array:
@@ -664,8 +727,8 @@ class NegativeBinomial(Family):
         return 2.0 * ((y + 1.0 / self.alpha) * jnp.log1p(self.alpha * mu) - special.xlogy(y, mu))
 
     def loglike_obs(self, y, mu, var_weights=1.0, scale=1.0, trials=1.0) -> jax.Array:
-        """NB2 log-pmf (gammaln terms included), times ``var_weights/scale``."""
-        return var_weights / scale * nb2_loglike(y, jnp.log(mu), jnp.log(self.alpha))
+        """NB2 log-pmf (:func:`nb2_logpmf`), times ``var_weights/scale``."""
+        return var_weights / scale * nb2_logpmf(y, mu, self.alpha)
 
     def check_y(self, y: Any, name: str = "y") -> None:
         """``y ≥ 0``; see :meth:`Family.check_y`."""
@@ -680,7 +743,10 @@ class NegativeBinomial(Family):
 def nb2_loglike(y: jax.Array, log_mu: jax.Array, log_alpha: jax.Array) -> jax.Array:
     """NB2 log-pmf ``log Γ(y + r) − log Γ(r) − log y! + y log(αμ) − (y + r) log(1 + αμ)``.
 
-    ``r = 1/α``; statsmodels' ``NegativeBinomial(loglike_method='nb2')`` convention.
+    ``r = 1/α``; statsmodels' ``NegativeBinomial(loglike_method='nb2')`` convention. As
+    written: cheap to differentiate twice (the NB2 Newton iteration's derivatives), but its
+    log-gamma terms cancel for large counts or small α; reported values use
+    :func:`nb2_logpmf`.
 
     Args:
         y: counts.

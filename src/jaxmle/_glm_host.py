@@ -237,8 +237,7 @@ class _Host(NamedTuple):
         if k == "InverseGaussian":
             return -0.5 * (w * (y - mu) ** 2 / (scale * y * mu * mu)
                            + np.log(scale * y**3 / w) + math.log(2 * math.pi))  # fmt: skip
-        a = self.alpha
-        r = 1.0 / a
-        ll = (sp.xlogy(y, a * mu) - (y + r) * np.log1p(a * mu) + sp.gammaln(y + r)
-              - sp.gammaln(r) - sp.gammaln(y + 1.0))  # fmt: skip
-        return w / scale * ll
+        from ._families import nb2_logpmf
+
+        with np.errstate(all="ignore"):
+            return w / scale * nb2_logpmf(y, mu, self.alpha, np, sp)
