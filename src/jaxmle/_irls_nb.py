@@ -17,25 +17,18 @@ from jax import lax
 from ._families import NegativeBinomial, Poisson, nb2_logpmf
 from ._families import nb2_loglike as _nb2_loglike
 from ._irls import (
-    _HIGHEST,
     _MAX_HALVINGS,
     GLMFit,
     _counts,
-    _Data,
     _deviance_pearson,
-    _eta,
-    _evaluate,
     _final_status,
     _flat,
-    _inverse,
-    _mul,
     _Point,
     _scoring,
     _small,
-    _sum,  # fmt: skip
     _verified,
-    _where,
 )
+from ._irls_eval import _HIGHEST, _Data, _eta, _evaluate, _inverse, _mul, _sum, _where
 from ._status import Status
 
 __all__ = ["nb_program"]
