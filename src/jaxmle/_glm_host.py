@@ -62,7 +62,7 @@ def _inv_gram(X: np.ndarray, w: np.ndarray, inv: np.ndarray | None = None) -> np
         factor p of the equilibrated condition number) is under :data:`_GRAM_KAPPA`, else
         ``R⁻¹R⁻ᵀ`` from ``√w X = QR``, accurate to κ ε as statsmodels' pinv of the design.
     """
-    diag = np.einsum("ij,ij,i->j", X, X, w)
+    diag = np.dot(w, X * X)  # (np.einsum: 9 µs at 500 × 10, this 3)
     if inv is None:
         inv = _inv_sym((X * w[:, None]).T @ X)
     kappa = len(diag) * float(np.max(diag * np.diagonal(inv), initial=0.0))
