@@ -8,13 +8,14 @@ The ``jaxmle`` command (:mod:`jaxmle.cli`) and the script's own ``__main__`` (vi
 
 This module does I/O (Markdown, JSON, CSV, PNG) and is not imported by ``import jaxmle``;
 the engine and the models never import it.
+The progress display (:class:`Progress`) and the helper process that draws PNGs in the
+background are in :mod:`jaxmle._report_progress` and :mod:`jaxmle._report_plots`.
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
-import contextlib
 import csv
 import datetime as _dt
 import io
@@ -33,6 +34,8 @@ import numpy as np
 
 from . import _cache
 from ._io import atomic_write_text
+from ._report_plots import _PlotWorker
+from ._report_progress import Progress, progress_line
 from ._runs import (  # the run-folder life cycle, part of this module's API
     _SETTINGS,
     Interrupted,
@@ -136,117 +139,6 @@ def environment(seed: int | None = None) -> dict[str, Any]:
         "command": " ".join([pathlib.Path(sys.argv[0]).name, *sys.argv[1:]]),
         "utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-
-
-def _si(x: float) -> str:
-    """``1234567`` -> ``"1.2 M "``: a rate with an SI prefix and a space (the unit follows)."""
-    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if x >= scale:
-            return f"{x / scale:.1f} {prefix} "
-    return f"{x:.3g} "
-
-
-def _duration(seconds: float) -> str:
-    """``250`` -> ``"4 min 10 s"``: a time span for an ETA."""
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
-    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
-
-
-def progress_line(desc: str, done: int, total: int, elapsed: float, rate: float | None,
-                  unit: str = "step") -> str:  # fmt: skip
-    """The plain-text progress line :class:`Progress` prints when tqdm is missing.
-
-    Args:
-        desc: what is progressing.
-        done: units finished.
-        total: units in all.
-        elapsed: seconds since the start.
-        rate: units per second (None or 0: not known yet, no rate or ETA shown).
-        unit: the unit's name.
-
-    Returns:
-        The line, e.g. ``"    sweep:  50% (3.1 s, 1.2 M step/s, ETA 3.0 s)"``.
-
-    Example:
-        >>> progress_line("sweep", 50, 100, 3.1, 16.7)
-        '    sweep:  50% (3.1 s, 16.7 step/s, ETA 3.0 s)'
-    """
-    total = max(int(total), 1)
-    parts = [f"{elapsed:.1f} s"]
-    if rate:
-        parts.append(f"{_si(rate)}{unit}/s")
-        if done < total:
-            parts.append(f"ETA {_duration((total - done) / rate)}")
-    return f"    {desc}: {int(100 * done / total):3d}% ({', '.join(parts)})"
-
-
-class Progress:
-    """A progress display with rate and ETA: a tqdm bar when tqdm is installed, else lines.
-
-    Call it as ``progress(done, total)`` (the signature :func:`jaxmle.sweep` and
-    :func:`jaxmle.fit` take for ``progress=``; they call it when a chunk has finished), then
-    :meth:`close`. The plain fallback prints a line at every quarter; its rate is measured
-    from the first report on (so the first line has none), so that the first chunk's
-    compilation does not skew the ETA.
-
-    Args:
-        desc: what is progressing.
-        total: total units of work.
-        enabled: show anything at all.
-        unit: unit name for the bar.
-
-    Example:
-        >>> bar = Progress("sweep", 100, enabled=False)
-        >>> bar(50); bar.close()
-    """
-
-    def __init__(self, desc: str, total: int, *, enabled: bool = True, unit: str = "step"):
-        self.desc, self.total, self.enabled, self.unit = desc, max(int(total), 1), enabled, unit
-        self._bar = None
-        self._last_pct = -1
-        self._t0 = time.perf_counter()
-        self._first: tuple[float, int] | None = None
-        if enabled:
-            try:
-                from tqdm.auto import tqdm
-
-                # tqdm's default format shows rate and ETA; smoothing=0 averages the rate over
-                # the whole run, as updates arrive in irregular chunk-sized jumps.
-                self._bar = tqdm(total=self.total, desc=desc, unit=unit, unit_scale=True,
-                                 leave=False, file=sys.stderr, smoothing=0)  # fmt: skip
-            except ImportError:
-                self._bar = None
-
-    def __call__(self, done: int, total: int | None = None) -> None:
-        """Reports ``done`` units out of ``total`` (or the total given at construction)."""
-        if not self.enabled:
-            return
-        if self._bar is not None:
-            self._bar.update(int(done) - self._bar.n)
-            return
-        total = total or self.total
-        pct = int(100 * done / total)
-        now = time.perf_counter()
-        if self._first is None:
-            self._first = (now, int(done))
-        if pct // 25 > self._last_pct // 25 or (pct == 100 and self._last_pct != 100):
-            self._last_pct = pct
-            print(progress_line(self.desc, done, total, now - self._t0, self._rate(now, done),
-                                self.unit), file=sys.stderr, flush=True)  # fmt: skip
-
-    def _rate(self, now: float, done: int) -> float | None:
-        # None at the first report: its time is mostly compilation, a poor guide to the rest.
-        t1, d1 = self._first
-        return (done - d1) / (now - t1) if done > d1 and now > t1 else None
-
-    def close(self) -> None:
-        """Closes the bar."""
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
 
 
 @dataclass
@@ -570,144 +462,7 @@ class Report:
 # Plots drawn beside the computation (opt-in, Context.background_plots): a helper process
 # draws the figures on another core while the study computes on. Measured on 2 cores it no
 # longer pays for the jaxmle command (see Context), which runs studies side by side instead.
-
-_WORKER = r"""
-import io, pickle, signal, struct, sys, warnings
-signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-import matplotlib
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-inp, out = sys.stdin.buffer, sys.stdout.buffer
-while len(head := inp.read(8)) == 8:
-    dpi, rc, blob = pickle.loads(inp.read(struct.unpack("<Q", head)[0]))
-    try:
-        with warnings.catch_warnings(record=True) as caught, matplotlib.rc_context(rc):
-            warnings.simplefilter("always")
-            fig = pickle.loads(blob)
-            canvas = FigureCanvasAgg(fig)
-            fig.set_dpi(dpi)
-            buf = io.BytesIO()
-            canvas.print_png(buf)  # as jaxmle.plot.save: savefig would draw the figure twice
-        said = [(w.category.__module__, w.category.__qualname__, str(w.message), w.filename,
-                 w.lineno) for w in caught]
-        reply = (True, buf.getvalue(), said)
-    except Exception as err:
-        reply = (False, repr(err), [])
-    data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(struct.pack("<Q", len(data)) + data)
-    out.flush()
-"""
-
-
-class _PlotWorker:
-    """Draws pickled matplotlib figures to PNG in one helper process, in submission order.
-
-    :meth:`submit` pickles the figure (a snapshot: the caller may drop or change it) and hands
-    it to a thread that sends it to the helper, waits for the PNG and writes it atomically,
-    while the main thread goes on computing. The helper imports matplotlib only (not jax, not
-    jaxmle) and draws with the parent's matplotlib settings; its PNGs are byte for byte the
-    ones :func:`jaxmle.plot.save` writes, and its warnings are re-issued here, from where
-    matplotlib issued them. A figure that cannot be pickled (one holding a local function) is
-    drawn by the caller as before; when the helper fails or dies, the thread draws the figure
-    itself, so a failure there is the same error as without it.
-    """
-
-    def __init__(self) -> None:
-        import concurrent.futures
-        import subprocess
-
-        pipe = subprocess.PIPE
-        self._proc = subprocess.Popen([sys.executable, "-c", _WORKER], stdin=pipe, stdout=pipe,
-                                      stderr=subprocess.DEVNULL)  # fmt: skip
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxmle-plots")
-        self._pending: list[Any] = []
-        self._warned: dict = {}  # warn_explicit's registry: each warning once per place
-
-    def submit(self, fig: Any, path: pathlib.Path, dpi: int = 100) -> bool:
-        """Queues ``fig`` for ``path``; False when it cannot be pickled (draw it yourself)."""
-        import pickle
-
-        import matplotlib
-
-        try:
-            blob = pickle.dumps(fig, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # e.g. a formatter that is a local function
-            return False
-        rc = {k: v for k, v in matplotlib.rcParams.items()
-              if matplotlib.rcParamsOrig.get(k) != v}  # fmt: skip
-        self._pending.append(self._pool.submit(self._draw, blob, rc, pathlib.Path(path), dpi))
-        return True
-
-    def _ask(self, blob: bytes, rc: dict, dpi: int) -> tuple[bool, Any, list[tuple]]:
-        import pickle
-        import struct
-
-        data = pickle.dumps((dpi, rc, blob), protocol=pickle.HIGHEST_PROTOCOL)
-        self._proc.stdin.write(struct.pack("<Q", len(data)) + data)
-        self._proc.stdin.flush()
-        head = self._proc.stdout.read(8)
-        if len(head) != 8:
-            raise EOFError("the plot helper process exited")
-        return pickle.loads(self._proc.stdout.read(struct.unpack("<Q", head)[0]))
-
-    def _draw(self, blob: bytes, rc: dict, path: pathlib.Path, dpi: int) -> None:
-        import pickle
-        import warnings
-
-        from ._io import atomic_open
-
-        reply = None
-        if self._proc.poll() is None:
-            try:
-                reply = self._ask(blob, rc, dpi)
-            except (OSError, EOFError, ValueError, pickle.UnpicklingError):
-                self._proc.kill()  # broken: every later figure is drawn here
-        if reply is None or not reply[0]:  # draw it here: the real error, with its traceback
-            from . import plot
-
-            plot.save(pickle.loads(blob), path, dpi)
-            return
-        for module, name, message, filename, lineno in reply[2]:  # as if drawn here
-            category = getattr(sys.modules.get(module), name, UserWarning)
-            if not (isinstance(category, type) and issubclass(category, Warning)):
-                category = UserWarning
-            if filename == "<string>":  # the helper's own savefig: jaxmle.plot.save's here
-                from . import plot
-
-                filename, lineno = plot.save.__code__.co_filename, plot.save.__code__.co_firstlineno
-            warnings.warn_explicit(message, category, filename, lineno,
-                                   registry=self._warned)  # fmt: skip
-        with atomic_open(path, "wb") as f:
-            f.write(reply[1])
-
-    def wait(self, cancel: bool = False) -> None:
-        """Waits for every queued PNG (``cancel``: drops those not started, ignores errors).
-
-        Raises:
-            Exception: the first drawing error (unless ``cancel``).
-        """
-        pending, self._pending = self._pending, []
-        if cancel:
-            for f in pending:
-                f.cancel()
-        errors = [f.exception() for f in pending if not f.cancelled()]
-        first = next((e for e in errors if e is not None), None)
-        if first is not None and not cancel:
-            raise first
-
-    def close(self) -> None:
-        """Stops the thread and the helper (its stdin closes: it exits)."""
-        import subprocess
-
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        with contextlib.suppress(OSError):
-            self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        self._proc.stdout.close()
-
+# (The helper itself: jaxmle._report_plots._PlotWorker.)
 
 _worker: _PlotWorker | None = None
 
