@@ -359,17 +359,6 @@ class OLSResults(RegressionResults):
         return None if self._cov_spec is None else self._cov_spec.clusters()
 
     @property
-    def df_resid_inference(self) -> float:
-        """Degrees of freedom of t-tests, t intervals and the F-test's denominator.
-
-        statsmodels': ``G − 1`` for ``cluster`` (the smaller G of two-way) unless
-        ``cov_kwds["df_correction"]`` is False; ``df_resid`` otherwise. The t distribution is
-        used only when ``use_t``; by default the robust covariances test with the normal.
-        """
-        return self.df_resid if self._cov_spec is None else \
-            self._cov_spec.df_inference(self.df_resid)  # fmt: skip
-
-    @property
     def pvalues(self) -> Any:
         """Two-sided p-values: Student's t on :attr:`df_resid_inference`, or the normal."""
         from . import _dists  # lazily: it imports scipy.special

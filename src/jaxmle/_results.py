@@ -245,11 +245,11 @@ class RegressionResults:
 
     @property
     def pvalues(self) -> Any:
-        """Two-sided p-values of ``param = 0``: Student's t on ``df_resid`` or the normal."""
+        """Two-sided p-values of ``param = 0``: t on :attr:`df_resid_inference`, or the normal."""
         from . import _dists  # lazily: it imports scipy.special
 
         t = np.abs(self._stat())
-        p = 2 * (_dists.t_sf(t, self.df_resid) if self.use_t else _dists.norm_sf(t))
+        p = 2 * (_dists.t_sf(t, self.df_resid_inference) if self.use_t else _dists.norm_sf(t))
         return self._series(p)
 
     def _quantile(self, alpha: float) -> float:
@@ -260,7 +260,8 @@ class RegressionResults:
 
             raise InputError(f"`alpha` must be in (0, 1), e.g. 0.05 for 95%; got {alpha!r}.")
         p = 1 - alpha / 2
-        return float(_dists.t_ppf(p, self.df_resid) if self.use_t else _dists.norm_ppf(p))
+        return float(_dists.t_ppf(p, self.df_resid_inference) if self.use_t
+                     else _dists.norm_ppf(p))  # fmt: skip
 
     def conf_int(self, alpha: float = 0.05) -> Any:
         """Wald confidence intervals at level ``1 − alpha``.
@@ -299,8 +300,8 @@ class RegressionResults:
 
         Returns:
             A :class:`~jaxmle._hypothesis.TTestResult` (``effect``, ``sd``, ``tvalue``,
-            ``pvalue``, ``conf_int()``, ``summary()``): Student's t on ``df_resid`` where the
-            model's tests use t, else the normal.
+            ``pvalue``, ``conf_int()``, ``summary()``): Student's t on
+            :attr:`df_resid_inference` where the model's tests use t, else the normal.
 
         Example:
             >>> res.t_test("GNP = 0, UNEMP = 2*ARMED").pvalue  # doctest: +SKIP
@@ -309,10 +310,11 @@ class RegressionResults:
         from ._hypothesis import constraints, t_test
 
         R, qv = constraints(r_matrix, self._names, q)
-        return t_test(self._params, self._cov, R, qv, self.df_resid if self.use_t else None)
+        df = self.df_resid_inference if self.use_t else None
+        return t_test(self._params, self._cov, R, qv, df)
 
     def f_test(self, r_matrix: Any, q: Any = None) -> Any:
-        """The joint F test of ``Rβ = q`` on ``(J, df_resid)`` (statsmodels' ``f_test``).
+        """The joint F test of ``Rβ = q`` on ``(J, df_resid_inference)`` (statsmodels').
 
         Args:
             r_matrix: as :meth:`t_test`'s.
@@ -329,7 +331,7 @@ class RegressionResults:
         from ._hypothesis import constraints, f_test
 
         R, qv = constraints(r_matrix, self._names, q)
-        return f_test(self._params, self._cov, R, qv, self.df_resid)
+        return f_test(self._params, self._cov, R, qv, self.df_resid_inference)
 
     def wald_test(self, r_matrix: Any, q: Any = None, use_f: bool | None = None) -> Any:
         """The joint Wald test of ``Rβ = q``: F, or χ² on J degrees of freedom.
@@ -337,7 +339,7 @@ class RegressionResults:
         Args:
             r_matrix: as :meth:`t_test`'s.
             q: as :meth:`t_test`'s.
-            use_f: F (on ``df_resid``) or χ²; by default F where the model's tests use t
+            use_f: F (on :attr:`df_resid_inference`) or χ²; by default F where tests use t
                 (OLS), χ² otherwise (GLMs), as statsmodels' ``wald_test``.
 
         Returns:
@@ -347,7 +349,18 @@ class RegressionResults:
 
         R, qv = constraints(r_matrix, self._names, q)
         use_f = self.use_t if use_f is None else bool(use_f)
-        return f_test(self._params, self._cov, R, qv, self.df_resid if use_f else None)
+        return f_test(self._params, self._cov, R, qv, self.df_resid_inference if use_f else None)
+
+    @property
+    def df_resid_inference(self) -> float:
+        """Degrees of freedom of t-tests, t intervals and the F-test's denominator.
+
+        statsmodels': ``G − 1`` for ``cluster`` (the smaller G of two-way) unless
+        ``cov_kwds["df_correction"]`` is False; ``df_resid`` otherwise. The t distribution is
+        used only when ``use_t``; F tests use it as their denominator's degrees of freedom.
+        """
+        spec = getattr(self, "_cov_spec", None)
+        return self.df_resid if spec is None else spec.df_inference(self.df_resid)
 
     @property
     def k_ic(self) -> int:
