@@ -560,6 +560,9 @@ def test_intercept_only_rsquared_is_zero():
     "y ~ cr(x, df=4) - 1 + z",
     "y ~ I((x > 4) * 1.0) + z",  # a number, not a comparison: no [T.True]
     "y ~ bs(x, df=3):z + C(g, Diff)",
+    "y ~ bs(x, df=4, include_intercept=True) - 1",  # formulaic counts from 0 here
+    'y ~ x + C(g, Treatment(reference="b"))',  # patsy keeps the formula's quotes
+    'y ~ I(g == "a") + C(g, levels=["c", "a", "b"]):z',
 ])  # fmt: skip
 def test_patsy_column_names(formula):
     """Spline bases from [0], Diff contrasts by their lower level, ``I(x > c)[T.True]``.

@@ -267,7 +267,7 @@ def from_formula(formula: str, data: Any) -> Design:
     rows = frame.index.get_indexer(rhs.index)
     spec = mm.model_spec.rhs
     order = _patsy_order(formula, spec, list(rhs.columns))
-    names = _patsy_names(spec, rhs)
+    names = _patsy_names(spec, rhs, formula)
     return Design(
         y=y, X=np.asarray(rhs, dtype=float)[:, order],
         names=tuple(names[i] for i in order),
@@ -296,17 +296,26 @@ def _top_level_comparison(expr: str) -> bool:
     return False
 
 
-def _patsy_names(spec: Any, rhs: Any) -> list[str]:
+def _patsy_names(spec: Any, rhs: Any, formula: str = "") -> list[str]:
     """The design's column names as patsy (statsmodels' formulas) writes them.
 
     The values are the same; only the labels differ: spline bases count from 0
-    (``bs(x, df=4)[0]``, formulaic ``[1]``); a backward-difference contrast is labelled by its
+    (``bs(x, df=4)[0]``, formulaic ``[1]`` without the basis' intercept); string literals
+    keep the formula's double quotes (``C(g, Treatment(reference="b"))``, formulaic
+    ``'b'``); a backward-difference contrast is labelled by its
     lower level (``C(g, Diff)[D.a]`` for b − a, formulaic ``[D.b]``); orthogonal polynomial
     contrasts are ``C(g, Poly).Linear``, ``.Quadratic``, ``.Cubic``, ``^4`` (formulaic ``[.L]``,
     ``[.Q]``, ``[.C]``, ``[^4]``); a comparison in ``I()``
     is a boolean, which patsy codes as a categorical (``I(x > 4)[T.True]``, as a main effect).
     """
     state = spec.encoder_state
+    quoted = _double_quoted(formula)
+    first: dict[str, int] = {}  # a spline basis' first formulaic index (0 or 1)
+    for col in rhs.columns:
+        for part in str(col).split(":"):
+            m = _SPLINE.match(part)
+            if m:
+                first[m.group(1)] = min(first.get(m.group(1), 1), int(m.group(2)))
     names = []
     for st in spec.structure:
         single = len(st.term.factors) == 1
@@ -315,7 +324,7 @@ def _patsy_names(spec: Any, rhs: Any) -> list[str]:
             for part in str(col).split(":"):
                 m = _SPLINE.match(part)
                 if m:
-                    part = f"{m.group(1)}[{int(m.group(2)) - 1}]"
+                    part = f"{m.group(1)}[{int(m.group(2)) - first[m.group(1)]}]"
                 m = _POLY.match(part)
                 if m:
                     part = m.group(1) + _POLY_NAMES.get(m.group(2), m.group(2))
@@ -328,10 +337,31 @@ def _patsy_names(spec: Any, rhs: Any) -> list[str]:
                 if single and part in state and _top_level_comparison(part):
                     part = f"{part}[T.True]"
                 parts.append(part)
-            names.append(":".join(parts))
+            name = ":".join(parts)
+            for ours, theirs in quoted.items():
+                name = name.replace(ours, theirs)
+            names.append(name)
     if len(names) != len(rhs.columns):  # (a structure formulaic did not describe: keep its own)
         return [str(c) for c in rhs.columns]
     return names
+
+
+def _double_quoted(formula: str) -> dict[str, str]:
+    """``{"'b'": '"b"'}``: formulaic's rendering of each double-quoted string in ``formula``."""
+    import ast
+    import io
+    import tokenize
+
+    out = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(formula).readline):
+            if tok.type == tokenize.STRING and tok.string.startswith('"'):
+                value = ast.literal_eval(tok.string)
+                if isinstance(value, str) and repr(value) != tok.string:
+                    out[repr(value)] = tok.string
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return {}
+    return out
 
 
 @functools.lru_cache(maxsize=256)
