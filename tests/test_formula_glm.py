@@ -320,6 +320,33 @@ def test_cpunish_exposure(cpunish):
     close(res.predict(new), ref.predict(new))  # new rows without exposure: none
 
 
+def test_cpunish_prediction_options(cpunish):
+    """statsmodels' ``which=`` frames of ``get_prediction``, ``transform=False`` (a design
+    matrix) and a missing exposure (NaN predicted, as statsmodels; it raised)."""
+    res = glm(CP_F, cpunish, family=F.Poisson(), exposure=cpunish.VC100k96)
+    ref = smf.glm(CP_F, cpunish, family=sm.families.Poisson(),
+                  exposure=cpunish.VC100k96).fit(**TIGHT)  # fmt: skip
+    new, e = cpunish.iloc[:4], np.array([1.0, 2.0, 3.0, 4.0])
+    for which in ("mean", "linear"):
+        ours = res.get_prediction(new, exposure=e, which=which).summary_frame(alpha=0.1)
+        theirs = ref.get_prediction(new, exposure=e, which=which).summary_frame(alpha=0.1)
+        assert list(ours.columns) == list(theirs.columns) == ["predicted", "se", "ci_lower",
+                                                              "ci_upper"]  # fmt: skip
+        close(ours.to_numpy(), theirs.to_numpy())
+    X = res.design.X[:4]
+    close(res.predict(X, exposure=e, transform=False), ref.predict(X, exposure=e,
+                                                                   transform=False))  # fmt: skip
+    got = np.asarray(res.predict(new, exposure=[1.0, np.nan, 3.0, 4.0]))
+    assert np.isnan(got[1]) and np.isfinite(got[[0, 2, 3]]).all()
+    close(got[[0, 2, 3]], np.asarray(ref.predict(new, exposure=e))[[0, 2, 3]] / e[[0, 2, 3]]
+          * np.array([1.0, 3.0, 4.0]))  # fmt: skip
+    with pytest.raises(jaxmle.InputError, match="exposure"):
+        res.predict(new, exposure=[1.0, -1.0, 3.0, 4.0])
+    w = res.wald_test("INCOME = 0", scalar=False)
+    assert np.shape(w.statistic) == (1, 1)
+    close(w.statistic[0, 0], res.wald_test("INCOME = 0").statistic, rtol=0)
+
+
 def test_randhie_offset_categorical(poisson_offset, randhie):
     res, ref = poisson_offset
     compare(res, ref)

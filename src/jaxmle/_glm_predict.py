@@ -53,15 +53,25 @@ def _per_row(v: Any, name: str, log: bool, m: int) -> np.ndarray:
     if a.shape != (m,):
         raise InputError(f"`{name}` must have one value per predicted row ({m}); "
                          f"got shape {a.shape}.")  # fmt: skip
-    if log and np.any(~(a > 0)):
-        raise InputError("`exposure` must be positive.")
+    if log and np.any(~(a > 0) & ~np.isnan(a)):  # (a missing one predicts NaN, as in statsmodels)
+        raise InputError("`exposure` must be positive (or NaN for a missing value).")
     return a
+
+
+def _design_matrix(exog: Any, design: Design) -> np.ndarray:
+    """``exog`` as the ``(m, p)`` design of predicted rows (``transform=False``), checked."""
+    X = np.asarray(exog, dtype=float)
+    X = X[None, :] if X.ndim == 1 else X
+    if X.ndim != 2 or X.shape[1] != design.X.shape[1]:
+        raise InputError(f"`exog` with transform=False must be an (m, {design.X.shape[1]}) "
+                         f"design matrix; got shape {np.shape(exog)}.")  # fmt: skip
+    return X
 
 
 def predict_design(design: Design, coef: np.ndarray, link_name: str,
                    fitted_offset: np.ndarray | None, fitted_exposure: np.ndarray | None,
-                   exog: Any, offset: Any,
-                   exposure: Any) -> tuple[np.ndarray, np.ndarray, Any]:  # fmt: skip
+                   exog: Any, offset: Any, exposure: Any,
+                   transform: bool = True) -> tuple[np.ndarray, np.ndarray, Any]:  # fmt: skip
     """The design, linear predictor and row labels of a prediction (statsmodels' conventions).
 
     Without ``exog`` (the fitted rows) the fit's own offset and exposure are used unless
@@ -76,6 +86,7 @@ def predict_design(design: Design, coef: np.ndarray, link_name: str,
         exog: None, a DataFrame with the formula's columns, or an ``(m, p)`` array.
         offset: offsets for the predicted rows, or None.
         exposure: exposures for the predicted rows, or None.
+        transform: False: ``exog`` is the ``(m, p)`` design matrix itself (not encoded).
 
     Returns:
         ``(X, η, labels)``: the ``(m, p)`` design, ``(m,)`` linear predictors and the rows'
@@ -88,8 +99,8 @@ def predict_design(design: Design, coef: np.ndarray, link_name: str,
         off = fitted_offset if offset is None else None
         expo = fitted_exposure if exposure is None else None
     else:
-        X, labels = _encode_exog(design, exog), getattr(exog, "index", None)
-        off = expo = None
+        X = _encode_exog(design, exog) if transform else _design_matrix(exog, design)
+        labels, off, expo = getattr(exog, "index", None), None, None
     m = X.shape[0]
     total = np.zeros(m)
     for v, log in ((off, False), (expo, True)):
@@ -108,8 +119,8 @@ def predict_design(design: Design, coef: np.ndarray, link_name: str,
 
 
 def mean_prediction(X: np.ndarray, eta: np.ndarray, labels: Any, cov: np.ndarray,
-                    host: _Host) -> GLMPrediction:  # fmt: skip
-    """The predicted means with delta-method standard errors.
+                    host: _Host, which: str | None = None) -> GLMPrediction:  # fmt: skip
+    """The predicted means (or linear predictors) with delta-method standard errors.
 
     Args:
         X: the ``(m, p)`` design of the predicted rows.
@@ -117,13 +128,17 @@ def mean_prediction(X: np.ndarray, eta: np.ndarray, labels: Any, cov: np.ndarray
         labels: their row labels (or None).
         cov: the coefficients' ``(p, p)`` covariance.
         host: the family's host functions (the link's inverse and derivative).
+        which: None or ``"mean"`` (the mean), ``"linear"`` (η); None names the frame's columns
+            ``mean…``, the others ``predicted``, ``se``, ``ci_lower``, ``ci_upper``.
 
     Returns:
         A :class:`GLMPrediction`.
     """
     se_eta = np.sqrt(np.einsum("ij,jk,ik->i", X, cov, X))
+    if which == "linear":
+        return GLMPrediction(eta, se_eta, eta, se_eta, lambda v: v, labels, named=True)
     return GLMPrediction(host.inverse(eta), np.abs(host.dmu(eta)) * se_eta, eta, se_eta,
-                         host.inverse, labels)  # fmt: skip
+                         host.inverse, labels, named=which is not None)  # fmt: skip
 
 
 class GLMPrediction:
@@ -145,13 +160,14 @@ class GLMPrediction:
         se_linear: their standard errors ``√(x V xᵀ)``.
     """
 
-    def __init__(self, mean, se_mean, eta, se_eta, inverse, labels) -> None:
+    def __init__(self, mean, se_mean, eta, se_eta, inverse, labels, named=False) -> None:
         self.predicted_mean = mean
         self.se_mean = se_mean
         self.predicted_linear = eta
         self.se_linear = se_eta
         self._inverse = inverse
         self.row_labels = labels
+        self._named = named  # statsmodels' which= columns: predicted, se, ci_lower, ci_upper
 
     def conf_int(self, alpha: float = 0.05, method: str = "endpoint") -> np.ndarray:
         """Confidence intervals of the mean at level ``1 − alpha`` (z-based).
@@ -190,6 +206,7 @@ class GLMPrediction:
         import pandas as pd
 
         ci = self.conf_int(alpha, method)
-        return pd.DataFrame({"mean": self.predicted_mean, "mean_se": self.se_mean,
-                             "mean_ci_lower": ci[:, 0], "mean_ci_upper": ci[:, 1]},
-                            index=self.row_labels)  # fmt: skip
+        cols = ("predicted", "se", "ci_lower", "ci_upper") if self._named else (
+            "mean", "mean_se", "mean_ci_lower", "mean_ci_upper")  # fmt: skip
+        values = (self.predicted_mean, self.se_mean, ci[:, 0], ci[:, 1])
+        return pd.DataFrame(dict(zip(cols, values, strict=True)), index=self.row_labels)

@@ -511,10 +511,10 @@ class GLMResults(RegressionResults):
         return self.deviance - (self.wnobs - self.df_model - 1) * math.log(self.wnobs)
 
     # -- prediction -----------------------------------------------------------------------
-    def _predict_design(self, exog: Any, offset: Any, exposure: Any):
+    def _predict_design(self, exog: Any, offset: Any, exposure: Any, transform: bool = True):
         d = self._data
         return predict_design(self.design, self._coef, self.family.link.name, d.offset,
-                              d.exposure, exog, offset, exposure)  # fmt: skip
+                              d.exposure, exog, offset, exposure, transform)  # fmt: skip
 
     def _out(self, values: np.ndarray, labels: Any) -> Any:
         if not self.design.pandas:
@@ -524,7 +524,7 @@ class GLMResults(RegressionResults):
         return pd.Series(values, index=labels)
 
     def predict(self, exog: Any = None, which: str = "mean", offset: Any = None,
-                exposure: Any = None) -> Any:  # fmt: skip
+                exposure: Any = None, *, transform: bool = True) -> Any:  # fmt: skip
         """Predicted means or linear predictors, on the fitted rows or on new data.
 
         As statsmodels' ``GLMResults.predict``: without ``exog``, the fit's own offset and
@@ -535,18 +535,22 @@ class GLMResults(RegressionResults):
                 fitted data were: same categories, same transforms), or an ``(m, p)`` array.
             which: ``"mean"`` (``g⁻¹(η)``) or ``"linear"`` (``η``).
             offset: offsets for the predicted rows.
-            exposure: exposures for the predicted rows (log link).
+            exposure: exposures for the predicted rows (log link); a missing one (NaN)
+                predicts NaN.
+            transform: False: ``exog`` is the design matrix itself (statsmodels'
+                ``transform=False``), not data to encode by the formula.
 
         Returns:
             ``(m,)`` predictions: a Series (indexed like ``exog``) for a formula/DataFrame fit,
             else an array.
         """
         which = _check_option(which, "which", ("mean", "linear"))
-        _, eta, labels = self._predict_design(exog, offset, exposure)
+        _, eta, labels = self._predict_design(exog, offset, exposure, transform)
         return self._out(eta if which == "linear" else self._host.inverse(eta), labels)
 
     def get_prediction(self, exog: Any = None, exposure: Any = None,
-                       offset: Any = None) -> GLMPrediction:  # fmt: skip
+                       offset: Any = None, transform: bool = True,
+                       which: str | None = None) -> GLMPrediction:  # fmt: skip
         """The predicted mean with delta-method standard errors and confidence intervals.
 
         ``se(μ̂) = |dμ/dη| · √(x V xᵀ)`` with ``V`` the coefficients' covariance
@@ -556,13 +560,20 @@ class GLMResults(RegressionResults):
             exog: as :meth:`predict`.
             exposure: as :meth:`predict`.
             offset: as :meth:`predict`.
+            transform: as :meth:`predict`.
+            which: None (the mean; ``summary_frame`` columns ``mean``, ``mean_se``,
+                ``mean_ci_lower``, ``mean_ci_upper``), ``"mean"`` or ``"linear"`` (η, its
+                standard error ``√(x V xᵀ)`` and Wald interval); with either name the columns
+                are ``predicted``, ``se``, ``ci_lower``, ``ci_upper``, as statsmodels'.
 
         Returns:
             A :class:`GLMPrediction`.
         """
-        X, eta, labels = self._predict_design(exog, offset, exposure)
+        if which is not None:
+            which = _check_option(which, "which", ("mean", "linear"))
+        X, eta, labels = self._predict_design(exog, offset, exposure, transform)
         p = len(self._coef)
-        return mean_prediction(X, eta, labels, self._cov[:p, :p], self._host)
+        return mean_prediction(X, eta, labels, self._cov[:p, :p], self._host, which)
 
     # -- marginal effects -----------------------------------------------------------------
     def get_margeff(self, at: str = "overall", method: str = "dydx", *, dummy: bool = False,
@@ -578,7 +589,8 @@ class GLMResults(RegressionResults):
         0/1 column by the change from 0 to 1, and of a count column by half the change from
         ``x − 1`` to ``x + 1``. Standard errors ``√diag(J V Jᵀ)``: ``J`` the effects' Jacobian
         in the coefficients (closed form), ``V`` their covariance (this fit's ``cov_type``).
-        The offset stays in η (statsmodels' GLM refuses margins with an offset); see
+        The offset and exposure stay in η (statsmodels' GLM refuses margins with an offset,
+        and leaves an exposure out of μ: its effects are then those at exposure 1); see
         :mod:`jaxmle._margeff`.
 
         Args:

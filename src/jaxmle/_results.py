@@ -333,7 +333,8 @@ class RegressionResults:
         R, qv = constraints(r_matrix, self._names, q)
         return f_test(self._params, self._cov, R, qv, self.df_resid_inference)
 
-    def wald_test(self, r_matrix: Any, q: Any = None, use_f: bool | None = None) -> Any:
+    def wald_test(self, r_matrix: Any, q: Any = None, use_f: bool | None = None,
+                  scalar: bool = True) -> Any:  # fmt: skip
         """The joint Wald test of ``Rβ = q``: F, or χ² on J degrees of freedom.
 
         Args:
@@ -341,6 +342,7 @@ class RegressionResults:
             q: as :meth:`t_test`'s.
             use_f: F (on :attr:`df_resid_inference`) or χ²; by default F where tests use t
                 (OLS), χ² otherwise (GLMs), as statsmodels' ``wald_test``.
+            scalar: False: ``statistic`` as a ``(1, 1)`` array (statsmodels' old default).
 
         Returns:
             A :class:`~jaxmle._hypothesis.FTestResult` (``statistic``, ``pvalue``, ``df_num``).
@@ -349,7 +351,12 @@ class RegressionResults:
 
         R, qv = constraints(r_matrix, self._names, q)
         use_f = self.use_t if use_f is None else bool(use_f)
-        return f_test(self._params, self._cov, R, qv, self.df_resid_inference if use_f else None)
+        res = f_test(self._params, self._cov, R, qv, self.df_resid_inference if use_f else None)
+        if scalar:
+            return res
+        import dataclasses
+
+        return dataclasses.replace(res, statistic=np.array([[res.statistic]]))
 
     @property
     def df_resid_inference(self) -> float:
