@@ -1120,6 +1120,10 @@ def test_dispersion_family_without_residual_df(fam):
     assert res.status == jaxmle.Status.NO_RESIDUAL_DF and not res.converged
     np.testing.assert_allclose(res.fittedvalues, y, rtol=1e-12)
     assert np.isnan(res.bse).all()
+    if fam.name == "Gaussian":  # ols says so too (it said nothing)
+        with pytest.warns(RuntimeWarning, match="covariance is not valid: NO_RESIDUAL_DF"):
+            o = jaxmle.ols(y, X)
+        assert o.status == jaxmle.Status.NO_RESIDUAL_DF and np.isnan(o.bse).all()
 
 
 def test_array_inputs_like_statsmodels():

@@ -34,6 +34,7 @@ the input preparation (design, weights, missing rows, rank errors) is in
 from __future__ import annotations
 
 import math
+import warnings
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -52,7 +53,7 @@ from ._ols_predict import PredictionResults, encode_exog, obs_variance, var_pred
 from ._ols_summary import _d_or_f, _fmt, diagnostics_block, notes_block
 from ._results import RegressionResults, TextSummary, header_table
 from ._sandwich import CovSpec, check_cov_kwds, robust_meat, warn_if_negative
-from ._status import Status
+from ._status import Status, status_message
 from ._tiered import TieredJit
 from ._validation import warn_if_float32
 
@@ -715,4 +716,7 @@ def ols(
         host = host._replace(cov_hc=cov, meat=meat)
     res = OLSResults(design, w, cov_type, fit, host, factor, spec)
     warn_if_negative(res._cov, res.param_names, spec, stacklevel=2)
+    if not res.converged:  # (no residual degrees of freedom, a leverage of 1: as glm says)
+        warnings.warn(f"ols: the covariance is not valid: {status_message(res.status)}",
+                      RuntimeWarning, stacklevel=2)  # fmt: skip
     return res
