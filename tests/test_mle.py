@@ -129,6 +129,30 @@ def test_perfect_separation_is_a_flat_direction_not_a_converged_fit():
         jaxmle.mle(LogisticRegression(), SEPARATED, method="newton", throw=True)
 
 
+@pytest.mark.parametrize("method", ["auto", "bfgs"])
+def test_separation_of_a_plain_log_prob_is_a_flat_direction(method):
+    """A separated logit written as a plain ``log_prob`` (3 columns, a near-singular curvature):
+    its Newton step was the intercept's, where the objective rises, so the flat-direction probe
+    passed and the fit (b ≈ (−111, 906, 251), SEs 1e11) was OK with an "ok" summary. The probe
+    one standard error outward along the estimate itself finds the log-likelihood still
+    rising (toward 0)."""
+    rng = np.random.default_rng(1)
+    X = np.column_stack([np.ones(100), rng.normal(size=100), rng.normal(size=100)])
+    d = {"X": X, "y": (X[:, 1] + 0.3 * X[:, 2] > 0.1).astype(float)}
+
+    def lp(p, d):
+        eta = d["X"] @ p["b"]
+        return d["y"] * eta - jnp.logaddexp(0.0, eta)
+
+    with pytest.warns(RuntimeWarning, match="FLAT_DIRECTION"):
+        res = jaxmle.mle(lp, d, {"b": np.zeros(3)}, method=method)
+    assert int(res.status) == Status.FLAT_DIRECTION and not bool(res.converged)
+    assert np.isnan(res.stderr["b"]).all() and "FLAT_DIRECTION" in str(res.summary)
+    with pytest.warns(RuntimeWarning):
+        s = jaxmle.inference.summary(lp, res.params, d)  # bare params: the summary's own check
+    assert int(s.status) == Status.FLAT_DIRECTION
+
+
 def test_an_mle_on_the_boundary_is_reported_as_such():
     with pytest.warns(RuntimeWarning, match="BOUNDARY"):
         res = jaxmle.mle(Bernoulli(), jnp.zeros(6))

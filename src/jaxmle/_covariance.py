@@ -585,9 +585,17 @@ def _flat(total: Callable, vec: jax.Array, delta: jax.Array, g: jax.Array) -> ja
     model predicts a drop of ½ nat; at separation (a logistic regression fitted to separated
     data: ``g`` and ``H`` both vanish, the standard errors are 1e27) the log-likelihood keeps
     rising or stays put there. Flat when it drops by less than a tenth of that.
+
+    The same one standard error outward along the estimate itself (``vec``, curvature
+    ``−vecᵀ∇²ℓ vec`` by a Hessian-vector product): at complete separation the estimate runs
+    off along the separating direction, which the Newton step need not point along.
     """
-    q = jnp.dot(g, delta)  # gᵀH⁻¹g
-    usable = jnp.isfinite(q) & (q > 0)
-    c = jnp.sqrt(1.0 / jnp.where(usable, q, 1.0))
-    drop = total(vec) - total(vec + jnp.where(usable, c, 0.0) * delta)
-    return usable & ~(drop >= 0.05)
+    base = total(vec)
+
+    def flat_along(v, q):
+        usable = jnp.isfinite(q) & (q > 0)
+        c = jnp.sqrt(1.0 / jnp.where(usable, q, 1.0))
+        return usable & ~(base - total(vec + jnp.where(usable, c, 0.0) * v) >= 0.05)
+
+    q_vec = -jnp.dot(vec, jax.jvp(jax.grad(total), (vec,), (vec,))[1])
+    return flat_along(delta, jnp.dot(g, delta)) | flat_along(vec, q_vec)

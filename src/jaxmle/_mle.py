@@ -308,7 +308,7 @@ def _solve(cfg: _Cfg, model: Model | None, data: PyTree, u0: PyTree, stage: str 
                 st.steps,
                 *_assess(
                     objective,
-                    [(_newton_step_from(st.g, st.H), 1.0 / n)],
+                    [(_newton_step_from(st.g, st.H, st.x), 1.0 / n)],
                     st.x,
                     0.5 / n,
                     noise,

@@ -28,15 +28,16 @@ class _Step(NamedTuple):
     inv_diag: jax.Array  # diag of the inverse curvature (H⁻¹, or (JᵀJ)⁻¹)
     ok: jax.Array  # the curvature is positive definite / the Jacobian has full rank
     quad: jax.Array  # the objective's predicted increase for the step, ½δᵀ∇²δ
+    quad_x: jax.Array  # ... for a step of x itself (outward from 0), ½xᵀ∇²x; NaN: unknown
 
 
 def _newton_step(objective, x) -> _Step:
     """Newton step −H⁻¹g by a Jacobi-scaled Cholesky (no inverse formed)."""
-    return _newton_step_from(jax.grad(objective)(x), _newton.hessian(objective)(x))
+    return _newton_step_from(jax.grad(objective)(x), _newton.hessian(objective)(x), x)
 
 
-def _newton_step_from(g, H) -> _Step:
-    """:func:`_newton_step` from the gradient and Hessian at the point."""
+def _newton_step_from(g, H, x=None) -> _Step:
+    """:func:`_newton_step` from the gradient and Hessian at the point ``x``."""
     H = 0.5 * (H + H.T)
     d = jnp.diagonal(H)
     s = 1.0 / jnp.sqrt(jnp.where(d > 0, d, 1.0))
@@ -46,7 +47,8 @@ def _newton_step_from(g, H) -> _Step:
     Lc = jnp.where(pd, L, eye)
     delta = -s * _linalg.cho_solve(Lc, s * g)
     inv_diag = s**2 * jnp.sum(_linalg.solve_lower(Lc, eye) ** 2, 0)
-    return _Step(delta, inv_diag, pd, -0.5 * jnp.dot(g, delta))
+    quad_x = jnp.asarray(jnp.nan, g.dtype) if x is None else 0.5 * jnp.dot(x, H @ x)
+    return _Step(delta, inv_diag, pd, -0.5 * jnp.dot(g, delta), quad_x)
 
 
 def _gauss_newton_step(residuals, x) -> _Step:
@@ -62,7 +64,8 @@ def _gauss_newton_step(residuals, x) -> _Step:
     Rc = jnp.where(ok, R, eye)
     delta = -s * jax.scipy.linalg.solve_triangular(Rc, Q.T @ r, lower=False)
     Rinv = jax.scipy.linalg.solve_triangular(Rc, eye, lower=False)
-    return _Step(delta, s**2 * jnp.sum(Rinv**2, axis=1), ok, jnp.sum((J @ delta) ** 2))
+    return _Step(delta, s**2 * jnp.sum(Rinv**2, axis=1), ok, jnp.sum((J @ delta) ** 2),
+                 jnp.sum((J @ x) ** 2))  # fmt: skip
 
 
 def _polish(value, step_fn, x, se2_scale):
@@ -119,17 +122,27 @@ def _assess(value, step_fns, x, one_se, noise, bounded, steps, max_steps, f=None
     # A flat direction: one standard error along the Newton direction the quadratic model
     # predicts a rise of ``one_se``; at separation or a runaway the objective rises by far
     # less (or falls). This also catches standard errors of 1e100 that pass the step test.
+    # The same one standard error outward along x itself: at complete separation the
+    # estimate runs off along the separating direction, which the Newton step need not
+    # point along (a separated logit with a near-singular curvature: its step was the
+    # intercept's, where the objective rises, and the fit was called converged).
     # (Not where ``one_se`` is below the objective's rounding: an exact fit.)
-    c = jnp.sqrt(one_se / jnp.where(st.quad > 0, st.quad, 1.0))
-    probe = x + jnp.where(st.quad > 0, c, 0.0) * st.delta
     resolvable = one_se > 100.0 * noise
     # (The probe means something only once the step is negligible: from afar, one standard
     # error along the step heads downhill anyway.)
     near = jnp.max(jnp.abs(st.delta) / jnp.sqrt(st.inv_diag * step_fns[0][1])) <= 1e-2
-    flat = st.ok & (st.quad > 0) & resolvable & near & ~(value(probe) - f >= 0.1 * one_se)
+
+    def flat_along(v, quad):
+        usable = st.ok & (quad > 0) & resolvable & near
+        c = jnp.sqrt(one_se / jnp.where(usable, quad, 1.0))
+        return usable & ~(value(x + jnp.where(usable, c, 0.0) * v) - f >= 0.1 * one_se)
+
+    flat_step = flat_along(st.delta, st.quad)
+    flat_x = flat_along(x, st.quad_x) & ~flat_step
+    flat = flat_step | flat_x
     converged = finite & converged & ~flat
     far_out = jnp.any(jnp.abs(x) * bounded > 30.0)  # natural value within e⁻³⁰ of its bound
-    dirn = jnp.abs(st.delta)
+    dirn = jnp.abs(jnp.where(flat_x, x, st.delta))
     toward_bound = flat & (jnp.max(dirn * bounded) >= jnp.max(dirn * (1 - bounded)))
     status = jnp.select(
         [~finite, converged, ~converged & (far_out | toward_bound), flat, ~st.ok,
