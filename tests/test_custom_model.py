@@ -251,3 +251,29 @@ def test_a_summed_log_prob_is_refused(weibull_sample):
                  lambda: inference.summary(model, at, weibull_sample)):  # fmt: skip
         with pytest.raises(jaxmle.InputError, match=r"per observation.*got shape \(\)"):
             call()
+
+
+def test_simplex_standard_errors_are_along_the_simplex():
+    """Category probabilities (``simplex``): the multinomial covariance ``(diag(p) − ppᵀ)/n``.
+
+    The natural-space inverse information ignored the sum to 1 (standard errors √(p/n),
+    12–46% too large here) and AIC counted K parameters; K − 1 are free.
+    """
+    from jaxmle.models import simplex
+
+    rng = np.random.default_rng(7)
+    y = rng.choice(3, size=500, p=[0.2, 0.3, 0.5])
+    m = custom(lambda p, y: jnp.log(p["p"])[y], constraints={"p": simplex},
+               init={"p": np.ones(3) / 3})  # fmt: skip
+    res = jaxmle.mle(m, y)
+    phat = np.bincount(y, minlength=3) / 500
+    exact = (np.diag(phat) - np.outer(phat, phat)) / 500
+    assert int(res.status) == 0
+    np.testing.assert_allclose(res.params["p"], phat, rtol=1e-10)
+    np.testing.assert_allclose(res.stderr["p"], np.sqrt(np.diag(exact)), rtol=1e-9)
+    np.testing.assert_allclose(res.summary.cov, exact, rtol=1e-8, atol=1e-15)
+    ll = float(np.sum(np.bincount(y) * np.log(phat)))
+    assert res.summary.n_params == 2 and abs(float(res.summary.aic) - (-2 * ll + 4)) < 1e-9
+    outer = inference.summary(m, res.params, y, cov_type="outer")  # Σ sᵢsᵢᵀ: the same here
+    np.testing.assert_allclose(outer.cov, exact, rtol=1e-8, atol=1e-15)
+    assert int(outer.status) == 0

@@ -340,7 +340,9 @@ def custom(
     logit of a probability); estimates, standard errors and tables are for the natural
     parameters. The standard errors are the natural-space inverse observed information, which
     at the optimum equals the delta method applied to the unconstrained fit (for a positive
-    ``alpha = exp(u)``: ``se(alpha) = alpha · se(u)``).
+    ``alpha = exp(u)``: ``se(alpha) = alpha · se(u)``); for a ``simplex`` it is taken along
+    the simplex (``T(TᵀHT)⁻¹Tᵀ`` over its K − 1 free directions: the multinomial covariance
+    for category probabilities), and AIC/BIC count K − 1 parameters for it.
 
     Args:
         log_prob: ``log_prob(params, data) -> (n,)``, one log-density per observation (not

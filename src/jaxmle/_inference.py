@@ -48,6 +48,7 @@ from ._covariance import _no_expected_msg as _no_expected_msg
 from ._covariance import _packer as _packer
 from ._covariance import _scores as _scores
 from ._covariance import _sym_keys as _sym_keys
+from ._covariance import simplex_chart
 from ._custom import CustomModel
 from ._errors import InputError
 from ._models import Model
@@ -167,7 +168,9 @@ def _summary_kernel(model, params, data, fn, cfg: _Cfg, hc=0, given=-1,
         j = pk.slices["variance"][0]
         stat, pval = stat.at[j].set(jnp.nan), pval.at[j].set(jnp.nan)
     ll = jnp.sum(log_prob(pk.unpack(pk.vec), data)) if loglik is None else loglik
-    k_ic = cfg.n_params if cfg.n_params is not None else k - _n_scale(m)
+    T = simplex_chart(m, pk)  # (a simplex of K entries has K − 1 free ones)
+    k_free = k if T is None else T.shape[1]
+    k_ic = cfg.n_params if cfg.n_params is not None else k_free - _n_scale(m)
     return Summary(
         estimate=pk.vec, stderr=se, statistic=stat, pvalue=pval, ci_low=lo, ci_high=hi,
         cov=cov, loglik=ll, aic=-2.0 * ll + 2.0 * k_ic, bic=-2.0 * ll + math.log(n) * k_ic,
