@@ -169,6 +169,24 @@ def test_results_carry_their_status():
         inference.summary(model, Est(p, np.zeros(2, np.int32)), x)
 
 
+def test_a_result_that_says_converged_is_checked_too():
+    """An OK result far from the optimum is NOT_CONVERGED in its summary (it printed "ok").
+
+    The example: SGD whose gradient-norm test (1e-6, not scale invariant) passed 5.5 standard
+    errors short of the MLE of a mean of 5e5.
+    """
+    x = np.random.default_rng(1).normal(5e5, 2e5, 300)
+    model = Gaussian(variance=4e10)
+    se = 2e5 / np.sqrt(300)
+    short = MLELike({"mean": float(x.mean()) - 5.5 * se}, np.int32(0), np.bool_(True))
+    with pytest.warns(RuntimeWarning, match="by 5.5 standard errors"):
+        s = inference.summary(model, short, x)
+    assert int(s.status) == Status.NOT_CONVERGED and np.isnan(s.stderr).all()
+    assert not bool(s.converged) and "NOT_CONVERGED" in str(s)
+    exact = MLELike({"mean": float(x.mean())}, np.int32(0), np.bool_(True))
+    assert int(inference.summary(model, exact, x).status) == Status.OK
+
+
 def test_sweep_lanes_with_a_status():
     x = np.random.default_rng(2).normal(size=20)
     model = Gaussian(variance=1.0)

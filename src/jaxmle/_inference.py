@@ -139,7 +139,10 @@ def _summary_kernel(model, params, data, fn, cfg: _Cfg, hc=0, given=-1,
         # NaN (not checked) compares False; slack: what rounding alone moves the estimate by.
         far = jnp.any(jnp.abs(step) > STATIONARY_TOL + slack)
         # Only where the covariance itself is fine: a failed one has its own code and reason.
-        found = (given < 0) & (status == 0) & (not_max | far)
+        # (A result that calls itself converged is checked too: an optimiser's own test,
+        # e.g. a gradient norm below 1e-6, is not scale invariant; an SGD fit 5.5 standard
+        # errors short of the MLE passed it, and the summary said "ok".)
+        found = (given <= 0) & (status == 0) & (not_max | far)
         status = jnp.where(found, jnp.where(not_max, 2, 9), status)
         # A flat likelihood (separation) is caught even when a result calls itself converged:
         # its gradient does vanish, at infinity.
@@ -385,7 +388,9 @@ def summary(
     - given a result (any object with a ``params`` attribute: :class:`jaxmle.FitResult`, the
       result of :func:`jaxmle.mle`, a sweep), its ``status`` (a :class:`jaxmle.Status` code) or
       else its ``converged`` flag decides: a result that is not converged gets its own code
-      when that is an estimation outcome (1, 6–9), else NOT_CONVERGED (9);
+      when that is an estimation outcome (1, 6–9), else NOT_CONVERGED (9); one that says it
+      is converged is checked as bare params are (below), since an optimiser's own stopping
+      test need not be scale invariant;
     - given bare params, the same compiled program checks that they are a stationary point:
       the Newton step ``δ = H⁻¹g`` of the full objective (log-likelihood plus log prior,
       whatever ``include_prior`` says: a MAP estimate is stationary for the posterior) must be
