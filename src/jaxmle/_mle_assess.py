@@ -3,7 +3,8 @@
 At that point it takes the Newton (or Gauss–Newton, for least squares) step ``δ`` to the
 nearby optimum: the estimate is converged when every ``|δ_i|`` is below ``1e-4`` of its
 standard error or ``1e-8`` of its value, with a positive-definite curvature, and no flat
-direction (a probe one standard error along the step) is found; otherwise the status says
+direction (probes one standard error along the step and outward along the estimate) is
+found; otherwise the status says
 why. Before the test, :func:`_polish` takes a few such steps, each kept only when it does not
 increase the objective. Used by :mod:`jaxmle._mle`.
 """
