@@ -153,6 +153,20 @@ def test_separation_of_a_plain_log_prob_is_a_flat_direction(method):
     assert int(s.status) == Status.FLAT_DIRECTION
 
 
+def test_a_parameter_that_is_not_identified_is_singular():
+    """a and b entering only as a + b: the curvature is singular (its zero pivot gave an inf
+    step, and the fit ended NOT_CONVERGED, "its gradient is not small")."""
+    y = np.random.default_rng(0).normal(1.0, 1.0, 100)
+
+    def lp(p, y):
+        return jax.scipy.stats.norm.logpdf(y, p["a"] + p["b"], 1.0)
+
+    with pytest.warns(RuntimeWarning, match="SINGULAR: .*not identified"):
+        res = jaxmle.mle(lp, y, {"a": 0.3, "b": -2.0})
+    assert int(res.status) == Status.SINGULAR and not bool(res.converged)
+    assert abs(float(res.params["a"] + res.params["b"]) - y.mean()) < 1e-10
+
+
 def test_an_mle_on_the_boundary_is_reported_as_such():
     with pytest.warns(RuntimeWarning, match="BOUNDARY"):
         res = jaxmle.mle(Bernoulli(), jnp.zeros(6))

@@ -591,12 +591,10 @@ def _cov_kernel(model, pk: _Packer, data, cov_type: str, include_prior: bool, hc
         Hinv, hstatus, heig = inv_pd(_neg_hessian(model, pk, data, True))
     else:
         hstatus, heig = status, eig
-    # (The entries outside every simplex: T's columns with one entry are theirs.)
-    free = None if T is None else jnp.asarray(T @ (np.abs(T).sum(0) == 1.0), pk.vec.dtype)
-    return cov, status, eig, _stationarity(model, pk, data, Hinv, heig, free), hstatus
+    return cov, status, eig, _stationarity(model, pk, data, Hinv, heig, T), hstatus
 
 
-def _stationarity(model, pk: _Packer, data, Hinv: jax.Array, lam: jax.Array, free=None):
+def _stationarity(model, pk: _Packer, data, Hinv: jax.Array, lam: jax.Array, T=None):
     """Newton step of the full objective in its own standard errors, ``δ_i / se_i``.
 
     ``g = ∇(ℓ + log prior)``, ``δ = H⁻¹g`` with ``H = −∇²(ℓ + log prior)`` (``Hinv`` from the
@@ -606,11 +604,18 @@ def _stationarity(model, pk: _Packer, data, Hinv: jax.Array, lam: jax.Array, fre
     ``(step, slack)``, the slack the rounding floor of :func:`_rounding` in the same units, with
     ``sqrt(k/λ)`` (λ the smallest eigenvalue of H's unit-diagonal scaling) for the condition
     number: H plays the role of JᵀWJ, whose square root's condition number that is; and
-    whether the likelihood is flat along the step (:func:`_flat`; ``free`` masks the entries
-    that may move outward along themselves: not a simplex's).
+    whether the likelihood is flat along the step (:func:`_flat`). With a simplex chart ``T``
+    (:func:`simplex_chart`) the gradient is taken along the simplices: at their optimum it is
+    a multiple of the ones vector, whose rounding through ``T(TᵀHT)⁻¹Tᵀ`` made the step's
+    predicted rise noise.
     """
     total = _objective(model, pk, data, True)
     g = jax.grad(total)(pk.vec)
+    free = None
+    if T is not None:
+        g = jnp.asarray(T @ np.linalg.pinv(T), g.dtype) @ g  # (onto the simplices' tangents)
+        # (The entries outside every simplex, which may move outward along themselves.)
+        free = jnp.asarray(T @ (np.abs(T).sum(0) == 1.0), g.dtype)
     se = jnp.sqrt(jnp.diagonal(Hinv))
     k = pk.vec.shape[0]
     delta = Hinv @ g

@@ -30,6 +30,7 @@ class _Step(NamedTuple):
     ok: jax.Array  # the curvature is positive definite / the Jacobian has full rank
     quad: jax.Array  # the objective's predicted increase for the step, ½δᵀ∇²δ
     quad_x: jax.Array  # ... for a step of x itself (outward from 0), ½xᵀ∇²x; NaN: unknown
+    singular: jax.Array  # the curvature is singular to rounding (a parameter not identified)
 
 
 def _newton_step(objective, x) -> _Step:
@@ -43,13 +44,19 @@ def _newton_step_from(g, H, x=None) -> _Step:
     d = jnp.diagonal(H)
     s = 1.0 / jnp.sqrt(jnp.where(d > 0, d, 1.0))
     L = _linalg.cholesky(H * s[:, None] * s[None, :])
-    pd = jnp.all(jnp.isfinite(L)) & jnp.all(d > 0)
+    # (A zero pivot factorises, and its step was inf: a + b entering only as their sum ended
+    # NOT_CONVERGED, "its gradient is not small". The pivots are the scaled matrix's.)
+    k = g.shape[0]
+    pivot2 = jnp.min(jnp.diagonal(L)) ** 2
+    factored = jnp.all(jnp.isfinite(L)) & jnp.all(d > 0)
+    singular = factored & ~(pivot2 > 10.0 * k * jnp.finfo(g.dtype).eps)
+    pd = factored & ~singular
     eye = jnp.eye(g.shape[0], dtype=g.dtype)
     Lc = jnp.where(pd, L, eye)
     delta = -s * _linalg.cho_solve(Lc, s * g)
     inv_diag = s**2 * jnp.sum(_linalg.solve_lower(Lc, eye) ** 2, 0)
     quad_x = jnp.asarray(jnp.nan, g.dtype) if x is None else 0.5 * jnp.dot(x, H @ x)
-    return _Step(delta, inv_diag, pd, -0.5 * jnp.dot(g, delta), quad_x)
+    return _Step(delta, inv_diag, pd, -0.5 * jnp.dot(g, delta), quad_x, singular)
 
 
 def _gauss_newton_step(residuals, x) -> _Step:
@@ -60,13 +67,14 @@ def _gauss_newton_step(residuals, x) -> _Step:
     s = 1.0 / jnp.where(c > 0, c, 1.0)
     Q, R = jnp.linalg.qr(J * s[None, :])
     diag = jnp.abs(jnp.diagonal(R))
-    ok = jnp.all(c > 0) & (jnp.min(diag) > 1e3 * jnp.finfo(x.dtype).eps * jnp.max(diag))
+    full_rank = jnp.min(diag) > 1e3 * jnp.finfo(x.dtype).eps * jnp.max(diag)
+    ok = jnp.all(c > 0) & full_rank
     eye = jnp.eye(x.shape[0], dtype=x.dtype)
     Rc = jnp.where(ok, R, eye)
     delta = -s * jax.scipy.linalg.solve_triangular(Rc, Q.T @ r, lower=False)
     Rinv = jax.scipy.linalg.solve_triangular(Rc, eye, lower=False)
     return _Step(delta, s**2 * jnp.sum(Rinv**2, axis=1), ok, jnp.sum((J @ delta) ** 2),
-                 jnp.sum((J @ x) ** 2))  # fmt: skip
+                 jnp.sum((J @ x) ** 2), jnp.all(c > 0) & ~full_rank)  # fmt: skip
 
 
 def _polish(value, step_fn, x, se2_scale):
@@ -146,9 +154,9 @@ def _assess(value, step_fns, x, one_se, noise, bounded, steps, max_steps, f=None
     dirn = jnp.abs(jnp.where(flat_x, x, st.delta))
     toward_bound = flat & (jnp.max(dirn * bounded) >= jnp.max(dirn * (1 - bounded)))
     status = jnp.select(
-        [~finite, converged, ~converged & (far_out | toward_bound), flat, ~st.ok,
-         steps >= max_steps],
-        [Status.NONFINITE, Status.OK, Status.BOUNDARY, Status.FLAT_DIRECTION,
+        [~finite, converged, ~converged & (far_out | toward_bound), flat, st.singular,
+         ~st.ok, steps >= max_steps],
+        [Status.NONFINITE, Status.OK, Status.BOUNDARY, Status.FLAT_DIRECTION, Status.SINGULAR,
          Status.NOT_POSITIVE_DEFINITE, Status.MAX_STEPS],
         Status.NOT_CONVERGED,
     )  # fmt: skip
