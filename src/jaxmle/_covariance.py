@@ -528,7 +528,8 @@ def simplex_chart(model: Any, pk: _Packer) -> np.ndarray | None:
         size = shapes[key][-1] if shapes[key] else 1
         for g in range(a, b, size):
             last.update({i: g + size - 1 for i in range(g, g + size - 1)})
-    free = [i for i in range(k) if i in last or i not in set(last.values())]
+    ends = set(last.values())
+    free = [i for i in range(k) if i not in ends]
     T = np.zeros((k, len(free)))
     for j, i in enumerate(free):
         T[i, j] = 1.0
