@@ -522,8 +522,9 @@ def sweep_summary(
         model: the model the study fitted.
         study: a :class:`jaxmle.SweepResult` (its ``params`` leaves have the grid axes
             leading; its per-lane ``status``, or else ``converged``/``diverged``, says which
-            lanes are not converged), or any params pytree with ``batch_ndim`` leading lane
-            axes (each lane then gets :func:`summary`'s stationarity check).
+            lanes are not converged, and a lane that says it is converged still gets
+            :func:`summary`'s stationarity check), or any params pytree with ``batch_ndim``
+            leading lane axes (each lane then gets that check).
         data: the data every lane was fitted to.
         batch_ndim: number of leading lane axes (taken from the study's grid when omitted).
         cov_type: as in :func:`summary`.
