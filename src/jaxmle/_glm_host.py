@@ -106,8 +106,8 @@ def _special():
 
 
 def bd0(a, b):
-    """``a log(a/b) − (a − b)``, accurate where ``a ≈ b``: :func:`jaxmle._families.bd0` in NumPy."""
-    from ._families import bd0 as bd0_any
+    """``a log(a/b) − (a − b)``, accurate where ``a ≈ b``: :func:`jaxmle._logpmf.bd0` in NumPy."""
+    from ._logpmf import bd0 as bd0_any
 
     with np.errstate(all="ignore"):
         return bd0_any(np.asarray(a, dtype=float), np.asarray(b, dtype=float), np, _special())
@@ -226,7 +226,7 @@ class _Host(NamedTuple):
             coef = sp.gammaln(trials + 1.0) - sp.gammaln(s + 1.0) - sp.gammaln(trials - s + 1.0)
             return (coef + sp.xlogy(s, mu) + sp.xlog1py(trials - s, -mu)) * w
         if k == "Poisson":
-            from ._families import poisson_logpmf
+            from ._logpmf import poisson_logpmf
 
             with np.errstate(all="ignore"):
                 return w / scale * poisson_logpmf(y, mu, np, sp)
@@ -237,7 +237,7 @@ class _Host(NamedTuple):
         if k == "InverseGaussian":
             return -0.5 * (w * (y - mu) ** 2 / (scale * y * mu * mu)
                            + np.log(scale * y**3 / w) + math.log(2 * math.pi))  # fmt: skip
-        from ._families import nb2_logpmf
+        from ._logpmf import nb2_logpmf
 
         with np.errstate(all="ignore"):
             return w / scale * nb2_logpmf(y, mu, self.alpha, np, sp)

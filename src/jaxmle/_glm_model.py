@@ -21,7 +21,8 @@ import numpy as np
 from . import _linalg, _xla
 from ._constraints import Constraint, positive, real
 from ._errors import InputError
-from ._families import Binomial, Family, NegativeBinomial, as_family, nb2_loglike
+from ._families import Binomial, Family, NegativeBinomial, as_family
+from ._logpmf import nb2_loglike
 from ._models import Model, Params
 from ._priors import Prior
 from ._validation import as_array, check_same_length, is_concrete

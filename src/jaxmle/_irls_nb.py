@@ -14,8 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._families import NegativeBinomial, Poisson, nb2_logpmf
-from ._families import nb2_loglike as _nb2_loglike
+from ._families import NegativeBinomial, Poisson
 from ._irls import (
     _MAX_HALVINGS,
     GLMFit,
@@ -29,6 +28,8 @@ from ._irls import (
     _verified,
 )
 from ._irls_eval import _HIGHEST, _Data, _eta, _evaluate, _inverse, _mul, _sum, _where
+from ._logpmf import nb2_loglike as _nb2_loglike
+from ._logpmf import nb2_logpmf
 from ._status import Status
 
 __all__ = ["nb_program"]
