@@ -314,20 +314,6 @@ class GLMResults(RegressionResults):
                     "errors is correctly specified."}  # fmt: skip
         return {"description": f"Standard Errors are heteroscedasticity robust ({self.cov_type})"}
 
-    @property
-    def n_groups(self) -> Any:
-        """The number of clusters (a pair for two-way) for ``cov_type="cluster"``, else None."""
-        return None if self._cov_spec is None else self._cov_spec.clusters()
-
-    @property
-    def df_resid_inference(self) -> float:
-        """The inference degrees of freedom: ``G − 1`` for cluster, else ``df_resid``.
-
-        Informational for a GLM: its tests and intervals are z-based (``use_t`` False).
-        """
-        return self.df_resid if self._cov_spec is None else \
-            self._cov_spec.df_inference(self.df_resid)  # fmt: skip
-
     # -- fitted values and residuals ------------------------------------------------------
     @cached_property
     def _mu(self) -> np.ndarray:

@@ -354,29 +354,6 @@ class OLSResults(RegressionResults):
             return self._cov_spec.kwds()
         return {"description": _DESCRIPTIONS[self.cov_type]}
 
-    @property
-    def n_groups(self) -> Any:
-        """The number of clusters (a pair for two-way) for ``cov_type="cluster"``, else None."""
-        return None if self._cov_spec is None else self._cov_spec.clusters()
-
-    @property
-    def pvalues(self) -> Any:
-        """Two-sided p-values: Student's t on :attr:`df_resid_inference`, or the normal."""
-        from . import _dists  # lazily: it imports scipy.special
-
-        t = np.abs(self._stat())
-        p = 2 * (_dists.t_sf(t, self.df_resid_inference) if self.use_t
-                 else _dists.norm_sf(t))  # fmt: skip
-        return self._series(p)
-
-    def _quantile(self, alpha: float) -> float:
-        q = super()._quantile(alpha)  # checks alpha
-        if not self.use_t:
-            return q
-        from . import _dists  # lazily: it imports scipy.special
-
-        return float(_dists.t_ppf(1 - alpha / 2, self.df_resid_inference))
-
     # -- tests -----------------------------------------------------------------------------
     @cached_property
     def _f_test(self) -> tuple[float, float, float]:

@@ -359,6 +359,12 @@ class RegressionResults:
         return dataclasses.replace(res, statistic=np.array([[res.statistic]]))
 
     @property
+    def n_groups(self) -> Any:
+        """The number of clusters (a pair for two-way) for ``cov_type="cluster"``, else None."""
+        spec = getattr(self, "_cov_spec", None)
+        return None if spec is None else spec.clusters()
+
+    @property
     def df_resid_inference(self) -> float:
         """Degrees of freedom of t-tests, t intervals and the F-test's denominator.
 
